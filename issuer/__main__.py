@@ -1,0 +1,5 @@
+"""``python -m issuer`` runs the ``pith`` CLI."""
+
+from issuer.cli import main
+
+main()

@@ -1,0 +1,120 @@
+"""UTC-aware datetimes and the two wire formats the registry uses.
+
+Events and aliases carry times to the second (``2026-05-17T23:59:22Z``);
+receipts and signatures to the microsecond (``2026-05-17T23:59:22.045226Z``).
+Everything is UTC; a naive datetime is a bug and is refused.
+
+A fixed clock (``--now`` or ``SOURCE_DATE_EPOCH``) makes output reproducible,
+as reproducible-builds.org recommends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from issuer.errors import FormatError
+
+Clock = Callable[[], datetime]
+
+_SECONDS_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_MICROS_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+
+
+def _require_aware(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError("naive datetime: every time in the registry is UTC-aware")
+    return when.astimezone(UTC)
+
+
+def format_seconds(when: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ``: the format of ``created_at`` and ``submitted_at``."""
+    return _require_aware(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_micros(when: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: the format of ``signed_at`` and receipt times."""
+    return _require_aware(when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_seconds(text: object) -> datetime:
+    """Parse a seconds-precision wire time strictly.
+
+    Raises:
+        FormatError: if ``text`` is not exactly ``YYYY-MM-DDTHH:MM:SSZ``.
+    """
+    if not isinstance(text, str) or not _SECONDS_RE.fullmatch(text):
+        raise FormatError(f"not a UTC time to the second (YYYY-MM-DDTHH:MM:SSZ): {text!r}")
+    return _parse(text, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_micros(text: object) -> datetime:
+    """Parse a microsecond-precision wire time strictly.
+
+    Raises:
+        FormatError: if ``text`` is not exactly ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+    """
+    if not isinstance(text, str) or not _MICROS_RE.fullmatch(text):
+        raise FormatError(
+            f"not a UTC time to the microsecond (YYYY-MM-DDTHH:MM:SS.ffffffZ): {text!r}"
+        )
+    return _parse(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_wire_time(text: object) -> datetime:
+    """Parse either wire format (seconds or microseconds).
+
+    Raises:
+        FormatError: if ``text`` is neither.
+    """
+    if isinstance(text, str) and _MICROS_RE.fullmatch(text):
+        return _parse(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return parse_seconds(text)
+
+
+def _parse(text: str, fmt: str) -> datetime:
+    try:
+        return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+    except ValueError as e:
+        raise FormatError(f"not a valid time: {text!r}") from e
+
+
+def parse_user_time(text: str) -> datetime:
+    """Parse a time given on the command line: ISO 8601, ``Z`` or an offset, or epoch seconds.
+
+    A time without an offset is refused: guessing a timezone for signed
+    evidence would be silent corruption.
+
+    Raises:
+        FormatError: if ``text`` is not such a time.
+    """
+    stripped = text.strip()
+    if stripped.isdigit():
+        return datetime.fromtimestamp(int(stripped), tz=UTC)
+    try:
+        when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise FormatError(
+            f"not a time: {text!r}", hint="use ISO 8601 with Z, e.g. 2026-05-17T23:59:22Z"
+        ) from e
+    if when.tzinfo is None:
+        raise FormatError(
+            f"time {text!r} has no timezone", hint="add Z (UTC) or an offset such as +00:00"
+        )
+    return when.astimezone(UTC)
+
+
+def fixed_or_system_clock(now: str | None = None) -> Clock:
+    """The clock to use: ``now`` if given, else ``SOURCE_DATE_EPOCH``, else the system clock.
+
+    Raises:
+        FormatError: if ``now`` or ``SOURCE_DATE_EPOCH`` is not a valid time.
+    """
+    if now is None:
+        now = os.environ.get("SOURCE_DATE_EPOCH") or None
+    if now is None:
+        return lambda: datetime.now(UTC)
+    fixed = parse_user_time(now)
+    return lambda: fixed

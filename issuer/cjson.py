@@ -1,0 +1,237 @@
+"""Strict canonical JSON (spec §1): the bytes every hash and signature covers.
+
+Output equals RFC 8785 (JCS) on the registry's domain: strings, integers in
+±(2^53−1), booleans, null, arrays and objects with string keys. Anything
+else (floats, NaN, big integers, lone surrogates, non-string keys) is refused
+rather than rounded or coerced, because two registries that coerced
+differently would mint different Pith numbers for the same paper.
+
+Writing is done by orjson where it gives the same bytes (it escapes exactly as
+JCS does and sorts keys by code point); objects whose keys would sort
+differently by UTF-16 code units fall back to a small pure-Python encoder.
+Reading (:func:`loads`) is for documents that will be verified: it also
+refuses duplicate object keys, so no two parsers can see different documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import orjson
+
+from issuer.errors import FormatError
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_SORT = orjson.OPT_SORT_KEYS
+_BMP_MAX = 0xFFFF
+_PRIVATE_USE_START = 0xE000
+
+
+class CanonicalJSONError(FormatError):
+    """A value outside the canonical JSON domain, or a document that is not strict JSON."""
+
+
+class _RefusalError(Exception):
+    """Internal: carries a refusal up the tree, collecting the JSON path."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+        self.path: list[str] = []
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be")
+
+
+def _needs_utf16_sort(keys: Any) -> bool:
+    """True when code-point order and UTF-16 order of ``keys`` differ.
+
+    They differ only between a key character above U+FFFF (a surrogate pair,
+    0xD800–0xDFFF in UTF-16) and one in U+E000–U+FFFF, so the common case is
+    decided by ``isascii`` alone.
+    """
+    astral = bmp_high = False
+    for key in keys:
+        if key.isascii():
+            continue
+        for ch in key:
+            code = ord(ch)
+            if code > _BMP_MAX:
+                astral = True
+            elif code >= _PRIVATE_USE_START:
+                bmp_high = True
+    return astral and bmp_high
+
+
+def _check_str(value: str) -> None:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise _RefusalError("lone surrogate in string (not valid Unicode text)") from e
+
+
+def _validate(value: Any) -> bool:
+    """Check ``value`` is in the canonical domain; return True if UTF-16 key sorting matters."""
+    kind = type(value)
+    if kind is str:
+        _check_str(value)
+        return False
+    if kind is bool or value is None:
+        return False
+    if kind is int:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise _RefusalError(f"integer {value} is outside +/-(2^53-1)")
+        return False
+    if kind is dict:
+        hazard = False
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _RefusalError(f"object key {key!r} is not a string")
+            try:
+                _check_str(key)
+                hazard |= _validate(item)
+            except _RefusalError as r:
+                r.path.append(f".{key}" if key.isidentifier() else f"[{json.dumps(key)}]")
+                raise
+        return hazard or _needs_utf16_sort(value.keys())
+    if kind is list or kind is tuple:
+        hazard = False
+        for index, item in enumerate(value):
+            try:
+                hazard |= _validate(item)
+            except _RefusalError as r:
+                r.path.append(f"[{index}]")
+                raise
+        return hazard
+    if kind is float:
+        raise _RefusalError(f"float {value!r} is not allowed (use an integer or a string)")
+    raise _RefusalError(f"{kind.__name__} is not a JSON value")
+
+
+def _raise(refusal: _RefusalError, doing: str) -> NoReturn:
+    path = "$" + "".join(reversed(refusal.path))
+    raise CanonicalJSONError(f"{doing}: {path}: {refusal.what}") from refusal
+
+
+def _encode_py(value: Any) -> str:
+    """Pure-Python JCS encoder, used only when UTF-16 key order differs from code-point order."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: _utf16_key(kv[0]))
+        body = ",".join(_encode_str(k) + ":" + _encode_py(v) for k, v in items)
+        return "{" + body + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_encode_py(v) for v in value) + "]"
+    if isinstance(value, str):
+        return _encode_str(value)
+    return json.dumps(value)  # int, bool, None: already validated
+
+
+def _encode_str(value: str) -> str:
+    # json.dumps with ensure_ascii=False escapes exactly as JCS does:
+    # short escapes for \b \f \n \r \t \" \\, lowercase \u00xx for other controls.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def dumps(value: Any) -> bytes:
+    """Serialize ``value`` as canonical JSON bytes.
+
+    Raises:
+        CanonicalJSONError: if ``value`` holds anything outside the canonical
+            domain; the message names the JSON path of the first offender.
+    """
+    try:
+        hazard = _validate(value)
+    except _RefusalError as r:
+        _raise(r, "cannot write canonical JSON")
+    if hazard:
+        return _encode_py(value).encode("utf-8")
+    return orjson.dumps(value, option=_SORT)
+
+
+def sha256_bytes(value: Any) -> bytes:
+    """The 32 raw bytes of SHA-256 over ``dumps(value)``.
+
+    Raises:
+        CanonicalJSONError: as :func:`dumps`.
+    """
+    return hashlib.sha256(dumps(value)).digest()
+
+
+def sha256_hex(value: Any) -> str:
+    """Lowercase hex SHA-256 of ``dumps(value)``: the spec's ``sha256(x)``.
+
+    Raises:
+        CanonicalJSONError: as :func:`dumps`.
+    """
+    return hashlib.sha256(dumps(value)).hexdigest()
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RefusalError(f"duplicate object key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise _RefusalError(f"{name} is not allowed")
+
+
+def _refuse_float(text: str) -> NoReturn:
+    raise _RefusalError(f"number {text} is not an integer (floats are not allowed)")
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_float=_refuse_float,
+    parse_constant=_refuse_constant,
+)
+
+Loader = Callable[[bytes | str], Any]
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse a document that is to be verified, strictly.
+
+    Refuses what :func:`dumps` refuses, plus duplicate object keys, invalid
+    UTF-8 and a byte-order mark. It does not require the input to be in
+    canonical form: hashes are always recomputed over :func:`dumps` output.
+
+    Raises:
+        CanonicalJSONError: if the document is not strict JSON in the domain.
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raise CanonicalJSONError("invalid JSON: starts with a byte-order mark")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CanonicalJSONError(f"invalid JSON: not UTF-8 at byte {e.start}") from e
+    else:
+        text = data
+    try:
+        value = _decoder.decode(text)
+    except _RefusalError as r:
+        raise CanonicalJSONError(f"invalid JSON: {r.what}") from r
+    except json.JSONDecodeError as e:
+        raise CanonicalJSONError(
+            f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from e
+    except RecursionError as e:
+        raise CanonicalJSONError("invalid JSON: nested too deeply") from e
+    try:
+        _validate(value)
+    except _RefusalError as r:
+        _raise(r, "invalid JSON")
+    return value

@@ -1,0 +1,101 @@
+"""From arXiv metadata to canonical record, Pith number and aliases, file after file.
+
+This is ``pith derive`` as a library: it reads each input with
+:mod:`issuer.sources`, derives what can be derived, and reports everything
+else as it goes, so one bad record or file never stops the run. Nothing is
+signed or stored here; issuance builds on :func:`derive`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from issuer._time import Clock
+from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, SourceError, UnreadableInputError
+from issuer.identifiers import PithNumber, source_aliases
+from issuer.record import CanonicalRecord
+from issuer.sources import Notice, Refusal, SourceMetadata, read
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Everything derived from one source record."""
+
+    source: SourceMetadata
+    record: CanonicalRecord
+    number: PithNumber
+    aliases: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``pith derive`` output object."""
+        return {
+            "pith_number": str(self.number),
+            "short_pith_number": self.number.short,
+            "canonical_sha256": self.record.canonical_sha256,
+            "canonical_record": self.record.to_dict(),
+            "source_aliases": self.aliases,
+        }
+
+
+def derive(meta: SourceMetadata, created_at: datetime) -> Derivation:
+    """Derive the canonical record, Pith number and aliases of one source record."""
+    record = CanonicalRecord.from_source(meta)
+    number = PithNumber.for_record(record)
+    return Derivation(meta, record, number, source_aliases(record, number, created_at))
+
+
+@dataclass
+class DeriveSummary:
+    """Counts for a run; decides the exit code."""
+
+    derived: int = 0
+    refused: int = 0
+    notices: int = 0
+    files: int = 0
+    failed_files: list[str] = field(default_factory=list)
+    unreadable: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """2 if an input could not be read, 1 if anything was refused, else 0."""
+        if self.unreadable:
+            return EXIT_USAGE
+        if self.refused or self.failed_files:
+            return EXIT_REFUSED
+        return EXIT_OK
+
+
+Outcome = Derivation | Refusal | Notice | SourceError
+
+
+def derive_files(
+    paths: Iterable[str], clock: Clock, summary: DeriveSummary | None = None
+) -> Iterator[Outcome]:
+    """Derive every record of every input, yielding each outcome in input order.
+
+    A file that cannot be read or is refused as a whole is yielded as its
+    :class:`SourceError` (after any records read before the problem) and the
+    run goes on with the next file.
+    """
+    summary = summary if summary is not None else DeriveSummary()
+    created_at = clock()
+    for path in paths:
+        summary.files += 1
+        try:
+            for item in read(path):
+                if isinstance(item, SourceMetadata):
+                    summary.derived += 1
+                    yield derive(item, created_at)
+                elif isinstance(item, Refusal):
+                    summary.refused += 1
+                    yield item
+                else:
+                    summary.notices += 1
+                    yield item
+        except SourceError as e:
+            summary.failed_files.append(path)
+            summary.unreadable |= isinstance(e, UnreadableInputError)
+            yield e

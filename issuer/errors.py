@@ -1,0 +1,104 @@
+"""The toolkit's exception hierarchy, and nothing else.
+
+Every error a user can meet is an :class:`Error`. Each carries the text the
+user reads (:meth:`Error.diagnostics`, with a hint where one helps) and the
+process exit code the CLI uses for it. The tree is split by who is at fault:
+the input (``FormatError``, ``SourceError``), the evidence
+(``VerificationError``), or the machine (``KeyAccessError``, ``SigningError``,
+``StoreError``, ``NetworkError``).
+
+Exit codes: 0 ok, 1 refused input, 2 usage (typer's own), 3 operational.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_OPERATIONAL = 3
+
+
+class Error(Exception):
+    """Base of every error the toolkit raises on purpose.
+
+    Args:
+        message: what went wrong, in words a registry operator understands.
+        hint: what to do about it, if there is something to do.
+    """
+
+    exit_code: int = EXIT_OPERATIONAL
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """The text shown to the user: the message, then the hint if any."""
+        if self.hint:
+            return f"{self.message}\nHint: {self.hint}"
+        return self.message
+
+
+class FormatError(Error):
+    """Input is not a well-formed document (bad canonical JSON, missing field)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class SourceError(FormatError):
+    """arXiv input that cannot issue a record: unreadable, or a refused format.
+
+    Args:
+        message: the reason.
+        location: ``FILE:LINE`` or ``FILE`` or a record id, where known.
+        hint: what to do about it.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.location = location
+
+    def diagnostics(self) -> str:
+        """The message prefixed with its location."""
+        text = super().diagnostics()
+        return f"{self.location}: {text}" if self.location else text
+
+
+class UnreadableInputError(SourceError):
+    """An input file that cannot be read at all: missing, unreadable, corrupt XML."""
+
+    exit_code = EXIT_USAGE
+
+
+class VerificationError(Error):
+    """Well-formed evidence that does not verify. Always fails closed.
+
+    Args:
+        message: what did not verify, precisely.
+        reason: a stable machine-readable reason code.
+        step: the name of the verification step that failed.
+    """
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, message: str, *, reason: str, step: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.step = step
+
+
+class KeyAccessError(Error):
+    """A key is unavailable: keyring locked, wrong passphrase, token absent."""
+
+
+class SigningError(Error):
+    """A signer backend failed to sign."""
+
+
+class StoreError(Error):
+    """The registry database is locked, corrupt or of the wrong schema."""
+
+
+class NetworkError(Error):
+    """Fetching keys or bundles over the network failed."""

@@ -1,0 +1,189 @@
+"""Pith numbers, short forms and source aliases (spec §4).
+
+``code`` is the first 26 characters (130 bits) of the upper-case RFC 4648
+base32 of the canonical record's SHA-256 digest. The Pith number prefixes it
+with the v1 submission year; the short forms are its first 8, 12 or 16
+characters. Pith numbers are compared in full; a short form can be ambiguous
+(about 3 million records make a few 8-character collisions likely), and
+resolvers must name every candidate rather than pick one.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from issuer._time import format_seconds
+from issuer.errors import FormatError
+from issuer.record import CanonicalRecord
+
+PREFIX = "pith:"
+CODE_LENGTH = 26
+SHORT_LENGTHS = (8, 12, 16)
+YEAR_DIGITS = 4
+ARXIV_DOI_PREFIX = "10.48550/arxiv."
+
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_CODE_RE = re.compile(r"[A-Z2-7]+")
+_FULL_RE = re.compile(r"pith:(\d{4}):([A-Z2-7]{26})")
+
+#: Alias kinds in the registry's order (sorted by ``alias_kind``).
+ALIAS_KINDS = ("arxiv", "arxiv_version", "doi", "pith_short_12", "pith_short_16", "pith_short_8")
+
+
+def code_from_digest(digest_hex: str) -> str:
+    """The 26-character code of a SHA-256 digest given as hex."""
+    return base64.b32encode(bytes.fromhex(digest_hex)).decode("ascii")[:CODE_LENGTH]
+
+
+@dataclass(frozen=True, order=True)
+class PithNumber:
+    """A full Pith number, ``pith:YYYY:CODE``."""
+
+    year: int
+    code: str
+
+    def __str__(self) -> str:
+        return f"{PREFIX}{self.year:04d}:{self.code}"
+
+    @property
+    def short(self) -> str:
+        """The short Pith number, ``pith:`` + the first 8 characters of the code."""
+        return PREFIX + self.code[:8]
+
+    @classmethod
+    def for_record(cls, record: CanonicalRecord) -> PithNumber:
+        """Derive the Pith number of a canonical record."""
+        return cls(record.submitted.year, code_from_digest(record.canonical_sha256))
+
+
+@dataclass(frozen=True)
+class ShortPith:
+    """A short form: ``pith:`` + the first 8, 12 or 16 characters of a code."""
+
+    prefix: str
+
+    def __str__(self) -> str:
+        return PREFIX + self.prefix
+
+    def matches(self, number: PithNumber) -> bool:
+        """Whether ``number`` starts with this short form."""
+        return number.code.startswith(self.prefix)
+
+
+def _check_code(code: str, text: str, lengths: tuple[int, ...]) -> None:
+    if code != code.upper() and _CODE_RE.fullmatch(code.upper()):
+        fixed = text[: len(text) - len(code)] + code.upper()
+        raise FormatError(f"{text!r}: Pith codes are upper case", hint=f"did you mean {fixed}?")
+    bad = sorted({ch for ch in code if ch not in _B32})
+    if bad:
+        hint = None
+        if set(bad) & set("0189"):
+            hint = "base32 has no 0, 1, 8 or 9: read 0 as O, 1 as I, 8 as B"
+        raise FormatError(
+            f"{text!r}: characters {''.join(bad)!r} are not in the base32 alphabet A-Z 2-7",
+            hint=hint,
+        )
+    if len(code) not in lengths:
+        want = " or ".join(str(n) for n in lengths)
+        raise FormatError(f"{text!r}: code has {len(code)} characters, expected {want}")
+
+
+def parse_pith_number(text: object) -> PithNumber:
+    """Parse a full Pith number strictly.
+
+    Raises:
+        FormatError: naming what is wrong (prefix, year, alphabet, length or case).
+    """
+    if not isinstance(text, str):
+        raise FormatError(f"not a Pith number: {text!r}")
+    if not text.startswith(PREFIX):
+        hint = "a Pith number looks like pith:2018:AH5S4WE2T4KISLKPOBTLFWQMX3"
+        if text.lower().startswith(PREFIX):
+            hint = f"the prefix is lower case: {PREFIX}{text[len(PREFIX) :]}"
+        raise FormatError(f"{text!r}: does not start with {PREFIX!r}", hint=hint)
+    m = _FULL_RE.fullmatch(text)
+    if m:
+        return PithNumber(int(m.group(1)), m.group(2))
+    rest = text[len(PREFIX) :]
+    year, sep, code = rest.partition(":")
+    if not sep:
+        raise FormatError(
+            f"{text!r}: missing the year (pith:YYYY:CODE)",
+            hint="a short form (pith:CODE8) names a record only where it is unambiguous",
+        )
+    if not (len(year) == YEAR_DIGITS and year.isascii() and year.isdigit()):
+        raise FormatError(f"{text!r}: year {year!r} is not four digits")
+    _check_code(code, text, (CODE_LENGTH,))
+    raise FormatError(f"not a Pith number: {text!r}")  # pragma: no cover - _check_code raised
+
+
+def parse_short(text: object) -> ShortPith:
+    """Parse a short form, ``pith:`` + 8, 12 or 16 code characters.
+
+    Raises:
+        FormatError: naming what is wrong.
+    """
+    if not isinstance(text, str) or not text.startswith(PREFIX):
+        raise FormatError(f"{text!r}: a short Pith number looks like pith:AH5S4WE2")
+    code = text[len(PREFIX) :]
+    _check_code(code, text, SHORT_LENGTHS)
+    return ShortPith(code)
+
+
+def parse_any(text: str) -> PithNumber | ShortPith:
+    """Parse a full Pith number or a short form.
+
+    Raises:
+        FormatError: naming what is wrong.
+    """
+    if text.count(":") > 1:
+        return parse_pith_number(text)
+    return parse_short(text)
+
+
+def arxiv_doi(arxiv_id: str) -> str:
+    """arXiv's own DOI for a paper, lower case: ``10.48550/arxiv.1811.06992``."""
+    return (ARXIV_DOI_PREFIX + arxiv_id).lower()
+
+
+def source_aliases(
+    record: CanonicalRecord,
+    number: PithNumber,
+    created_at: datetime,
+    short_created_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The six source aliases of a record, in the registry's order.
+
+    Args:
+        record: the canonical record.
+        number: its Pith number.
+        created_at: when the arXiv aliases were created.
+        short_created_at: when the ``pith_short_*`` aliases were created
+            (the registry added them later); defaults to ``created_at``.
+    """
+    at = format_seconds(created_at)
+    short_at = format_seconds(short_created_at or created_at)
+    values = {
+        "arxiv": (record.source_id, at),
+        "arxiv_version": (record.versioned_id, at),
+        "doi": (arxiv_doi(record.source_id), at),
+        "pith_short_12": (number.code[:12], short_at),
+        "pith_short_16": (number.code[:16], short_at),
+        "pith_short_8": (number.code[:8], short_at),
+    }
+    return [
+        {"alias_kind": kind, "alias_value": values[kind][0], "created_at": values[kind][1]}
+        for kind in ALIAS_KINDS
+    ]
+
+
+def expected_alias_values(record: CanonicalRecord, number: PithNumber) -> dict[str, str]:
+    """The value each alias kind must have for this record (used by verification)."""
+    return {a["alias_kind"]: a["alias_value"] for a in source_aliases(record, number, _EPOCH)}
+
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

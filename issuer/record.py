@@ -1,0 +1,206 @@
+"""Text canonicalization and the canonical record (spec §2–3).
+
+The canonical record is what a Pith number is derived from: a few facts
+about one arXiv version, with the title and abstract reduced to hashes of
+their canonical text. The registry hashes arXiv's *raw* text (TeX kept), so
+the record can only be built from a source that carries it; which sources do
+is decided in :mod:`issuer.sources`, not here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from issuer import cjson
+from issuer._time import format_seconds, parse_seconds
+from issuer.errors import FormatError
+
+if TYPE_CHECKING:
+    from issuer.sources import SourceMetadata
+
+SCHEMA_VERSION = "1.0"
+SOURCE_KIND_ARXIV = "arxiv"
+
+# New-style ids (0704.0001, 1811.06992) and old-style ids (math/9201201,
+# hep-th/9901001, math.AG/0601001): arXiv's two identifier schemes.
+ARXIV_ID_RE = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})")
+_CATEGORY_RE = re.compile(r"[a-z][a-z-]*(?:\.[A-Za-z-]+)?")
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def canon_text(text: str) -> str:
+    """Canonical form of a title or abstract: NFC, lower case, whitespace runs → one space, trimmed.
+
+    TeX markup is kept as it is: the registry hashes arXiv's raw text.
+    """
+    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+
+def text_sha256(text: str) -> str:
+    """``hex(SHA-256(UTF-8(canon_text(text))))``: ``title_canon_sha256`` and its twin."""
+    return hashlib.sha256(canon_text(text).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CanonicalRecord:
+    """One arXiv version, as the registry hashes it.
+
+    Attributes:
+        source_id: the arXiv id without version (``1811.06992``, ``math/9201201``).
+        version: the arXiv version this record denotes (1, 2, …).
+        license: the license URL exactly as arXiv gives it, or None where arXiv has none.
+        primary_cat: the primary category.
+        cross_cats_sorted: the other categories, sorted, unique, without the primary.
+        submitted_at: submission time of v1, wire format (seconds, ``Z``).
+        title_canon_sha256: hash of the canonical title text.
+        abstract_canon_sha256: hash of the canonical abstract text.
+    """
+
+    source_id: str
+    version: int
+    license: str | None
+    primary_cat: str
+    cross_cats_sorted: tuple[str, ...]
+    submitted_at: str
+    title_canon_sha256: str
+    abstract_canon_sha256: str
+    source_kind: str = SOURCE_KIND_ARXIV
+
+    @classmethod
+    def from_source(cls, meta: SourceMetadata) -> CanonicalRecord:
+        """Build the record for the version ``meta`` describes."""
+        primary = meta.categories[0]
+        cross = tuple(sorted(set(meta.categories[1:]) - {primary}))
+        return cls(
+            source_id=meta.arxiv_id,
+            version=meta.version,
+            license=meta.license,
+            primary_cat=primary,
+            cross_cats_sorted=cross,
+            submitted_at=format_seconds(meta.submitted_at),
+            title_canon_sha256=text_sha256(meta.title),
+            abstract_canon_sha256=text_sha256(meta.abstract),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the JSON object that is hashed."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "source": {"kind": self.source_kind, "id": self.source_id, "version": self.version},
+            "metadata": {
+                "license": self.license,
+                "primary_cat": self.primary_cat,
+                "cross_cats_sorted": list(self.cross_cats_sorted),
+                "submitted_at": self.submitted_at,
+                "title_canon_sha256": self.title_canon_sha256,
+                "abstract_canon_sha256": self.abstract_canon_sha256,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CanonicalRecord:
+        """Read a record that is to be verified; refuse any deviation from the format.
+
+        Unknown fields are refused rather than carried: a canonical record is
+        fully specified, and an extra field would change its hash silently.
+
+        Raises:
+            FormatError: if ``data`` is not exactly a canonical record.
+        """
+        where = "canonical_record"
+        obj = _obj(data, where, {"schema_version", "source", "metadata"})
+        if obj["schema_version"] != SCHEMA_VERSION:
+            raise FormatError(f"{where}.schema_version: unsupported {obj['schema_version']!r}")
+        src = _obj(obj["source"], f"{where}.source", {"kind", "id", "version"})
+        meta = _obj(
+            obj["metadata"],
+            f"{where}.metadata",
+            {
+                "license",
+                "primary_cat",
+                "cross_cats_sorted",
+                "submitted_at",
+                "title_canon_sha256",
+                "abstract_canon_sha256",
+            },
+        )
+        if src["kind"] != SOURCE_KIND_ARXIV:
+            raise FormatError(f"{where}.source.kind: unsupported {src['kind']!r}")
+        if not isinstance(src["id"], str) or not ARXIV_ID_RE.fullmatch(src["id"]):
+            raise FormatError(f"{where}.source.id: not an arXiv id: {src['id']!r}")
+        version = src["version"]
+        if type(version) is not int or version < 1:
+            raise FormatError(f"{where}.source.version: not a positive integer: {version!r}")
+        lic = meta["license"]
+        if lic is not None and (not isinstance(lic, str) or not lic):
+            raise FormatError(f"{where}.metadata.license: not a string or null")
+        primary = meta["primary_cat"]
+        if not isinstance(primary, str) or not _CATEGORY_RE.fullmatch(primary):
+            raise FormatError(f"{where}.metadata.primary_cat: not a category: {primary!r}")
+        cross = meta["cross_cats_sorted"]
+        if (
+            not isinstance(cross, list)
+            or not all(isinstance(c, str) and _CATEGORY_RE.fullmatch(c) for c in cross)
+            or cross != sorted(set(cross))
+            or primary in cross
+        ):
+            raise FormatError(
+                f"{where}.metadata.cross_cats_sorted: must be sorted unique categories "
+                "without the primary one"
+            )
+        parse_seconds(meta["submitted_at"])
+        for field in ("title_canon_sha256", "abstract_canon_sha256"):
+            value = meta[field]
+            if not isinstance(value, str) or not _HEX64_RE.fullmatch(value):
+                raise FormatError(f"{where}.metadata.{field}: not a lowercase SHA-256 hex")
+        return cls(
+            source_id=src["id"],
+            version=version,
+            license=lic,
+            primary_cat=primary,
+            cross_cats_sorted=tuple(cross),
+            submitted_at=meta["submitted_at"],
+            title_canon_sha256=meta["title_canon_sha256"],
+            abstract_canon_sha256=meta["abstract_canon_sha256"],
+        )
+
+    @cached_property
+    def canonical_sha256(self) -> str:
+        """``sha256(canonical_record)``: the digest the Pith number and receipt are built on."""
+        return cjson.sha256_hex(self.to_dict())
+
+    @property
+    def submitted(self) -> datetime:
+        """``submitted_at`` as a datetime."""
+        return parse_seconds(self.submitted_at)
+
+    @property
+    def versioned_id(self) -> str:
+        """The arXiv id with its version, e.g. ``1811.06992v2``."""
+        return f"{self.source_id}v{self.version}"
+
+    def source_dict(self) -> dict[str, Any]:
+        """The ``source`` object, as bundles and snapshots carry it."""
+        return {"kind": self.source_kind, "id": self.source_id, "version": self.version}
+
+
+def _obj(data: Any, where: str, fields: set[str]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise FormatError(f"{where}: expected an object")
+    keys = set(data)
+    if keys != fields:
+        missing = sorted(fields - keys)
+        extra = sorted(keys - fields)
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra)}")
+        raise FormatError(f"{where}: {'; '.join(parts)}")
+    return data

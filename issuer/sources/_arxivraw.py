@@ -1,0 +1,78 @@
+"""OAI-PMH ``arXivRaw`` metadata → :class:`SourceMetadata`.
+
+``arXivRaw`` is the one XML format arXiv serves with everything a canonical
+record needs: raw title and abstract (TeX kept), every version with its
+submission time, and the license (absent for older papers → ``None``).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from issuer.record import ARXIV_ID_RE
+from issuer.sources._model import (
+    Refusal,
+    RefuseRecordError,
+    SourceMetadata,
+    parse_arxiv_date,
+    parse_version_label,
+)
+from issuer.sources._xml import text_of
+
+NS = "http://arxiv.org/OAI/arXivRaw/"
+TAG = f"{{{NS}}}arXivRaw"
+FORMAT = "arxivraw"
+
+
+def _field(raw: etree._Element, name: str) -> str | None:
+    return text_of(raw.find(f"{{{NS}}}{name}"))
+
+
+def parse(raw: etree._Element, location: str) -> SourceMetadata | Refusal:
+    """Read one ``<arXivRaw>``; a record missing what a canonical record needs is refused."""
+    arxiv_id = (_field(raw, "id") or "").strip()
+    if not ARXIV_ID_RE.fullmatch(arxiv_id):
+        return Refusal(location, f"arXivRaw record has no valid <id> (got {arxiv_id!r})")
+    try:
+        return _parse(raw, arxiv_id, location)
+    except RefuseRecordError as e:
+        return Refusal(location, f"arXivRaw {e}", arxiv_id)
+
+
+def _parse(raw: etree._Element, arxiv_id: str, location: str) -> SourceMetadata:
+    versions: dict[int, str] = {}
+    for node in raw.iterfind(f"{{{NS}}}version"):
+        label = node.get("version") or ""
+        date = text_of(node.find(f"{{{NS}}}date"))
+        if date is None:
+            raise RefuseRecordError(f"<version version={label!r}> has no <date>")
+        versions[parse_version_label(label, "<version>")] = date
+    if not versions:
+        raise RefuseRecordError("record has no <version> elements")
+    if 1 not in versions:
+        raise RefuseRecordError("record lists no v1, so the submission time is unknown")
+    submitted = parse_arxiv_date(versions[1], "v1 <date>")
+
+    title = _field(raw, "title")
+    abstract = _field(raw, "abstract")
+    categories = tuple((_field(raw, "categories") or "").split())
+    # A title may be literally "0": test for absence, never for falsiness.
+    if title is None:
+        raise RefuseRecordError("record has no <title>")
+    if abstract is None:
+        raise RefuseRecordError("record has no <abstract>")
+    if not categories:
+        raise RefuseRecordError("record has no <categories>")
+    license_text = (_field(raw, "license") or "").strip()
+    return SourceMetadata(
+        arxiv_id=arxiv_id,
+        version=max(versions),
+        title=title,
+        abstract=abstract,
+        categories=categories,
+        license=license_text or None,
+        submitted_at=submitted,
+        dois=tuple((_field(raw, "doi") or "").split()),
+        source_format=FORMAT,
+        location=location,
+    )

@@ -1,0 +1,117 @@
+"""What the arXiv readers yield: metadata that can issue, refusals, and notices."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class SourceMetadata:
+    """One arXiv paper at its newest version, as a source that can issue serves it.
+
+    Attributes:
+        arxiv_id: the id without version (``1811.06992``, ``math/9201201``).
+        version: the newest version the source describes; title and abstract are of it.
+        title: raw title text (TeX kept), exactly as served.
+        abstract: raw abstract text (TeX kept), exactly as served.
+        categories: all categories, primary first.
+        license: the license URL, or None where arXiv has none.
+        submitted_at: submission time of v1 (UTC).
+        dois: publisher DOIs the source lists (arXiv sometimes lists several).
+        source_format: ``arxivraw`` or ``snapshot``.
+        location: where the record was read (``FILE:LINE``).
+    """
+
+    arxiv_id: str
+    version: int
+    title: str
+    abstract: str
+    categories: tuple[str, ...]
+    license: str | None
+    submitted_at: datetime
+    dois: tuple[str, ...]
+    source_format: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A record the reader recognised but that cannot issue, and why."""
+
+    location: str
+    reason: str
+    record_id: str | None = None
+
+    def __str__(self) -> str:
+        who = f" ({self.record_id})" if self.record_id else ""
+        return f"{self.location}{who}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Information about the input that is not a record (e.g. a resumption token)."""
+
+    location: str
+    kind: str
+    message: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+Item = SourceMetadata | Refusal | Notice
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+# arXiv writes RFC 2822 dates with and without a zero-padded day:
+# "Fri, 16 Nov 2018 19:01:40 GMT" and "Tue, 3 Apr 2007 22:04:11 GMT".
+_DATE_RE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) "
+    r"(\d{2}):(\d{2}):(\d{2}) GMT"
+)
+
+
+class RefuseRecordError(Exception):
+    """Internal to the readers: this record cannot issue; the message says why."""
+
+
+def parse_arxiv_date(text: str, what: str = "date") -> datetime:
+    """Parse an arXiv version date such as ``Mon, 2 Apr 2007 19:18:42 GMT``.
+
+    Raises:
+        RefuseRecordError: if ``text`` is not such a date; the message starts with ``what``.
+    """
+    m = _DATE_RE.fullmatch(text.strip())
+    if m and m.group(2) in _MONTHS:
+        day, month, year, hh, mm, ss = m.groups()
+        try:
+            return datetime(
+                int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=UTC
+            )
+        except ValueError:
+            pass  # e.g. 31 Feb: reported below
+    raise RefuseRecordError(
+        f"{what}: not an arXiv date (like 'Mon, 2 Apr 2007 19:18:42 GMT'): {text!r}"
+    )
+
+
+_VERSION_RE = re.compile(r"v([1-9]\d*)")
+
+
+def parse_version_label(label: str, what: str = "version") -> int:
+    """``v2`` → 2.
+
+    Raises:
+        RefuseRecordError: if ``label`` is not ``v`` followed by a positive integer.
+    """
+    m = _VERSION_RE.fullmatch(label)
+    if not m:
+        raise RefuseRecordError(f"{what}: not a version label (v1, v2, ...): {label!r}")
+    return int(m.group(1))
