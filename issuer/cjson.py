@@ -76,42 +76,83 @@ def _check_str(value: str) -> None:
             raise _RefusalError("lone surrogate in string (not valid Unicode text)") from e
 
 
-def _validate(value: Any) -> bool:
-    """Check ``value`` is in the canonical domain; return True if UTF-16 key sorting matters."""
-    kind = type(value)
+def _check_leaf(value: Any, kind: type) -> None:
+    """Check a value that is not a container (str, int, bool, None, or a refusal)."""
     if kind is str:
         _check_str(value)
-        return False
-    if kind is bool or value is None:
-        return False
-    if kind is int:
+    elif kind is int:
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             raise _RefusalError(f"integer {value} is outside +/-(2^53-1)")
-        return False
+    elif kind is float:
+        raise _RefusalError(f"float {value!r} is not allowed (use an integer or a string)")
+    elif kind is not bool and value is not None:
+        raise _RefusalError(f"{kind.__name__} is not a JSON value")
+
+
+def _validate(value: Any) -> bool:
+    """Check ``value`` is in the canonical domain; return True if UTF-16 key sorting matters.
+
+    This walk runs before every write, so it is written for speed: leaves are
+    checked inline (ASCII strings, the common case, cost one ``isascii``) and
+    only containers recurse.
+    """
+    kind = type(value)
     if kind is dict:
-        hazard = False
-        for key, item in value.items():
+        return _validate_dict(value)
+    if kind is list or kind is tuple:
+        return _validate_list(value)
+    _check_leaf(value, kind)
+    return False
+
+
+def _validate_dict(value: dict[Any, Any]) -> bool:
+    hazard = False
+    ascii_keys = True
+    for key, item in value.items():
+        try:
             if type(key) is not str:
                 raise _RefusalError(f"object key {key!r} is not a string")
-            try:
+            if not key.isascii():
+                ascii_keys = False
                 _check_str(key)
-                hazard |= _validate(item)
-            except _RefusalError as r:
-                r.path.append(f".{key}" if key.isidentifier() else f"[{json.dumps(key)}]")
-                raise
-        return hazard or _needs_utf16_sort(value.keys())
-    if kind is list or kind is tuple:
-        hazard = False
-        for index, item in enumerate(value):
-            try:
-                hazard |= _validate(item)
-            except _RefusalError as r:
-                r.path.append(f"[{index}]")
-                raise
+            kind = type(item)
+            if kind is str:
+                if not item.isascii():
+                    _check_str(item)
+            elif kind is dict:
+                hazard |= _validate_dict(item)
+            elif kind is list or kind is tuple:
+                hazard |= _validate_list(item)
+            else:
+                _check_leaf(item, kind)
+        except _RefusalError as r:
+            r.path.append(
+                f".{key}" if isinstance(key, str) and key.isidentifier() else f"[{key!r}]"
+            )
+            raise
+    if ascii_keys:
         return hazard
-    if kind is float:
-        raise _RefusalError(f"float {value!r} is not allowed (use an integer or a string)")
-    raise _RefusalError(f"{kind.__name__} is not a JSON value")
+    return hazard or _needs_utf16_sort(value.keys())
+
+
+def _validate_list(value: list[Any] | tuple[Any, ...]) -> bool:
+    hazard = False
+    for index, item in enumerate(value):
+        try:
+            kind = type(item)
+            if kind is str:
+                if not item.isascii():
+                    _check_str(item)
+            elif kind is dict:
+                hazard |= _validate_dict(item)
+            elif kind is list or kind is tuple:
+                hazard |= _validate_list(item)
+            else:
+                _check_leaf(item, kind)
+        except _RefusalError as r:
+            r.path.append(f"[{index}]")
+            raise
+    return hazard
 
 
 def _raise(refusal: _RefusalError, doing: str) -> NoReturn:
@@ -149,6 +190,8 @@ def dumps(value: Any) -> bytes:
         hazard = _validate(value)
     except _RefusalError as r:
         _raise(r, "cannot write canonical JSON")
+    except RecursionError as e:
+        raise CanonicalJSONError("cannot write canonical JSON: nested too deeply") from e
     if hazard:
         return _encode_py(value).encode("utf-8")
     return orjson.dumps(value, option=_SORT)

@@ -33,6 +33,9 @@ class Error(Exception):
         self.message = message
         self.hint = hint
 
+    def __str__(self) -> str:
+        return self.diagnostics()
+
     def diagnostics(self) -> str:
         """The text shown to the user: the message, then the hint if any."""
         if self.hint:

@@ -28,7 +28,7 @@ ARXIV_DOI_PREFIX = "10.48550/arxiv."
 
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _CODE_RE = re.compile(r"[A-Z2-7]+")
-_FULL_RE = re.compile(r"pith:(\d{4}):([A-Z2-7]{26})")
+_FULL_RE = re.compile(r"pith:([0-9]{4}):([A-Z2-7]{26})")
 
 #: Alias kinds in the registry's order (sorted by ``alias_kind``).
 ALIAS_KINDS = ("arxiv", "arxiv_version", "doi", "pith_short_12", "pith_short_16", "pith_short_8")
@@ -57,7 +57,8 @@ class PithNumber:
     @classmethod
     def for_record(cls, record: CanonicalRecord) -> PithNumber:
         """Derive the Pith number of a canonical record."""
-        return cls(record.submitted.year, code_from_digest(record.canonical_sha256))
+        # submitted_at is validated wire format (YYYY-…), so its year is its first 4 digits.
+        return cls(int(record.submitted_at[:4]), code_from_digest(record.canonical_sha256))
 
 
 @dataclass(frozen=True)

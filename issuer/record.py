@@ -29,7 +29,7 @@ SOURCE_KIND_ARXIV = "arxiv"
 
 # New-style ids (0704.0001, 1811.06992) and old-style ids (math/9201201,
 # hep-th/9901001, math.AG/0601001): arXiv's two identifier schemes.
-ARXIV_ID_RE = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})")
+ARXIV_ID_RE = re.compile(r"(?:[0-9]{4}\.[0-9]{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/[0-9]{7})")
 _CATEGORY_RE = re.compile(r"[a-z][a-z-]*(?:\.[A-Za-z-]+)?")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 

@@ -9,6 +9,7 @@ import typer
 
 from issuer import cjson
 from issuer._time import fixed_or_system_clock
+from issuer.cli._output import now_option
 from issuer.derive import Derivation, DeriveSummary, derive_files
 from issuer.errors import SourceError
 from issuer.sources import Notice, Refusal
@@ -32,6 +33,7 @@ def derive(
         str | None,
         typer.Option(
             "--now",
+            callback=now_option,
             help="Fix the clock (ISO 8601 with Z, or epoch seconds) for reproducible "
             "output; SOURCE_DATE_EPOCH is honoured too.",
         ),

@@ -73,8 +73,8 @@ _MONTHS = {
 # arXiv writes RFC 2822 dates with and without a zero-padded day:
 # "Fri, 16 Nov 2018 19:01:40 GMT" and "Tue, 3 Apr 2007 22:04:11 GMT".
 _DATE_RE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) "
-    r"(\d{2}):(\d{2}):(\d{2}) GMT"
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) ([A-Z][a-z]{2}) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
 )
 
 
@@ -102,7 +102,7 @@ def parse_arxiv_date(text: str, what: str = "date") -> datetime:
     )
 
 
-_VERSION_RE = re.compile(r"v([1-9]\d*)")
+_VERSION_RE = re.compile(r"v([1-9][0-9]*)")
 
 
 def parse_version_label(label: str, what: str = "version") -> int:

@@ -59,7 +59,8 @@ def iter_elements(stream: IO[bytes], location: str) -> Iterator[tuple[str, etree
         yield from parser
     except etree.XMLSyntaxError as e:
         line = e.position[0]
-        raise UnreadableInputError(f"malformed XML: {e.msg}", location=f"{location}:{line}") from e
+        where = f"{location}:{line}" if line > 0 else location
+        raise UnreadableInputError(f"malformed XML: {e.msg}", location=where) from e
 
 
 def release(element: etree._Element) -> None:

@@ -1,0 +1,39 @@
+"""Shared fixtures: where the shared material lives, hypothesis profiles."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PITH_SHARED", ROOT.parent / "shared")).resolve()
+SAMPLES = SHARED / "samples" / "arxiv"
+VECTORS = SHARED / "vectors"
+BUNDLE_PATH = SHARED / "conformance" / "pith-AH5S4WE2-bundle.json"
+
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fail at once, with a clear message, when the shared material is missing."""
+    if not BUNDLE_PATH.is_file():
+        raise pytest.UsageError(
+            f"shared material not found at {SHARED}: the tests need ../shared beside the "
+            "project (or PITH_SHARED pointing at it)"
+        )
+
+
+@pytest.fixture(scope="session")
+def real_bundle() -> dict[str, Any]:
+    """The registry's published bundle, parsed."""
+    data: dict[str, Any] = json.loads(BUNDLE_PATH.read_bytes())
+    return data
