@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench
+.PHONY: demo test bench system-deps
 
 $(BIN)/pith: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ $(BIN)/pith: pyproject.toml
 demo: $(BIN)/pith
 	$(BIN)/pith derive --now 2026-01-01T00:00:00Z examples/arxivraw-listrecords.xml examples/snapshot-sample.jsonl
 
-test: $(BIN)/pith
+# SoftHSM2 (Debian's package) backs the PKCS#11 tests: they run, never skip.
+system-deps:
+	@if [ ! -e /usr/lib/softhsm/libsofthsm2.so ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq softhsm2 >/dev/null; \
+	fi
+
+test: $(BIN)/pith system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -25,3 +32,4 @@ test: $(BIN)/pith
 bench: $(BIN)/pith
 	cd bench && ../$(BIN)/python derive.py
 	cd bench && ../$(BIN)/python xml_parsers.py
+	cd bench && ../$(BIN)/python sign.py

@@ -37,3 +37,32 @@ def real_bundle() -> dict[str, Any]:
     """The registry's published bundle, parsed."""
     data: dict[str, Any] = json.loads(BUNDLE_PATH.read_bytes())
     return data
+
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@pytest.fixture
+def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SoftHSM2 token labelled 'pith' (PIN 1234); returns the module path.
+
+    SoftHSM2 is installed by `make test` from Debian's packages; without it this
+    fixture fails with a message saying so (PKCS#11 is tested, never skipped).
+    """
+    import shutil
+    import subprocess
+
+    util = shutil.which("softhsm2-util")
+    if util is None or not Path(SOFTHSM_MODULE).exists():
+        pytest.fail("SoftHSM2 is not installed: run `make test` (it installs softhsm2)")
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
+    subprocess.run(
+        [util, "--init-token", "--free", "--label", "pith", "--pin", "1234", "--so-pin", "5678"],
+        check=True,
+        capture_output=True,
+    )
+    return SOFTHSM_MODULE

@@ -59,9 +59,15 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    home: str | None = typer.Option(
+        None,
+        "--home",
+        envvar="PITH_HOME",
+        help="Registry home: keys/, signers.json (default ~/.local/share/pith).",
+    ),
 ) -> None:
     """Pith registry toolkit."""
-    ctx.obj = {"verbose": verbose}
+    ctx.obj = {"verbose": verbose, "home": home}
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -71,9 +77,10 @@ def _root(
 def _register() -> None:
     # Imported here so `import issuer.cli` stays cheap and command modules
     # can import `app` without a cycle.
-    from issuer.cli import _derive  # noqa: PLC0415
+    from issuer.cli import _derive, _keys  # noqa: PLC0415
 
     _derive.register(app)
+    _keys.register(app)
 
 
 _register()
