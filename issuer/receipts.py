@@ -21,6 +21,7 @@ from issuer._time import format_micros, parse_micros
 from issuer.errors import FormatError, VerificationError
 from issuer.keys import Signer, verify
 from issuer.keys.keyset import KeySet
+from issuer.reasons import Reason
 
 KIND = "pith_receipt"
 RECEIPT_VERSION = "0.3"
@@ -45,11 +46,6 @@ FIELDS = (
 )
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-# Stable reason codes.
-MALFORMED = "malformed_receipt"
-DIGEST_MISMATCH = "receipt_digest_mismatch"
-BAD_SIGNATURE = "bad_receipt_signature"
 
 
 def sign_receipt(
@@ -169,11 +165,11 @@ def verify_receipt(receipt: Any, canonical_sha256: str, keys: KeySet) -> None:
         check_receipt_shape(receipt)
         signature = decode_signature(receipt["signature_b64"], "receipt")
     except FormatError as e:
-        raise VerificationError(e.message, reason=MALFORMED, step="receipt") from e
+        raise VerificationError(e.message, reason=Reason.MALFORMED_RECEIPT, step="receipt") from e
     if receipt["canonical_sha256"] != canonical_sha256:
         raise VerificationError(
             "receipt covers a different canonical_sha256 than the record",
-            reason=DIGEST_MISMATCH,
+            reason=Reason.RECEIPT_DIGEST_MISMATCH,
             step="receipt",
         )
     key = keys.require(
@@ -182,6 +178,6 @@ def verify_receipt(receipt: Any, canonical_sha256: str, keys: KeySet) -> None:
     if not verify(key.raw, bytes.fromhex(canonical_sha256), signature):
         raise VerificationError(
             f"receipt signature does not verify under key {key.key_id}",
-            reason=BAD_SIGNATURE,
+            reason=Reason.BAD_RECEIPT_SIGNATURE,
             step="receipt",
         )

@@ -20,14 +20,10 @@ from typing import Any
 from issuer import cjson
 from issuer.errors import FormatError, VerificationError
 from issuer.keys._public import PublicKey
+from issuer.reasons import Reason
 
 DOCUMENT_TYPE = "pith_signing_keys"
 DOCUMENT_VERSION = "1.0"
-
-# Stable reason codes for key problems (shared with the verifier's report).
-UNKNOWN_KEY = "unknown_key"
-FINGERPRINT_MISMATCH = "fingerprint_mismatch"
-KEY_NOT_VALID = "key_not_valid_at_signing_time"
 
 
 def shipped_keys_dir() -> Path:
@@ -82,19 +78,19 @@ class KeySet:
         if key is None:
             raise VerificationError(
                 f"signed by key {key_id!r}, which is not in the trusted key set",
-                reason=UNKNOWN_KEY,
+                reason=Reason.UNKNOWN_KEY,
             )
         if fingerprint != key.fingerprint:
             raise VerificationError(
                 f"fingerprint {fingerprint!r} is not the fingerprint of key {key.key_id}",
-                reason=FINGERPRINT_MISMATCH,
+                reason=Reason.FINGERPRINT_MISMATCH,
             )
         rotates = key.rotates
         if rotates is not None and signed_at is not None and signed_at >= rotates:
             raise VerificationError(
                 f"signed at {signed_at.isoformat()} by key {key.key_id}, which rotated at "
                 f"{key.rotates_at}",
-                reason=KEY_NOT_VALID,
+                reason=Reason.KEY_NOT_VALID,
             )
         return key
 

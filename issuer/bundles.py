@@ -1,0 +1,176 @@
+"""Bundles (spec §9): everything a verifier needs about one record, signed as a whole.
+
+``bundle_sha256`` is the hash of the bundle without ``bundle_signature``; the
+signature (``signed_message`` ``bundle_sha256_bytes``) is over its 32 raw
+bytes and carries ``bundle_sha256`` itself. Keys listed in ``public_keys``
+are hints for the verifier, never trust.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from issuer import cjson
+from issuer._time import format_micros, format_seconds
+from issuer.identifiers import PithNumber
+from issuer.keys import PublicKey, Signer
+from issuer.keys.keyset import KeySet
+from issuer.merge import MERGE_VERSION, merge
+from issuer.record import CanonicalRecord
+
+BUNDLE_TYPE = "pith_open_graph_bundle"
+BUNDLE_VERSION = "1.0"
+SIGNED_MESSAGE = "bundle_sha256_bytes"
+SIGNATURE_STATUS = "signed_v1"
+
+BUNDLE_FIELDS = (
+    "bundle_type",
+    "bundle_version",
+    "pith_number",
+    "short_pith_number",
+    "canonical_record",
+    "canonical_sha256",
+    "source",
+    "source_aliases",
+    "events",
+    "timestamp_proofs",
+    "mirror_hints",
+    "public_keys",
+    "merge_version",
+    "built_at",
+    "links",
+    "state",
+    "bundle_signature",
+)
+SIGNATURE_FIELDS = (
+    "signature_status",
+    "algorithm",
+    "key_id",
+    "public_key_fingerprint",
+    "signature_b64",
+    "signed_message",
+    "signed_at",
+    "bundle_sha256",
+)
+
+
+def bundle_digest(bundle: dict[str, Any]) -> bytes:
+    """SHA-256 of the bundle without its signature: the bytes the bundle signature covers."""
+    return cjson.sha256_bytes({k: v for k, v in bundle.items() if k != "bundle_signature"})
+
+
+def paths_for(code: str) -> dict[str, str]:
+    """The published paths of a record (spec §9), relative to the base URL."""
+    return {
+        "resolver": f"/pith/{code}",
+        "bundle": f"/pith/{code}/bundle.json",
+        "state": f"/pith/{code}/state.json",
+        "well_known_bundle": f"/.well-known/pith/{code}/bundle.json",
+    }
+
+
+def links_for(base_url: str, code: str) -> dict[str, str]:
+    """The ``links`` object: absolute URLs of the record's published files."""
+    base = base_url.rstrip("/")
+    return {name: base + path for name, path in paths_for(code).items()}
+
+
+def mirror_hint(
+    base_url: str, code: str, name: str = "Pith Resolver", status: str = "primary"
+) -> dict[str, str]:
+    """One ``mirror_hints`` entry, in the registry's shape."""
+    links = links_for(base_url, code)
+    return {
+        "mirror_type": "https" if base_url.startswith("https:") else "http",
+        "name": name,
+        "base_url": base_url.rstrip("/"),
+        "bundle_url": links["bundle"],
+        "state_url": links["state"],
+        "well_known_bundle_url": links["well_known_bundle"],
+        "status": status,
+    }
+
+
+def keys_named(
+    events: Iterable[dict[str, Any]], keys: KeySet, extra: Iterable[str] = ()
+) -> list[PublicKey]:
+    """The trusted keys that events (signatures, signers, receipts) and ``extra`` name."""
+    ids = set(extra)
+    for event in events:
+        ids.add(event["signature"]["key_id"])
+        ids.add(event["signer"]["key_id"])
+        receipt = (
+            event["payload"].get("receipt") if event["event_type"] == "record_created" else None
+        )
+        if isinstance(receipt, dict):
+            ids.add(receipt["key_id"])
+    return [k for k in keys if k.key_id in ids]
+
+
+def sign_bundle(bundle: dict[str, Any], signer: Signer, signed_at: datetime) -> dict[str, Any]:
+    """A copy of ``bundle`` with a fresh ``bundle_signature`` by ``signer``."""
+    unsigned = {k: v for k, v in bundle.items() if k != "bundle_signature"}
+    digest = bundle_digest(unsigned)
+    key = signer.public_key
+    return {
+        **unsigned,
+        "bundle_signature": {
+            "signature_status": SIGNATURE_STATUS,
+            "algorithm": "ed25519",
+            "key_id": key.key_id,
+            "public_key_fingerprint": key.fingerprint,
+            "signature_b64": base64.b64encode(signer.sign(digest)).decode("ascii"),
+            "signed_message": SIGNED_MESSAGE,
+            "signed_at": format_micros(signed_at),
+            "bundle_sha256": digest.hex(),
+        },
+    }
+
+
+def build_bundle(
+    record: CanonicalRecord,
+    aliases: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    keys: KeySet,
+    signer: Signer,
+    *,
+    built_at: datetime,
+    base_url: str,
+    timestamp_proofs: list[Any] | None = None,
+) -> dict[str, Any]:
+    """Build and sign the bundle of one record.
+
+    Args:
+        record: the canonical record.
+        aliases: its six source aliases.
+        events: every event about it.
+        keys: the registry's keys (to compute the state and list key hints).
+        signer: signs the bundle.
+        built_at: the build time.
+        base_url: where the registry publishes (for ``links`` and ``mirror_hints``).
+        timestamp_proofs: carried as given.
+    """
+    number = PithNumber.for_record(record)
+    state = merge(str(number), events, aliases, keys)
+    bundle = {
+        "bundle_type": BUNDLE_TYPE,
+        "bundle_version": BUNDLE_VERSION,
+        "pith_number": str(number),
+        "short_pith_number": number.short,
+        "canonical_record": record.to_dict(),
+        "canonical_sha256": record.canonical_sha256,
+        "source": record.source_dict(),
+        "source_aliases": state["current"]["source_aliases"],
+        "events": sorted(events, key=lambda e: (e["created_at"], e["event_id"])),
+        "timestamp_proofs": list(timestamp_proofs or []),
+        "mirror_hints": [mirror_hint(base_url, number.code)],
+        "public_keys": [k.to_dict() for k in keys_named(events, keys, extra=[signer.key_id])],
+        "merge_version": MERGE_VERSION,
+        "built_at": format_seconds(built_at),
+        "links": links_for(base_url, number.code),
+        "state": state,
+    }
+    return sign_bundle(bundle, signer, built_at)

@@ -1,0 +1,52 @@
+"""Stable reason codes for everything that does not verify or merge (a StrEnum).
+
+These strings are part of the toolkit's interface: ``pith verify --json``
+prints them, the merge lists them in ``invalid_events``, and scripts match on
+them. They never change meaning; new ones are added at the end of a group.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why something failed verification or was not applied by the merge."""
+
+    # Documents
+    MALFORMED = "malformed"
+    # Record and identifiers
+    CANONICAL_SHA256_MISMATCH = "canonical_sha256_mismatch"
+    PITH_NUMBER_MISMATCH = "pith_number_mismatch"
+    SHORT_PITH_NUMBER_MISMATCH = "short_pith_number_mismatch"
+    SOURCE_MISMATCH = "source_mismatch"
+    ALIAS_MISMATCH = "alias_mismatch"
+    # Keys
+    UNKNOWN_KEY = "unknown_key"
+    FINGERPRINT_MISMATCH = "fingerprint_mismatch"
+    KEY_NOT_VALID = "key_not_valid_at_signing_time"
+    UNTRUSTED_KEY_HINT = "conflicting_key_hint"
+    # Receipts
+    MALFORMED_RECEIPT = "malformed_receipt"
+    RECEIPT_DIGEST_MISMATCH = "receipt_digest_mismatch"
+    BAD_RECEIPT_SIGNATURE = "bad_receipt_signature"
+    MISSING_RECORD_CREATED = "missing_record_created"
+    # Events and merge
+    CONTENT_HASH_MISMATCH = "content_hash_mismatch"
+    EVENT_ID_MISMATCH = "event_id_mismatch"
+    BAD_SIGNATURE = "bad_signature"
+    WRONG_SUBJECT = "wrong_subject"
+    UNKNOWN_TYPE = "unknown_type"
+    WRONG_TARGET = "wrong_target"
+    INVALID_PAYLOAD = "invalid_payload"
+    MISSING_PREV_EVENT = "missing_prev_event"
+    PREV_EVENT_OTHER_CHAIN = "prev_event_other_chain"
+    PREV_EVENT_NOT_APPLIED = "prev_event_not_applied"
+    UNKNOWN_SUPERSEDED_EVENT = "unknown_superseded_event"
+    EQUIVOCATION = "equivocation"
+    INVALID_EVENT = "invalid_event"
+    # State and bundle
+    STATE_MISMATCH = "state_mismatch"
+    STATE_SHA256_MISMATCH = "state_sha256_mismatch"
+    BUNDLE_SHA256_MISMATCH = "bundle_sha256_mismatch"
+    BAD_BUNDLE_SIGNATURE = "bad_bundle_signature"

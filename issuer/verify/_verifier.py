@@ -1,0 +1,374 @@
+"""Bundle verification as numbered steps, in the spec's order; fails closed.
+
+Each step raises :class:`VerificationError` with a stable :class:`Reason` and
+its step name. Anything malformed is a failure (reason ``malformed``), never
+an exception of another type: every ``ValueError``/``KeyError`` a hostile
+document could provoke is caught at the parse and turned into one.
+
+Trust comes only from the :class:`KeySet` the caller passes. ``public_keys``
+inside the bundle are hints: a hint that conflicts with a trusted key fails,
+and a bundle signed end to end by an untrusted key fails as ``unknown_key``.
+
+Unsigned by design: the ``bundle_signature`` object is outside the bundle
+hash, so its ``signed_at`` can be changed without detection (it is still
+checked for format and against the key's validity window). Every other value
+in a bundle is covered by the bundle signature and, for events and receipts,
+by their own signatures too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from issuer import cjson
+from issuer._time import parse_micros, parse_seconds
+from issuer.bundles import (
+    BUNDLE_FIELDS,
+    BUNDLE_TYPE,
+    BUNDLE_VERSION,
+    SIGNATURE_FIELDS,
+    SIGNATURE_STATUS,
+    SIGNED_MESSAGE,
+    bundle_digest,
+)
+from issuer.errors import FormatError, VerificationError
+from issuer.events import claimed_id
+from issuer.identifiers import ALIAS_KINDS, PithNumber, expected_alias_values
+from issuer.keys import verify
+from issuer.keys.keyset import KeySet, parse_key_document
+from issuer.merge import MERGE_VERSION, merge_explained
+from issuer.reasons import Reason
+from issuer.receipts import decode_signature, verify_receipt
+from issuer.record import CanonicalRecord
+
+STEPS = (
+    "structure",
+    "canonical_record",
+    "pith_number",
+    "aliases",
+    "key_hints",
+    "receipt",
+    "events",
+    "state",
+    "bundle_signature",
+)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _fail(step: str, reason: Reason, message: str) -> VerificationError:
+    return VerificationError(message, reason=reason, step=step)
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    """What a verified bundle establishes."""
+
+    pith_number: str
+    canonical_sha256: str
+    record: CanonicalRecord
+    state_sha256: str
+    bundle_sha256: str
+    signed_by: str
+
+
+@dataclass
+class VerificationReport:
+    """The outcome of verifying one input: every step passed, or the first that failed."""
+
+    source: str
+    ok: bool
+    passed: list[str] = field(default_factory=list)
+    failed_step: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    pith_number: str | None = None
+    result: VerifiedBundle | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "pith_number": self.pith_number,
+            "checks": [{"step": s, "ok": True} for s in self.passed]
+            + (
+                [
+                    {
+                        "step": self.failed_step,
+                        "ok": False,
+                        "reason": self.reason,
+                        "message": self.message,
+                    }
+                ]
+                if not self.ok
+                else []
+            ),
+            "reason": self.reason,
+            "message": self.message,
+            "state_sha256": self.result.state_sha256 if self.result else None,
+            "bundle_sha256": self.result.bundle_sha256 if self.result else None,
+        }
+
+
+class _Run:
+    """One verification: the steps in order, recording which passed."""
+
+    def __init__(self, bundle: Any, keys: KeySet) -> None:
+        self.bundle = bundle
+        self.keys = keys
+        self.passed: list[str] = []
+
+    def run(self) -> VerifiedBundle:
+        b = self.bundle
+        # (1) structure: exactly the bundle's fields, fixed values, well-formed containers
+        self._structure()
+        self.passed.append("structure")
+        # (2) canonical record → canonical_sha256
+        try:
+            record = CanonicalRecord.from_dict(b["canonical_record"])
+        except FormatError as e:
+            raise _fail("canonical_record", Reason.MALFORMED, e.message) from e
+        if b["canonical_sha256"] != record.canonical_sha256:
+            raise _fail(
+                "canonical_record",
+                Reason.CANONICAL_SHA256_MISMATCH,
+                f"canonical_sha256 is {b['canonical_sha256']!r}; the record hashes to "
+                f"{record.canonical_sha256}",
+            )
+        self.passed.append("canonical_record")
+        # (3) Pith number, short form and source follow from the record
+        number = PithNumber.for_record(record)
+        if b["pith_number"] != str(number):
+            raise _fail("pith_number", Reason.PITH_NUMBER_MISMATCH, f"the record derives {number}")
+        if b["short_pith_number"] != number.short:
+            raise _fail(
+                "pith_number", Reason.SHORT_PITH_NUMBER_MISMATCH, f"short form is {number.short}"
+            )
+        if b["source"] != record.source_dict():
+            raise _fail("pith_number", Reason.SOURCE_MISMATCH, "source differs from the record")
+        self.passed.append("pith_number")
+        # (4) aliases: the six derived ones, with the values the record implies
+        base = self._aliases(record, number)
+        self.passed.append("aliases")
+        # (5) key hints never conflict with trusted keys
+        self._key_hints()
+        self.passed.append("key_hints")
+        # (6) the receipt of the record_created event
+        self._receipt(record)
+        self.passed.append("receipt")
+        # (7) every event: content hash, id, signature, payload, chain (computed by the merge)
+        ours = self._events(str(number), base)
+        self.passed.append("events")
+        # (8) the state follows from the events
+        state_sha256 = self._state(ours)
+        self.passed.append("state")
+        # (9) the bundle hash and signature
+        digest, signer = self._signature()
+        self.passed.append("bundle_signature")
+        return VerifiedBundle(
+            str(number), record.canonical_sha256, record, state_sha256, digest, signer
+        )
+
+    def _structure(self) -> None:
+        b = self.bundle
+        if not isinstance(b, dict):
+            raise _fail("structure", Reason.MALFORMED, "a bundle is a JSON object")
+        if set(b) != set(BUNDLE_FIELDS):
+            missing, extra = (
+                sorted(set(BUNDLE_FIELDS) - set(b)),
+                sorted(set(b) - set(BUNDLE_FIELDS)),
+            )
+            raise _fail("structure", Reason.MALFORMED, f"missing {missing}, unexpected {extra}")
+        fixed = {
+            "bundle_type": BUNDLE_TYPE,
+            "bundle_version": BUNDLE_VERSION,
+            "merge_version": MERGE_VERSION,
+        }
+        for name, value in fixed.items():
+            if b[name] != value:
+                raise _fail("structure", Reason.MALFORMED, f"{name} is {b[name]!r}, not {value!r}")
+        for name in ("source_aliases", "events", "timestamp_proofs", "mirror_hints", "public_keys"):
+            if not isinstance(b[name], list):
+                raise _fail("structure", Reason.MALFORMED, f"{name} must be a list")
+        for name in ("links", "state", "bundle_signature", "source"):
+            if not isinstance(b[name], dict):
+                raise _fail("structure", Reason.MALFORMED, f"{name} must be an object")
+        if not all(isinstance(v, str) for v in b["links"].values()):
+            raise _fail("structure", Reason.MALFORMED, "links must map names to URLs")
+        if not all(isinstance(h, dict) for h in b["mirror_hints"]):
+            raise _fail("structure", Reason.MALFORMED, "mirror_hints must be objects")
+        try:
+            parse_seconds(b["built_at"])
+        except FormatError as e:
+            raise _fail("structure", Reason.MALFORMED, f"built_at: {e.message}") from e
+
+    def _aliases(self, record: CanonicalRecord, number: PithNumber) -> list[dict[str, Any]]:
+        aliases = self.bundle["source_aliases"]
+        for alias in aliases:
+            if (
+                not isinstance(alias, dict)
+                or set(alias) != {"alias_kind", "alias_value", "created_at"}
+                or not all(isinstance(v, str) for v in alias.values())
+            ):
+                raise _fail("aliases", Reason.MALFORMED, f"malformed alias {alias!r}")
+            try:
+                parse_seconds(alias["created_at"])
+            except FormatError as e:
+                raise _fail("aliases", Reason.MALFORMED, f"alias created_at: {e.message}") from e
+        expected = expected_alias_values(record, number)
+        base = [a for a in aliases if a["alias_kind"] in ALIAS_KINDS]
+        got = {a["alias_kind"]: a["alias_value"] for a in base}
+        if len(base) != len(ALIAS_KINDS) or got != expected:
+            wrong = sorted(k for k in ALIAS_KINDS if got.get(k) != expected[k])
+            raise _fail(
+                "aliases",
+                Reason.ALIAS_MISMATCH,
+                f"aliases {', '.join(wrong) or 'duplicated'} do not match the record",
+            )
+        return base
+
+    def _key_hints(self) -> None:
+        try:
+            hints = parse_key_document(self.bundle["public_keys"], "public_keys")
+        except FormatError as e:
+            raise _fail("key_hints", Reason.MALFORMED, e.message) from e
+        for hint in hints:
+            trusted = self.keys.get(hint.key_id)
+            if trusted is not None and trusted.raw != hint.raw:
+                raise _fail(
+                    "key_hints",
+                    Reason.UNTRUSTED_KEY_HINT,
+                    f"public_keys lists a different key under the trusted id {hint.key_id}",
+                )
+
+    def _receipt(self, record: CanonicalRecord) -> None:
+        created = [
+            e
+            for e in self.bundle["events"]
+            if isinstance(e, dict) and e.get("event_type") == "record_created"
+        ]
+        if not created:
+            raise _fail("receipt", Reason.MISSING_RECORD_CREATED, "no record_created event")
+        for event in created:
+            payload = event.get("payload")
+            receipt = payload.get("receipt") if isinstance(payload, dict) else None
+            try:
+                verify_receipt(receipt, record.canonical_sha256, self.keys)
+            except VerificationError as e:
+                raise _fail("receipt", Reason(e.reason), e.message) from e
+
+    def _events(self, subject: str, base: list[dict[str, Any]]) -> dict[str, Any]:
+        events = self.bundle["events"]
+        ours, problems = merge_explained(subject, events, base, self.keys)
+        for entry in ours["invalid_events"]:
+            index = next(
+                (i for i, e in enumerate(events) if claimed_id(e) == entry["event_id"]), "?"
+            )
+            problem = problems.get(entry["event_id"])
+            message = problem.message if problem else f"not applicable: {entry['reason']}"
+            raise _fail("events", Reason(entry["reason"]), f"events[{index}]: {message}")
+        return ours
+
+    def _state(self, ours: dict[str, Any]) -> str:
+        state = self.bundle["state"]
+        claimed = state.get("state_sha256")
+        unhashed = {k: v for k, v in state.items() if k != "state_sha256"}
+        if claimed != cjson.sha256_hex(unhashed):
+            raise _fail(
+                "state", Reason.STATE_SHA256_MISMATCH, "state_sha256 is not the hash of the state"
+            )
+        if ours != state:
+            differing = sorted(k for k in set(ours) | set(state) if ours.get(k) != state.get(k))
+            raise _fail(
+                "state",
+                Reason.STATE_MISMATCH,
+                f"the state does not follow from the events (differs in {', '.join(differing)})",
+            )
+        if self.bundle["source_aliases"] != ours["current"]["source_aliases"]:
+            raise _fail("state", Reason.ALIAS_MISMATCH, "source_aliases differ from the state's")
+        return str(ours["state_sha256"])
+
+    def _signature(self) -> tuple[str, str]:
+        sig = self.bundle["bundle_signature"]
+        if set(sig) != set(SIGNATURE_FIELDS):
+            raise _fail("bundle_signature", Reason.MALFORMED, "bundle_signature fields differ")
+        fixed = {
+            "signature_status": SIGNATURE_STATUS,
+            "algorithm": "ed25519",
+            "signed_message": SIGNED_MESSAGE,
+        }
+        for name, value in fixed.items():
+            if sig[name] != value:
+                raise _fail("bundle_signature", Reason.MALFORMED, f"{name} is {sig[name]!r}")
+        try:
+            signed_at = parse_micros(sig["signed_at"])
+            signature = decode_signature(sig["signature_b64"], "bundle_signature")
+        except FormatError as e:
+            raise _fail("bundle_signature", Reason.MALFORMED, e.message) from e
+        digest = bundle_digest(self.bundle)
+        if sig["bundle_sha256"] != digest.hex():
+            raise _fail(
+                "bundle_signature",
+                Reason.BUNDLE_SHA256_MISMATCH,
+                "bundle_sha256 is not the hash of the bundle",
+            )
+        try:
+            key = self.keys.require(sig["key_id"], sig["public_key_fingerprint"], signed_at)
+        except VerificationError as e:
+            raise _fail("bundle_signature", Reason(e.reason), e.message) from e
+        if not verify(key.raw, digest, signature):
+            raise _fail(
+                "bundle_signature",
+                Reason.BAD_BUNDLE_SIGNATURE,
+                f"bundle signature does not verify under key {key.key_id}",
+            )
+        return digest.hex(), key.key_id
+
+
+def verify_bundle(bundle: Any, keys: KeySet) -> VerifiedBundle:
+    """Verify a parsed bundle; raise on the first failing step.
+
+    Raises:
+        VerificationError: with ``reason`` and ``step``.
+    """
+    return _Run(bundle, keys).run()
+
+
+def verify_bundle_bytes(data: bytes, keys: KeySet) -> VerifiedBundle:
+    """Parse strictly (no duplicate keys, no floats…) and verify.
+
+    Raises:
+        VerificationError: with ``reason`` and ``step``.
+    """
+    try:
+        bundle = cjson.loads(data)
+    except FormatError as e:
+        raise _fail("structure", Reason.MALFORMED, e.message) from e
+    return verify_bundle(bundle, keys)
+
+
+def verify_bundle_report(data: bytes, keys: KeySet, source: str = "") -> VerificationReport:
+    """Verify and return a report instead of raising on a failed check."""
+    run: _Run | None = None
+    try:
+        bundle = cjson.loads(data)
+        run = _Run(bundle, keys)
+        result = run.run()
+    except FormatError as e:
+        return VerificationReport(source, False, [], "structure", str(Reason.MALFORMED), e.message)
+    except VerificationError as e:
+        number = bundle.get("pith_number") if isinstance(bundle, dict) else None
+        return VerificationReport(
+            source,
+            False,
+            list(run.passed) if run else [],
+            e.step,
+            str(e.reason),
+            e.message,
+            number if isinstance(number, str) else None,
+        )
+    return VerificationReport(
+        source, True, list(run.passed), pith_number=result.pith_number, result=result
+    )
