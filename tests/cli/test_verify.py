@@ -1,0 +1,82 @@
+"""``pith verify``: human and JSON output, exit codes, trust only from the verifier's keys."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from issuer.cli import app
+from tests.conftest import BUNDLE_PATH
+
+runner = CliRunner()
+CASES = Path(__file__).parents[1] / "conformance" / "bundles"
+
+
+def test_real_bundle_verifies_with_shipped_keys_only() -> None:
+    result = runner.invoke(app, ["verify", str(BUNDLE_PATH)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"OK: {BUNDLE_PATH} (pith:2018:AH5S4WE2T4KISLKPOBTLFWQMX3)")
+    assert result.stdout == ""
+
+
+def test_json_output_has_stable_reasons() -> None:
+    bad = CASES / "real_title_hash_changed_fail" / "bundle.json"
+    result = runner.invoke(app, ["verify", "--json", str(BUNDLE_PATH), str(bad)])
+    assert result.exit_code == 1
+    good, failed = (json.loads(line) for line in result.stdout.splitlines())
+    assert good["ok"] is True and [c["step"] for c in good["checks"]][-1] == "bundle_signature"
+    assert (
+        good["state_sha256"] == "3ee013dd50c4cf270909ffe87ec9bc584ce786cca864d26d756ec8bbc4003a6b"
+    )
+    assert failed["ok"] is False and failed["reason"] == "canonical_sha256_mismatch"
+    assert failed["checks"][-1] == {
+        "step": "canonical_record",
+        "ok": False,
+        "reason": "canonical_sha256_mismatch",
+        "message": failed["message"],
+    }
+    assert f"FAIL: {bad}: canonical_record: canonical_sha256_mismatch" in result.stderr
+
+
+def test_keys_option_adds_trust_and_bundle_keys_are_only_hints(tmp_path: Path) -> None:
+    case = CASES / "test_key_issued"
+    without = runner.invoke(app, ["verify", str(case / "bundle.json")])
+    assert without.exit_code == 1 and "unknown_key" in without.stderr
+    with_file = runner.invoke(
+        app, ["verify", "--keys", str(case / "keys.json"), str(case / "bundle.json")]
+    )
+    assert with_file.exit_code == 0, with_file.stderr
+    keydir = tmp_path / "keys"
+    keydir.mkdir()
+    shutil.copy(case / "keys.json", keydir / "test.json")
+    assert (
+        runner.invoke(app, ["verify", "--keys", str(keydir), str(case / "bundle.json")]).exit_code
+        == 0
+    )
+
+
+def test_directories_and_stdin(tmp_path: Path) -> None:
+    folder = tmp_path / "bundles" / "nested"
+    folder.mkdir(parents=True)
+    shutil.copy(BUNDLE_PATH, folder / "a.json")
+    shutil.copy(BUNDLE_PATH, tmp_path / "bundles" / "b.json")
+    result = runner.invoke(app, ["verify", str(tmp_path / "bundles")])
+    assert result.exit_code == 0 and result.stderr.count("OK:") == 2
+    piped = runner.invoke(app, ["verify", "-"], input=BUNDLE_PATH.read_bytes())
+    assert piped.exit_code == 0 and "OK: <stdin>" in piped.stderr
+
+
+def test_unreadable_input_exits_2_and_the_rest_is_still_checked(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["verify", str(tmp_path / "missing.json"), str(BUNDLE_PATH)])
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr and "OK:" in result.stderr
+
+
+def test_bad_keys_file_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "k.json"
+    bad.write_text("{}")
+    result = runner.invoke(app, ["verify", "--keys", str(bad), str(BUNDLE_PATH)])
+    assert result.exit_code == 2 and "--keys" in result.stderr

@@ -1,0 +1,95 @@
+"""Builders for test data: deterministic keys, records, events and bundles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from issuer.bundles import build_bundle
+from issuer.events import build_event
+from issuer.identifiers import PithNumber, source_aliases
+from issuer.keys import SeedSigner
+from issuer.keys.keyset import KeySet
+from issuer.receipts import sign_receipt
+from issuer.record import CanonicalRecord
+
+T0 = datetime(2026, 5, 17, 23, 59, 22, tzinfo=UTC)
+BASE_URL = "https://registry.example"
+
+
+def signer(n: int = 1) -> SeedSigner:
+    """A deterministic test key, ``test-registry-N``."""
+    return SeedSigner(f"test-registry-{n}", bytes([n]) * 32)
+
+
+def record(n: int = 1) -> CanonicalRecord:
+    """A well-formed canonical record, distinct for each ``n``."""
+    return CanonicalRecord(
+        source_id=f"2401.{n:05d}",
+        version=1,
+        license="http://creativecommons.org/licenses/by/4.0/",
+        primary_cat="cs.LG",
+        cross_cats_sorted=("stat.ML",),
+        submitted_at="2024-01-02T03:04:05Z",
+        title_canon_sha256=f"{n:064x}",
+        abstract_canon_sha256=f"{n + 1:064x}",
+    )
+
+
+def record_created(rec: CanonicalRecord, key: SeedSigner, at: datetime = T0) -> dict[str, Any]:
+    """The record_created event of ``rec``, with its receipt."""
+    number = PithNumber.for_record(rec)
+    payload = {
+        "canonical_record": rec.to_dict(),
+        "canonical_sha256": rec.canonical_sha256,
+        "receipt": sign_receipt(rec.canonical_sha256, key, at),
+        "source_kind": rec.source_kind,
+        "source_id": rec.source_id,
+        "source_version": rec.version,
+        "attestation_state": "computed",
+    }
+    return build_event("record_created", str(number), payload, key, at)
+
+
+def event(
+    rec: CanonicalRecord,
+    key: SeedSigner,
+    event_type: str = "graph_snapshot",
+    *,
+    payload: dict[str, Any] | None = None,
+    at: datetime = T0,
+    prev: str | None = None,
+    supersedes: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Any other event about ``rec``."""
+    if payload is None:
+        payload = {"graph_snapshot": {"n": 1}, "verdict_id": None}
+    number = PithNumber.for_record(rec)
+    return build_event(
+        event_type, str(number), payload, key, at, prev_event=prev, supersedes=supersedes
+    )
+
+
+def aliases(rec: CanonicalRecord) -> list[dict[str, Any]]:
+    """The six aliases of ``rec`` at T0."""
+    return source_aliases(rec, PithNumber.for_record(rec), T0)
+
+
+def bundle(
+    rec: CanonicalRecord | None = None,
+    key: SeedSigner | None = None,
+    extra_events: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A complete signed bundle: record_created + a graph snapshot (+ extras)."""
+    rec = rec or record()
+    key = key or signer()
+    events = [record_created(rec, key), event(rec, key), *(extra_events or [])]
+    return build_bundle(
+        rec,
+        aliases(rec),
+        events,
+        KeySet([key.public_key]),
+        key,
+        built_at=T0 + timedelta(days=5),
+        base_url=BASE_URL,
+    )
