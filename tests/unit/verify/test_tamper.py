@@ -62,10 +62,10 @@ def _mutations() -> Iterator[Any]:
 
 def _apply(path: Path, how: str) -> dict[str, Any]:
     bundle: dict[str, Any] = copy.deepcopy(REAL)
-    parent = bundle
+    parent: Any = bundle
     for key in path[:-1]:
         parent = parent[key]
-    target = parent[path[-1]] if path else bundle
+    target: Any = parent[path[-1]] if path else bundle
     if how == "add-key":
         target["x"] = "y"
     elif how == "append":
