@@ -19,8 +19,10 @@ from issuer.errors import FormatError
 
 Clock = Callable[[], datetime]
 
-_SECONDS_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-_MICROS_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_SECONDS_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+_MICROS_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})Z"
+)
 
 
 def _require_aware(when: datetime) -> datetime:
@@ -45,9 +47,10 @@ def parse_seconds(text: object) -> datetime:
     Raises:
         FormatError: if ``text`` is not exactly ``YYYY-MM-DDTHH:MM:SSZ``.
     """
-    if not isinstance(text, str) or not _SECONDS_RE.fullmatch(text):
+    m = _SECONDS_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
         raise FormatError(f"not a UTC time to the second (YYYY-MM-DDTHH:MM:SSZ): {text!r}")
-    return _parse(text, "%Y-%m-%dT%H:%M:%SZ")
+    return _build(m, text)
 
 
 def parse_micros(text: object) -> datetime:
@@ -56,11 +59,12 @@ def parse_micros(text: object) -> datetime:
     Raises:
         FormatError: if ``text`` is not exactly ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
     """
-    if not isinstance(text, str) or not _MICROS_RE.fullmatch(text):
+    m = _MICROS_RE.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
         raise FormatError(
             f"not a UTC time to the microsecond (YYYY-MM-DDTHH:MM:SS.ffffffZ): {text!r}"
         )
-    return _parse(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return _build(m, text)
 
 
 def parse_wire_time(text: object) -> datetime:
@@ -70,13 +74,15 @@ def parse_wire_time(text: object) -> datetime:
         FormatError: if ``text`` is neither.
     """
     if isinstance(text, str) and _MICROS_RE.fullmatch(text):
-        return _parse(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+        return parse_micros(text)
     return parse_seconds(text)
 
 
-def _parse(text: str, fmt: str) -> datetime:
+def _build(m: re.Match[str], text: object) -> datetime:
+    # Built from the matched fields: several times faster than strptime, and as strict.
     try:
-        return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        y, mo, d, h, mi, sec, *frac = (int(g) for g in m.groups())
+        return datetime(y, mo, d, h, mi, sec, frac[0] if frac else 0, tzinfo=UTC)
     except ValueError as e:
         raise FormatError(f"not a valid time: {text!r}") from e
 

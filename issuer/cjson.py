@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -195,6 +196,29 @@ def dumps(value: Any) -> bytes:
     if hazard:
         return _encode_py(value).encode("utf-8")
     return orjson.dumps(value, option=_SORT)
+
+
+_NON_ASCII_KEY_HAZARD = re.compile(rb"[\xee-\xf4]")
+
+
+def dumps_parsed(value: Any) -> bytes:
+    """:func:`dumps` for a value that came from :func:`loads` (and so is already validated).
+
+    Skips the validation walk, the dominant cost of hashing parts of a large
+    verified document. Falls back to :func:`dumps` whenever the output holds a
+    byte that could start a character at or above U+E000, where UTF-16 key
+    order might differ from orjson's.
+
+    Raises:
+        CanonicalJSONError: only on that fallback path.
+    """
+    try:
+        out = orjson.dumps(value, option=_SORT | orjson.OPT_STRICT_INTEGER)
+    except TypeError:
+        return dumps(value)  # something not from loads(): let the strict path explain it
+    if _NON_ASCII_KEY_HAZARD.search(out):
+        return dumps(value)
+    return out
 
 
 def sha256_bytes(value: Any) -> bytes:

@@ -19,6 +19,7 @@ same keys computes the same ``state_sha256``.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Iterable
 from typing import Any
@@ -122,7 +123,11 @@ def _entry(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validate_all(
-    events: Iterable[Any], subject: str, keys: KeySet, problems: dict[str, VerificationError]
+    events: Iterable[Any],
+    subject: str,
+    keys: KeySet,
+    problems: dict[str, VerificationError],
+    parsed: bool,
 ) -> tuple[int, dict[str, dict[str, Any]], dict[str, Reason]]:
     copies: dict[str, list[Any]] = {}
     for event in events:
@@ -135,7 +140,7 @@ def _validate_all(
         # and trying them in a canonical order keeps the result order-free.
         for event in sorted(group, key=_sort_key) if len(group) > 1 else group:
             try:
-                check_event(event, subject, keys)
+                check_event(event, subject, keys, parsed=parsed)
                 check_payload(event, subject, keys)
             except VerificationError as e:
                 errors.append(e)
@@ -248,14 +253,20 @@ def merge(
 
 
 def merge_explained(
-    pith_number: str, events: Iterable[Any], aliases: Iterable[dict[str, Any]], keys: KeySet
+    pith_number: str,
+    events: Iterable[Any],
+    aliases: Iterable[dict[str, Any]],
+    keys: KeySet,
+    *,
+    parsed: bool = False,
 ) -> tuple[dict[str, Any], dict[str, VerificationError]]:
     """:func:`merge`, plus the error behind each event found invalid on its own.
 
-    The verifier uses the errors to say precisely why an event failed.
+    The verifier uses the errors to say precisely why an event failed, and
+    passes ``parsed=True`` for events that came from :func:`issuer.cjson.loads`.
     """
     problems: dict[str, VerificationError] = {}
-    event_count, valid, invalid = _validate_all(events, pith_number, keys, problems)
+    event_count, valid, invalid = _validate_all(events, pith_number, keys, problems, parsed)
     _check_chains(valid, invalid)
     equivocations, conflicted = _equivocations(valid)
     applied = {k: v for k, v in valid.items() if k not in conflicted}
@@ -311,7 +322,8 @@ def merge_explained(
         ],
         "applied_event_ids": [e["event_id"] for e in order],
     }
-    state["state_sha256"] = cjson.sha256_hex(state)
+    data = cjson.dumps_parsed(state) if parsed else cjson.dumps(state)
+    state["state_sha256"] = hashlib.sha256(data).hexdigest()
     return state, problems
 
 

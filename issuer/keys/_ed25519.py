@@ -64,6 +64,7 @@ def _double(x: int, y: int) -> tuple[int, int]:
     return (2 * xy * pow(1 + dxy, -1, _P)) % _P, ((yy + xx) * pow(1 - dxy, -1, _P)) % _P
 
 
+@lru_cache(maxsize=256)
 def check_public_key(encoded: bytes) -> None:
     """Refuse a public key that is non-canonical, off the curve, or of small order.
 
@@ -82,11 +83,13 @@ def _openssl_key(public_key: bytes) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(public_key)
 
 
+@lru_cache(maxsize=1024)
 def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """Whether ``signature`` is a valid Ed25519 signature, with OpenSSL's acceptance rules.
 
     The key must already have passed :func:`check_public_key` (key records do
-    this when loaded).
+    this when loaded). Results are cached: a verifier meets the same receipt
+    signature in several steps, and the answer cannot change.
     """
     if len(signature) != SIGNATURE_SIZE or len(public_key) != KEY_SIZE:
         return False

@@ -18,6 +18,7 @@ by their own signatures too.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,6 @@ from issuer.bundles import (
     SIGNATURE_FIELDS,
     SIGNATURE_STATUS,
     SIGNED_MESSAGE,
-    bundle_digest,
 )
 from issuer.errors import FormatError, VerificationError
 from issuer.events import claimed_id
@@ -115,10 +115,18 @@ class VerificationReport:
 class _Run:
     """One verification: the steps in order, recording which passed."""
 
-    def __init__(self, bundle: Any, keys: KeySet) -> None:
+    def __init__(self, bundle: Any, keys: KeySet, *, parsed: bool = False) -> None:
         self.bundle = bundle
         self.keys = keys
+        self.parsed = parsed  # the bundle came from cjson.loads: hashing may skip re-validation
         self.passed: list[str] = []
+
+    def _sha256(self, value: Any) -> bytes:
+        try:
+            data = cjson.dumps_parsed(value) if self.parsed else cjson.dumps(value)
+        except FormatError as e:
+            raise _fail("structure", Reason.MALFORMED, e.message) from e
+        return hashlib.sha256(data).digest()
 
     def run(self) -> VerifiedBundle:
         b = self.bundle
@@ -261,7 +269,7 @@ class _Run:
 
     def _events(self, subject: str, base: list[dict[str, Any]]) -> dict[str, Any]:
         events = self.bundle["events"]
-        ours, problems = merge_explained(subject, events, base, self.keys)
+        ours, problems = merge_explained(subject, events, base, self.keys, parsed=self.parsed)
         for entry in ours["invalid_events"]:
             index = next(
                 (i for i, e in enumerate(events) if claimed_id(e) == entry["event_id"]), "?"
@@ -275,7 +283,7 @@ class _Run:
         state = self.bundle["state"]
         claimed = state.get("state_sha256")
         unhashed = {k: v for k, v in state.items() if k != "state_sha256"}
-        if claimed != cjson.sha256_hex(unhashed):
+        if claimed != self._sha256(unhashed).hex():
             raise _fail(
                 "state", Reason.STATE_SHA256_MISMATCH, "state_sha256 is not the hash of the state"
             )
@@ -307,7 +315,7 @@ class _Run:
             signature = decode_signature(sig["signature_b64"], "bundle_signature")
         except FormatError as e:
             raise _fail("bundle_signature", Reason.MALFORMED, e.message) from e
-        digest = bundle_digest(self.bundle)
+        digest = self._sha256({k: v for k, v in self.bundle.items() if k != "bundle_signature"})
         if sig["bundle_sha256"] != digest.hex():
             raise _fail(
                 "bundle_signature",
@@ -346,7 +354,7 @@ def verify_bundle_bytes(data: bytes, keys: KeySet) -> VerifiedBundle:
         bundle = cjson.loads(data)
     except FormatError as e:
         raise _fail("structure", Reason.MALFORMED, e.message) from e
-    return verify_bundle(bundle, keys)
+    return _Run(bundle, keys, parsed=True).run()
 
 
 def verify_bundle_report(data: bytes, keys: KeySet, source: str = "") -> VerificationReport:
@@ -354,7 +362,7 @@ def verify_bundle_report(data: bytes, keys: KeySet, source: str = "") -> Verific
     run: _Run | None = None
     try:
         bundle = cjson.loads(data)
-        run = _Run(bundle, keys)
+        run = _Run(bundle, keys, parsed=True)
         result = run.run()
     except FormatError as e:
         return VerificationReport(source, False, [], "structure", str(Reason.MALFORMED), e.message)
