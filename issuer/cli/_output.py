@@ -14,7 +14,9 @@ import typer
 from issuer import cjson
 from issuer._time import parse_user_time
 from issuer.errors import FormatError, KeyAccessError
-from issuer.keys.local import default_home
+from issuer.keys import Signer
+from issuer.keys.local import LocalKeys, default_home
+from issuer.store import default_registry
 
 
 def now_option(value: str | None) -> str | None:
@@ -67,3 +69,22 @@ def home_of(ctx: typer.Context) -> Path:
     obj = ctx.find_root().obj or {}
     home = obj.get("home")
     return Path(home) if home else default_home()
+
+
+def open_signer(ctx: typer.Context, key_id: str | None, signer_uri: str | None) -> Signer:
+    """The checked signer for ``key_id`` (default: the current key).
+
+    ``signer_uri`` defaults to where ``pith keys generate`` put the key.
+
+    Raises:
+        KeyAccessError: no such key, no signer, or the signer holds another key.
+    """
+    local = LocalKeys(home_of(ctx))
+    key = local.get(key_id) if key_id else local.current()
+    uri = signer_uri or local.signer_uri(key.key_id)
+    return Signer.from_uri(uri, key, cli_secrets())
+
+
+def registry_path(value: Path | None) -> Path:
+    """``--registry`` or the default registry path."""
+    return value or default_registry()

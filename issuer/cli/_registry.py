@@ -1,0 +1,266 @@
+"""``pith issue``, ``resolve``, ``show``, ``event add``, ``bundle``: the operator's commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from issuer import cjson, registry
+from issuer._fs import atomic_write
+from issuer._time import fixed_or_system_clock
+from issuer.cli._output import emit_json, now_option, open_signer, registry_path
+from issuer.errors import EXIT_REFUSED, FormatError
+from issuer.keys import DEFAULT_BASE_URL
+from issuer.pipeline import Issuer, IssueSummary, Reject
+from issuer.store import open_store
+
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        envvar="PITH_REGISTRY",
+        help="Registry database (default $PITH_HOME/registry.sqlite3).",
+        show_default=False,
+    ),
+]
+SignerOpt = Annotated[
+    str | None,
+    typer.Option("--signer", help="Signer URI (default: where the key was generated)."),
+]
+KeyOpt = Annotated[
+    str | None, typer.Option("--key", help="Key id to sign with (default: the current key).")
+]
+NowOpt = Annotated[
+    str | None,
+    typer.Option("--now", callback=now_option, help="Fix the clock (ISO 8601 with Z, or epoch)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+event_app = typer.Typer(help="Append signed events to a record's chains.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the registry commands to ``app``."""
+    app.command("issue")(issue)
+    app.command("resolve")(resolve)
+    app.command("show")(show)
+    app.command("bundle")(bundle)
+    app.add_typer(event_app, name="event")
+
+
+class _RichProgress:
+    """A progress bar on stderr with rate and ETA (by input bytes)."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("issuing"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[counts]}"),
+            transient=False,
+            console=None,
+        )
+        self._task: TaskID | None = None
+
+    def start(self, total_bytes: int | None) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task("issue", total=total_bytes, counts="")
+
+    def advance(self, bytes_done: int, summary: IssueSummary) -> None:
+        if self._task is not None:
+            counts = (
+                f"{summary.issued:,} issued, {summary.already_issued:,} known, "
+                f"{summary.refused:,} refused"
+            )
+            self._bar.update(self._task, advance=bytes_done, counts=counts)
+
+    def finish(self) -> None:
+        self._bar.stop()
+
+
+def issue(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str],
+        typer.Argument(help="arXiv metadata: OAI-PMH arXivRaw or snapshot lines; '-' for stdin."),
+    ],
+    registry_file: RegistryOpt = None,
+    signer: SignerOpt = None,
+    key: KeyOpt = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Append refused records here as JSON lines "
+            "(default: rejects.jsonl beside the registry).",
+        ),
+    ] = None,
+    now: NowOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Issue Pith numbers, receipts and record_created events; idempotent and crash-safe.
+
+    Records already issued are skipped, so a killed run is simply run again.
+    Exit 0 when every record issued or was already there, 1 when any was
+    refused, 2 for usage or unreadable input, 3 for key or database trouble.
+    """
+    path = registry_path(registry_file)
+    rejects_path = rejects or path.with_name("rejects.jsonl")
+    sign = open_signer(ctx, key, signer)
+    clock = fixed_or_system_clock(now)
+    rejects_path.parent.mkdir(parents=True, exist_ok=True)
+    with open_store(path) as store, rejects_path.open("ab") as rejects_file:
+
+        def on_reject(reject: Reject) -> None:
+            rejects_file.write(cjson.dumps(reject.to_dict()) + b"\n")
+            rejects_file.flush()
+            if not json_out:
+                typer.echo(f"refused: {reject.location}: {reject.reason}", err=True)
+
+        progress = _RichProgress() if sys.stderr.isatty() else None
+        summary = Issuer(store, sign, clock, progress=progress, on_reject=on_reject).run(files)
+    result = {**summary.to_dict(), "registry": str(path), "rejects_file": str(rejects_path)}
+    if json_out:
+        emit_json(result)
+    else:
+        typer.echo(
+            f"issued {summary.issued}, already issued {summary.already_issued}, refused "
+            f"{summary.refused + summary.conflicts} (see {rejects_path}), short-alias collisions "
+            f"{summary.collisions}",
+            err=True,
+        )
+        for notice in summary.notices:
+            typer.echo(f"note: {notice}", err=True)
+    raise typer.Exit(summary.exit_code)
+
+
+def resolve(
+    alias: Annotated[
+        str, typer.Argument(help="pith:YYYY:CODE, pith:SHORT, arXiv id [vN], or arXiv DOI.")
+    ],
+    registry_file: RegistryOpt = None,
+) -> None:
+    """Resolve an alias to its Pith number(s) and records; every candidate is named.
+
+    Exit 0 for exactly one match, 1 for none or for an ambiguous short form.
+    """
+    with open_store(registry_path(registry_file)) as store:
+        found = registry.resolve(store, alias)
+        records: list[dict[str, Any]] = []
+        for number in found.candidates:
+            issued = store.record(number)
+            if issued is not None:
+                records.append({"pith_number": number, "canonical_record": issued.record.to_dict()})
+    emit_json(
+        {"query": found.query, "kind": found.kind, "candidates": records, "unique": found.unique}
+    )
+    if not found.candidates:
+        typer.echo(f"not found: {alias}", err=True)
+        raise typer.Exit(EXIT_REFUSED)
+    if found.unique is None:
+        typer.echo(
+            f"ambiguous: {alias} names {len(found.candidates)} records: "
+            + ", ".join(found.candidates),
+            err=True,
+        )
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def show(
+    pith_number: Annotated[str, typer.Argument(help="A full Pith number.")],
+    registry_file: RegistryOpt = None,
+) -> None:
+    """Print a record, its aliases (with the unversioned alias' history) and its state."""
+    with open_store(registry_path(registry_file)) as store:
+        emit_json(registry.show(store, pith_number))
+
+
+@event_app.command("add")
+def event_add(
+    ctx: typer.Context,
+    pith_number: Annotated[str, typer.Argument(help="A full Pith number.")],
+    event_type: Annotated[str, typer.Option("--type", help="Event type, e.g. author_attestation.")],
+    payload: Annotated[
+        Path, typer.Option("--payload", help="JSON file holding the payload object; '-' for stdin.")
+    ],
+    supersedes: Annotated[
+        list[str] | None,
+        typer.Option("--supersedes", help="Event id this one replaces (repeatable)."),
+    ] = None,
+    registry_file: RegistryOpt = None,
+    signer: SignerOpt = None,
+    key: KeyOpt = None,
+    now: NowOpt = None,
+) -> None:
+    """Sign an event and append it to the head of its (record, target) chain."""
+    raw = sys.stdin.buffer.read() if str(payload) == "-" else _read(payload)
+    try:
+        body = cjson.loads(raw)
+    except FormatError as e:
+        raise FormatError(f"{payload}: {e.message}") from e
+    sign = open_signer(ctx, key, signer)
+    with open_store(registry_path(registry_file)) as store:
+        event = registry.add_event(
+            store,
+            pith_number,
+            event_type,
+            body,
+            sign,
+            now=fixed_or_system_clock(now)(),
+            supersedes=tuple(supersedes or ()),
+        )
+    emit_json(
+        {
+            "event_id": event["event_id"],
+            "prev_event": event["prev_event"],
+            "target": event["target"],
+        }
+    )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise FormatError(f"cannot read {path}: {e.strerror}") from e
+
+
+def bundle(
+    ctx: typer.Context,
+    pith_number: Annotated[str, typer.Argument(help="A full Pith number.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")
+    ] = None,
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="Where the registry publishes.")
+    ] = DEFAULT_BASE_URL,
+    registry_file: RegistryOpt = None,
+    signer: SignerOpt = None,
+    key: KeyOpt = None,
+    now: NowOpt = None,
+) -> None:
+    """Write the signed bundle of a record; `pith verify` accepts it with the registry's key."""
+    sign = open_signer(ctx, key, signer)
+    with open_store(registry_path(registry_file)) as store:
+        built = registry.bundle(store, pith_number, sign, fixed_or_system_clock(now)(), base_url)
+    if out is None:
+        emit_json(built)
+    else:
+        atomic_write(out, cjson.dumps(built) + b"\n")
+        typer.echo(f"wrote {out}", err=True)

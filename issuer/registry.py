@@ -1,0 +1,183 @@
+"""Registry operations over the store: resolve aliases, show records, add events, build bundles.
+
+The CLI's ``resolve``, ``show``, ``event add`` and ``bundle`` commands are
+thin wrappers over these functions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from issuer.bundles import build_bundle
+from issuer.errors import FormatError, StoreError, VerificationError
+from issuer.events import EVENT_TYPES, build_event
+from issuer.identifiers import ARXIV_DOI_PREFIX, PithNumber, ShortPith, parse_any
+from issuer.keys import Signer
+from issuer.keys.keyset import KeySet
+from issuer.merge import merge
+from issuer.reasons import Reason
+from issuer.record import ARXIV_ID_RE
+from issuer.store import SqliteStore
+
+_VERSIONED = re.compile(rf"({ARXIV_ID_RE.pattern})v([1-9][0-9]*)")
+_ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What an alias resolves to: every candidate, never one picked silently."""
+
+    query: str
+    kind: str
+    candidates: list[str]
+
+    @property
+    def unique(self) -> str | None:
+        """The one Pith number, if the alias names exactly one."""
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+
+def resolve(store: SqliteStore, text: str) -> Resolution:
+    """Resolve a Pith number, short form, arXiv id (with or without version) or arXiv DOI.
+
+    Short forms are 8, 12 or 16 characters; arXiv ids may carry an ``arXiv:`` or
+    abs-URL prefix.
+
+    Raises:
+        FormatError: if ``text`` is none of those.
+    """
+    query = text.strip()
+    if query.startswith("pith:"):
+        parsed = parse_any(query)
+        if isinstance(parsed, PithNumber):
+            found = [str(parsed)] if store.record(str(parsed)) else []
+            return Resolution(query, "pith_number", found)
+        assert isinstance(parsed, ShortPith)  # noqa: S101 - parse_any returns one of the two
+        return Resolution(
+            query, f"pith_short_{len(parsed.prefix)}", store.by_code_prefix(parsed.prefix)
+        )
+    lowered = query.lower()
+    if lowered.startswith(ARXIV_DOI_PREFIX):
+        return Resolution(query, "doi", store.by_alias("doi", lowered))
+    bare = _ARXIV_PREFIX.sub("", query)
+    if _VERSIONED.fullmatch(bare):
+        return Resolution(query, "arxiv_version", store.by_alias("arxiv_version", bare))
+    if ARXIV_ID_RE.fullmatch(bare):
+        return Resolution(query, "arxiv", store.by_alias("arxiv", bare))
+    raise FormatError(
+        f"cannot resolve {text!r}",
+        hint="give a Pith number (pith:2018:…), a short form (pith:AH5S4WE2), an arXiv id "
+        "(1811.06992 or 1811.06992v2) or an arXiv DOI (10.48550/arxiv.1811.06992)",
+    )
+
+
+def trusted_keys(store: SqliteStore, extra: KeySet | None = None) -> KeySet:
+    """The keys the registry's own state is computed with: every key it has signed with."""
+    keys = KeySet.shipped().merged(KeySet(store.keys_used()))
+    return keys.merged(extra) if extra is not None else keys
+
+
+def _require(store: SqliteStore, pith_number: str) -> str:
+    number = str(parse_any(pith_number))
+    if store.record(number) is None:
+        raise StoreError(f"no record {number} in {store.path}", hint="find it with: pith resolve")
+    return number
+
+
+def show(store: SqliteStore, pith_number: str) -> dict[str, Any]:
+    """The record, its aliases, alias history and merged state.
+
+    Raises:
+        StoreError: if there is no such record.
+    """
+    number = _require(store, pith_number)
+    issued = store.record(number)
+    assert issued is not None  # noqa: S101 - _require checked
+    aliases = store.aliases(number)
+    state = merge(number, store.events(number), aliases, trusted_keys(store))
+    arxiv = issued.record.source_id
+    return {
+        "pith_number": number,
+        "canonical_record": issued.record.to_dict(),
+        "canonical_sha256": issued.record.canonical_sha256,
+        "issued_at": issued.issued_at,
+        "source_aliases": aliases,
+        "arxiv_alias_now_points_to": store.by_alias("arxiv", arxiv),
+        "arxiv_alias_history": store.alias_history("arxiv", arxiv),
+        "state": state,
+    }
+
+
+def add_event(
+    store: SqliteStore,
+    pith_number: str,
+    event_type: str,
+    payload: Any,
+    signer: Signer,
+    *,
+    now: datetime,
+    supersedes: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Sign an event and append it to the head of its (subject, target) chain.
+
+    Raises:
+        StoreError: unknown record, or the chain moved on under a concurrent writer twice.
+        FormatError: unknown type or a payload that is not a JSON object.
+    """
+    number = _require(store, pith_number)
+    kind = EVENT_TYPES.get(event_type)
+    if kind is None or event_type == "record_created":
+        raise FormatError(
+            f"cannot add an event of type {event_type!r}",
+            hint="one of: " + ", ".join(t for t in EVENT_TYPES if t != "record_created"),
+        )
+    if not isinstance(payload, dict):
+        raise FormatError("an event payload is a JSON object")
+    for _attempt in range(3):
+        head = store.chain_head(number, kind.target)
+        event = build_event(
+            event_type, number, payload, signer, now, prev_event=head, supersedes=supersedes
+        )
+        state = merge(
+            number, [*store.events(number), event], store.aliases(number), trusted_keys(store)
+        )
+        mine = next(
+            (e for e in state["invalid_events"] if e["event_id"] == event["event_id"]), None
+        )
+        if mine is not None:
+            raise VerificationError(
+                f"the new event would be invalid: {mine['reason']}", reason=Reason(mine["reason"])
+            )
+        try:
+            store.add_key(signer.public_key)
+            store.append_event(event)
+        except StoreError:
+            continue
+        return event
+    raise StoreError(f"the {kind.target} chain of {number} keeps moving; try again")
+
+
+def bundle(
+    store: SqliteStore, pith_number: str, signer: Signer, now: datetime, base_url: str
+) -> dict[str, Any]:
+    """Build and sign the bundle of one record.
+
+    Raises:
+        StoreError: if there is no such record.
+    """
+    number = _require(store, pith_number)
+    issued = store.record(number)
+    assert issued is not None  # noqa: S101 - _require checked
+    store.add_key(signer.public_key)
+    return build_bundle(
+        issued.record,
+        store.aliases(number),
+        store.events(number),
+        trusted_keys(store),
+        signer,
+        built_at=now,
+        base_url=base_url,
+    )

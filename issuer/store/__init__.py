@@ -1,0 +1,41 @@
+"""The issuance registry: records, aliases, receipts, chained events, keys used.
+
+:func:`open_store` opens a registry by path (SQLite, the embedded default).
+The :class:`~issuer.store._sqlite.SqliteStore` is the only backend today; the
+pipeline talks to it through the methods documented there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from issuer.keys.local import default_home
+from issuer.store._sqlite import SCHEMA_VERSION, IssuedRecord, SqliteStore
+
+REGISTRY_ENV = "PITH_REGISTRY"
+
+__all__ = [
+    "REGISTRY_ENV",
+    "SCHEMA_VERSION",
+    "IssuedRecord",
+    "SqliteStore",
+    "default_registry",
+    "open_store",
+]
+
+
+def default_registry() -> Path:
+    """``$PITH_REGISTRY``, else ``$PITH_HOME/registry.sqlite3``."""
+    if os.environ.get(REGISTRY_ENV):
+        return Path(os.environ[REGISTRY_ENV]).expanduser()
+    return default_home() / "registry.sqlite3"
+
+
+def open_store(path: Path | None = None) -> SqliteStore:
+    """Open (creating and migrating if needed) the registry at ``path``.
+
+    Raises:
+        StoreError: locked, corrupt, or written by a newer toolkit.
+    """
+    return SqliteStore(path or default_registry())
