@@ -13,8 +13,17 @@ $(BIN)/pith: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,pkcs11]'
 	touch $(BIN)/pith
 
+# The demo registry lives in .demo/ (SQLite) with a local development key in an
+# encrypted file; its passphrase is public, so never sign anything real with it.
+DEMO := PITH_HOME=$(CURDIR)/.demo PITH_KEY_PASSPHRASE=demo-only-not-secret $(BIN)/pith
+DEMO_INPUT := examples/arxivraw-listrecords.xml examples/snapshot-sample.jsonl
+
 demo: $(BIN)/pith
-	$(BIN)/pith derive --now 2026-01-01T00:00:00Z examples/arxivraw-listrecords.xml examples/snapshot-sample.jsonl
+	@test -e .demo/keys/dev-demo.json || $(DEMO) keys generate dev-demo --signer file:$(CURDIR)/.demo/dev-demo.p8
+	$(DEMO) issue $(DEMO_INPUT)
+	$(DEMO) resolve 0704.0001 > .demo/resolved.json
+	$(DEMO) bundle $$($(BIN)/python -c "import json; print(json.load(open('.demo/resolved.json'))['unique'])") -o .demo/bundle.json
+	$(DEMO) verify .demo/bundle.json --keys .demo/keys
 
 # SoftHSM2 (Debian's package) backs the PKCS#11 tests: they run, never skip.
 system-deps:
@@ -33,3 +42,5 @@ bench: $(BIN)/pith
 	cd bench && ../$(BIN)/python derive.py
 	cd bench && ../$(BIN)/python xml_parsers.py
 	cd bench && ../$(BIN)/python sign.py
+	cd bench && ../$(BIN)/python verify.py
+	cd bench && ../$(BIN)/python issue.py

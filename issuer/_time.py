@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from issuer.errors import FormatError
 
@@ -31,11 +32,13 @@ def _require_aware(when: datetime) -> datetime:
     return when.astimezone(UTC)
 
 
+@lru_cache(maxsize=256)  # issuance formats the same few instants many times over
 def format_seconds(when: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ``: the format of ``created_at`` and ``submitted_at``."""
     return _require_aware(when).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=256)
 def format_micros(when: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: the format of ``signed_at`` and receipt times."""
     return _require_aware(when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

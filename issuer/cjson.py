@@ -202,12 +202,14 @@ _NON_ASCII_KEY_HAZARD = re.compile(rb"[\xee-\xf4]")
 
 
 def dumps_parsed(value: Any) -> bytes:
-    """:func:`dumps` for a value that came from :func:`loads` (and so is already validated).
+    """:func:`dumps` for a value already known to be in the canonical domain.
 
-    Skips the validation walk, the dominant cost of hashing parts of a large
-    verified document. Falls back to :func:`dumps` whenever the output holds a
-    byte that could start a character at or above U+E000, where UTF-16 key
-    order might differ from orjson's.
+    That is: it came from :func:`loads`, or this toolkit built it from such
+    values and typed fields. Skips the validation walk, the dominant cost of
+    hashing parts of a large verified document or storing issued records.
+    Falls back to :func:`dumps` whenever the output holds a byte that could
+    start a character at or above U+E000, where UTF-16 key order might differ
+    from orjson's.
 
     Raises:
         CanonicalJSONError: only on that fallback path.

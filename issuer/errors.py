@@ -49,6 +49,12 @@ class FormatError(Error):
     exit_code = EXIT_REFUSED
 
 
+class UsageError(FormatError):
+    """A command-line argument that is not what the command takes (a malformed alias)."""
+
+    exit_code = EXIT_USAGE
+
+
 class SourceError(FormatError):
     """arXiv input that cannot issue a record: unreadable, or a refused format.
 

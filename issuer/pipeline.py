@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from issuer._time import Clock, format_seconds
 from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, SourceError, UnreadableInputError
 from issuer.events import build_event
-from issuer.identifiers import PithNumber, source_aliases
-from issuer.keys import Signer
+from issuer.identifiers import PithNumber
+from issuer.keys import SeedSigner, Signer
 from issuer.receipts import sign_receipt
 from issuer.record import CanonicalRecord
 from issuer.sources import Notice, Refusal, SourceMetadata, read_stream
@@ -30,7 +37,7 @@ from issuer.store._sqlite import NewRecord, SqliteStore
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 
 
 class Progress(Protocol):
@@ -126,15 +133,74 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
-@dataclass
-class _Pending:
-    meta: SourceMetadata
-    record: CanonicalRecord
-    number: PithNumber
+_worker_signer: Signer | None = None
+
+
+def _init_worker(key_id: str, seed: bytes) -> None:
+    global _worker_signer  # noqa: PLW0603 - one signer per worker process
+    _worker_signer = SeedSigner(key_id, seed)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the issuing process dies, even by SIGKILL.
+
+    A pool worker otherwise waits forever on its task queue (it holds both
+    ends of the pipe, so it never sees EOF) and lives on as an orphan that
+    keeps the key in memory.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+
+def _sign_in_worker(metas: list[SourceMetadata], now: datetime) -> list[NewRecord]:
+    assert _worker_signer is not None  # noqa: S101 - set by _init_worker
+    return sign_records(metas, _worker_signer, now)
+
+
+def sign_records(metas: list[SourceMetadata], signer: Signer, now: datetime) -> list[NewRecord]:
+    """Derive and sign everything issuance writes for each record (runs in workers)."""
+    stamp = format_seconds(now)
+    out = []
+    for meta in metas:
+        record = CanonicalRecord.from_source(meta)
+        number = PithNumber.for_record(record)
+        receipt = sign_receipt(record.canonical_sha256, signer, now)
+        payload = {
+            "canonical_record": record.to_dict(),
+            "canonical_sha256": record.canonical_sha256,
+            "receipt": receipt,
+            "source_kind": record.source_kind,
+            "source_id": record.source_id,
+            "source_version": record.version,
+            "attestation_state": "computed",
+        }
+        event = build_event("record_created", str(number), payload, signer, now)
+        out.append(
+            NewRecord.build(
+                record,
+                number,
+                receipt=receipt,
+                event=event,
+                issued_at=stamp,
+                location=meta.location,
+            )
+        )
+    return out
 
 
 class Issuer:
-    """Issues records from arXiv inputs into a registry with one signer."""
+    """Issues records from arXiv inputs into a registry with one signer.
+
+    With ``workers`` > 1 and a signer that holds its key in memory, deriving
+    and signing run in that many worker processes while this process reads
+    the input and is the registry's single writer; an HSM signer signs here.
+    At most ``2 × workers`` batches are in flight, so memory stays flat.
+    Workers are spawned, not forked: they inherit no open database handle,
+    and receive only the key id and seed, over a pipe.
+    """
 
     def __init__(
         self,
@@ -145,6 +211,7 @@ class Issuer:
         progress: Progress | None = None,
         on_reject: Callable[[Reject], None] | None = None,
         batch_size: int = BATCH_SIZE,
+        workers: int = 1,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -152,7 +219,12 @@ class Issuer:
         self.progress = progress or NoProgress()
         self.on_reject = on_reject or (lambda r: None)
         self.batch_size = batch_size
+        self.workers = workers if isinstance(signer, SeedSigner) else 1
         self.summary = IssueSummary()
+        self._pool: ProcessPoolExecutor | None = None
+        self._inflight: deque[Future[list[NewRecord]] | list[NewRecord]] = deque()
+        self._pending_bytes = 0
+        self._batches = 0
 
     def run(self, paths: Iterable[str]) -> IssueSummary:
         """Issue every record of every input; one bad record or file never stops the run."""
@@ -163,7 +235,10 @@ class Issuer:
         try:
             for path in paths:
                 self._input(path)
+            self._drain(0)
         finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
             self.progress.finish()
         return self.summary
 
@@ -179,18 +254,17 @@ class Issuer:
             return
         counting = _Counting(stream)
         reported = 0
-        batch: list[_Pending] = []
+        batch: list[SourceMetadata] = []
         try:
             for item in read_stream(
                 io.BufferedReader(counting), "<stdin>" if path == "-" else path
             ):
                 if isinstance(item, SourceMetadata):
-                    record = CanonicalRecord.from_source(item)
-                    batch.append(_Pending(item, record, PithNumber.for_record(record)))
+                    batch.append(item)
                     if len(batch) >= self.batch_size:
-                        self._flush(batch)
+                        self._submit(batch)
                         batch = []
-                        self.progress.advance(counting.consumed - reported, self.summary)
+                        self._pending_bytes += counting.consumed - reported
                         reported = counting.consumed
                 elif isinstance(item, Refusal):
                     self.summary.refused += 1
@@ -200,8 +274,8 @@ class Issuer:
         except SourceError as e:
             self._file_failed(e)
         finally:
-            self._flush(batch)
-            self.progress.advance(counting.consumed - reported, self.summary)
+            self._submit(batch)
+            self._pending_bytes += counting.consumed - reported
             if path != "-":
                 stream.close()
 
@@ -210,59 +284,84 @@ class Issuer:
         self.summary.unreadable |= isinstance(error, UnreadableInputError)
         self._reject(Reject(error.location or "?", error.message))
 
-    def _flush(self, batch: list[_Pending]) -> None:
+    def _submit(self, batch: list[SourceMetadata]) -> None:
+        """Skip what the registry already holds, then derive and sign the rest."""
         if not batch:
             return
-        existing = self.store.issued_versions((p.record.source_id, p.record.version) for p in batch)
-        seen: dict[tuple[str, int], str] = dict(existing)
-        fresh: list[_Pending] = []
-        for pending in batch:
-            key = (pending.record.source_id, pending.record.version)
-            if key in seen:
-                self._known(pending, seen[key])
+        existing = self.store.issued_versions((m.arxiv_id, m.version) for m in batch)
+        fresh = []
+        for meta in batch:
+            digest = existing.get((meta.arxiv_id, meta.version))
+            if digest is None:
+                fresh.append(meta)
             else:
-                seen[key] = pending.record.canonical_sha256
-                fresh.append(pending)
+                self._known(meta, CanonicalRecord.from_source(meta), digest)
         if not fresh:
             return
         now = self.clock()
-        stamp = format_seconds(now)
-        new = [self._sign(p, now, stamp) for p in fresh]
-        collisions_before = len(self.store.short_collisions())
-        written, skipped = self.store.write_records(new)
-        self.summary.issued += len(written)
-        self.summary.already_issued += len(skipped)
-        found = len(self.store.short_collisions()) - collisions_before
-        if found:
-            self.summary.collisions += found
-            logger.warning("%d short-alias collision(s) recorded", found)
+        self._batches += 1
+        if self._pool is None and self.workers > 1 and self._batches > 1:
+            # Started at the second batch: a small run never pays for worker start-up.
+            assert isinstance(self.signer, SeedSigner)  # noqa: S101 - checked in __init__
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=self.signer.worker_args(),
+            )
+        if self._pool is None:
+            self._inflight.append(sign_records(fresh, self.signer, now))
+        else:
+            self._inflight.append(self._pool.submit(_sign_in_worker, fresh, now))
+        self._drain(2 * self.workers)
 
-    def _known(self, pending: _Pending, issued_sha256: str) -> None:
-        if issued_sha256 == pending.record.canonical_sha256:
+    def _drain(self, keep: int) -> None:
+        """Write finished batches until at most ``keep`` are in flight."""
+        while len(self._inflight) > keep:
+            done = self._inflight.popleft()
+            self._write(done if isinstance(done, list) else done.result())
+
+    def _write(self, new: list[NewRecord]) -> None:
+        written, collisions = self.store.write_records(new)
+        self.summary.issued += len(written)
+        if len(written) < len(new):
+            # Issued meanwhile by another writer, or twice in this input: same content or not?
+            mine = {id(n) for n in written}
+            skipped = [n for n in new if id(n) not in mine]
+            stored = self.store.issued_versions(n.key for n in skipped)
+            for n in skipped:
+                self._known_new(n, stored.get(n.key, ""))
+        if collisions:
+            self.summary.collisions += collisions
+            logger.warning("%d short-alias collision(s) recorded", collisions)
+        self.progress.advance(self._pending_bytes, self.summary)
+        self._pending_bytes = 0
+
+    def _known(self, meta: SourceMetadata, record: CanonicalRecord, issued_sha256: str) -> None:
+        if issued_sha256 == record.canonical_sha256:
             self.summary.already_issued += 1
             return
         self.summary.conflicts += 1
         self._reject(
             Reject(
-                pending.meta.location,
-                f"{pending.record.versioned_id} was issued before with different content "
+                meta.location,
+                f"{record.versioned_id} was issued before with different content "
                 f"(canonical_sha256 {issued_sha256}); versions are immutable, so this one is "
                 "not issued",
-                pending.record.source_id,
+                record.source_id,
             )
         )
 
-    def _sign(self, pending: _Pending, now: Any, stamp: str) -> NewRecord:
-        record, number = pending.record, pending.number
-        receipt = sign_receipt(record.canonical_sha256, self.signer, now)
-        payload = {
-            "canonical_record": record.to_dict(),
-            "canonical_sha256": record.canonical_sha256,
-            "receipt": receipt,
-            "source_kind": record.source_kind,
-            "source_id": record.source_id,
-            "source_version": record.version,
-            "attestation_state": "computed",
-        }
-        event = build_event("record_created", str(number), payload, self.signer, now)
-        return NewRecord(record, number, receipt, event, source_aliases(record, number, now), stamp)
+    def _known_new(self, new: NewRecord, issued_sha256: str) -> None:
+        if issued_sha256 == new.canonical_sha256:
+            self.summary.already_issued += 1
+        else:
+            self.summary.conflicts += 1
+            self._reject(
+                Reject(
+                    new.location,
+                    f"{new.versioned_id} was issued meanwhile with different content "
+                    f"(canonical_sha256 {issued_sha256}); versions are immutable",
+                    new.source_id,
+                )
+            )

@@ -12,15 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from issuer.bundles import build_bundle
-from issuer.errors import FormatError, StoreError, VerificationError
+from issuer.errors import FormatError, StoreError, UsageError, VerificationError
 from issuer.events import EVENT_TYPES, build_event
-from issuer.identifiers import ARXIV_DOI_PREFIX, PithNumber, ShortPith, parse_any
+from issuer.identifiers import (
+    ARXIV_DOI_PREFIX,
+    PithNumber,
+    ShortPith,
+    parse_any,
+    parse_pith_number,
+)
 from issuer.keys import Signer
 from issuer.keys.keyset import KeySet
 from issuer.merge import merge
 from issuer.reasons import Reason
 from issuer.record import ARXIV_ID_RE
-from issuer.store import SqliteStore
+from issuer.store import IssuedRecord, SqliteStore
 
 _VERSIONED = re.compile(rf"({ARXIV_ID_RE.pattern})v([1-9][0-9]*)")
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
@@ -51,7 +57,10 @@ def resolve(store: SqliteStore, text: str) -> Resolution:
     """
     query = text.strip()
     if query.startswith("pith:"):
-        parsed = parse_any(query)
+        try:
+            parsed = parse_any(query)
+        except FormatError as e:
+            raise UsageError(e.message, hint=e.hint) from e
         if isinstance(parsed, PithNumber):
             found = [str(parsed)] if store.record(str(parsed)) else []
             return Resolution(query, "pith_number", found)
@@ -61,13 +70,15 @@ def resolve(store: SqliteStore, text: str) -> Resolution:
         )
     lowered = query.lower()
     if lowered.startswith(ARXIV_DOI_PREFIX):
-        return Resolution(query, "doi", store.by_alias("doi", lowered))
+        # Like doi.org, which sends an arXiv DOI to the abstract page: the newest version.
+        return Resolution(query, "doi", store.current_arxiv(query[len(ARXIV_DOI_PREFIX) :]))
     bare = _ARXIV_PREFIX.sub("", query)
-    if _VERSIONED.fullmatch(bare):
-        return Resolution(query, "arxiv_version", store.by_alias("arxiv_version", bare))
+    versioned = _VERSIONED.fullmatch(bare)
+    if versioned:
+        return Resolution(query, "arxiv_version", store.by_version(versioned[1], int(versioned[2])))
     if ARXIV_ID_RE.fullmatch(bare):
-        return Resolution(query, "arxiv", store.by_alias("arxiv", bare))
-    raise FormatError(
+        return Resolution(query, "arxiv", store.current_arxiv(bare))
+    raise UsageError(
         f"cannot resolve {text!r}",
         hint="give a Pith number (pith:2018:…), a short form (pith:AH5S4WE2), an arXiv id "
         "(1811.06992 or 1811.06992v2) or an arXiv DOI (10.48550/arxiv.1811.06992)",
@@ -80,11 +91,17 @@ def trusted_keys(store: SqliteStore, extra: KeySet | None = None) -> KeySet:
     return keys.merged(extra) if extra is not None else keys
 
 
-def _require(store: SqliteStore, pith_number: str) -> str:
-    number = str(parse_any(pith_number))
-    if store.record(number) is None:
-        raise StoreError(f"no record {number} in {store.path}", hint="find it with: pith resolve")
-    return number
+def _require(store: SqliteStore, pith_number: str) -> IssuedRecord:
+    try:
+        number = parse_pith_number(pith_number)
+    except FormatError as e:
+        raise UsageError(e.message, hint="find the full number with: pith resolve") from e
+    issued = store.record(number)
+    if issued is None:
+        raise StoreError(
+            f"no record {pith_number} in {store.path}", hint="find it with: pith resolve"
+        )
+    return issued
 
 
 def show(store: SqliteStore, pith_number: str) -> dict[str, Any]:
@@ -93,10 +110,9 @@ def show(store: SqliteStore, pith_number: str) -> dict[str, Any]:
     Raises:
         StoreError: if there is no such record.
     """
-    number = _require(store, pith_number)
-    issued = store.record(number)
-    assert issued is not None  # noqa: S101 - _require checked
-    aliases = store.aliases(number)
+    issued = _require(store, pith_number)
+    number = issued.pith_number
+    aliases = issued.aliases
     state = merge(number, store.events(number), aliases, trusted_keys(store))
     arxiv = issued.record.source_id
     return {
@@ -105,8 +121,8 @@ def show(store: SqliteStore, pith_number: str) -> dict[str, Any]:
         "canonical_sha256": issued.record.canonical_sha256,
         "issued_at": issued.issued_at,
         "source_aliases": aliases,
-        "arxiv_alias_now_points_to": store.by_alias("arxiv", arxiv),
-        "arxiv_alias_history": store.alias_history("arxiv", arxiv),
+        "arxiv_alias_now_points_to": store.current_arxiv(arxiv),
+        "arxiv_alias_history": store.alias_history(arxiv),
         "state": state,
     }
 
@@ -127,10 +143,11 @@ def add_event(
         StoreError: unknown record, or the chain moved on under a concurrent writer twice.
         FormatError: unknown type or a payload that is not a JSON object.
     """
-    number = _require(store, pith_number)
+    issued = _require(store, pith_number)
+    number = issued.pith_number
     kind = EVENT_TYPES.get(event_type)
     if kind is None or event_type == "record_created":
-        raise FormatError(
+        raise UsageError(
             f"cannot add an event of type {event_type!r}",
             hint="one of: " + ", ".join(t for t in EVENT_TYPES if t != "record_created"),
         )
@@ -141,9 +158,7 @@ def add_event(
         event = build_event(
             event_type, number, payload, signer, now, prev_event=head, supersedes=supersedes
         )
-        state = merge(
-            number, [*store.events(number), event], store.aliases(number), trusted_keys(store)
-        )
+        state = merge(number, [*store.events(number), event], issued.aliases, trusted_keys(store))
         mine = next(
             (e for e in state["invalid_events"] if e["event_id"] == event["event_id"]), None
         )
@@ -168,13 +183,12 @@ def bundle(
     Raises:
         StoreError: if there is no such record.
     """
-    number = _require(store, pith_number)
-    issued = store.record(number)
-    assert issued is not None  # noqa: S101 - _require checked
+    issued = _require(store, pith_number)
+    number = issued.pith_number
     store.add_key(signer.public_key)
     return build_bundle(
         issued.record,
-        store.aliases(number),
+        issued.aliases,
         store.events(number),
         trusted_keys(store),
         signer,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from issuer.bundles import build_bundle
@@ -93,3 +95,33 @@ def bundle(
         built_at=T0 + timedelta(days=5),
         base_url=BASE_URL,
     )
+
+
+def snapshot_line(n: int, *, versions: int = 1, title: str | None = None) -> bytes:
+    """One line of the arXiv JSON-lines snapshot for paper ``2401.NNNNN``, ``versions`` long."""
+    paper = {
+        "id": f"2401.{n:05d}",
+        "submitter": "A. Author",
+        "authors": "A. Author, B. Author",
+        "title": title or f"On the synthetic paper number {n}",
+        "comments": None,
+        "journal-ref": None,
+        "doi": None,
+        "report-no": None,
+        "categories": "cs.LG stat.ML",
+        "license": "http://creativecommons.org/licenses/by/4.0/",
+        "abstract": f"  We study paper {n} and find that it exists.\n",
+        "versions": [
+            {"version": f"v{v}", "created": f"Tue, {v + 1} Jan 2024 03:04:05 GMT"}
+            for v in range(1, versions + 1)
+        ],
+        "update_date": "2024-01-09",
+        "authors_parsed": [["Author", "A.", ""], ["Author", "B.", ""]],
+    }
+    return json.dumps(paper).encode() + b"\n"
+
+
+def snapshot(path: Path, numbers: range, *, versions: int = 1) -> Path:
+    """A snapshot file with one line per number in ``numbers``."""
+    path.write_bytes(b"".join(snapshot_line(n, versions=versions) for n in numbers))
+    return path

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -74,7 +76,7 @@ class _RichProgress:
             TimeElapsedColumn(),
             TextColumn("{task.fields[counts]}"),
             transient=False,
-            console=None,
+            console=Console(stderr=True),  # stdout is for results (--json)
         )
         self._task: TaskID | None = None
 
@@ -111,6 +113,16 @@ def issue(
             "(default: rejects.jsonl beside the registry).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that derive and sign (default: one per CPU); the writer stays single. "
+            "HSM signers always sign in one process.",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -134,7 +146,14 @@ def issue(
                 typer.echo(f"refused: {reject.location}: {reject.reason}", err=True)
 
         progress = _RichProgress() if sys.stderr.isatty() else None
-        summary = Issuer(store, sign, clock, progress=progress, on_reject=on_reject).run(files)
+        summary = Issuer(
+            store,
+            sign,
+            clock,
+            progress=progress,
+            on_reject=on_reject,
+            workers=workers or os.cpu_count() or 1,
+        ).run(files)
     result = {**summary.to_dict(), "registry": str(path), "rejects_file": str(rejects_path)}
     if json_out:
         emit_json(result)

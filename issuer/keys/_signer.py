@@ -191,6 +191,13 @@ class SeedSigner(Signer):
         signed: bytes = nacl.bindings.crypto_sign(message, self._secret.value)
         return signed[:SIGNATURE_SIZE]
 
+    def worker_args(self) -> tuple[str, bytes]:
+        """(key id, seed) to rebuild this signer in a worker process of the issuance pipeline.
+
+        The seed goes to the worker over a pipe, never to disk or a log.
+        """
+        return self.key_id, self._secret.value[:SEED_SIZE]
+
     @classmethod
     def load(cls, uri: str, public_key: PublicKey, secrets: SecretsHandler) -> Signer:
         """In-memory keys have no URI.

@@ -4,21 +4,33 @@ Every record is written with its receipt, its ``record_created`` event and its
 aliases in one transaction (``BEGIN IMMEDIATE``, so concurrent issuers queue
 rather than interleave), so a crash leaves each record either complete or
 absent. Uniqueness lives in the schema, not in the caller: one record per
-(arXiv id, version), one event per id, and at most one event per chain slot
-(subject, target, prev_event) — two processes cannot fork a chain.
+(arXiv id, version) and per code, one event per id, and at most one event per
+chain slot (record, target, prev_event) — two processes cannot fork a chain.
+
+The schema is shaped for arXiv scale: rows are keyed by an integer that grows
+with issuance, so new rows append; the only randomly ordered index is the one
+every content-derived identifier needs (the code). A record's six source
+aliases are a pure function of the record, its Pith number and its issuance
+time (spec §4), so they are recomputed rather than stored; what is stored is
+what cannot be recomputed: where the unversioned arXiv alias pointed, and
+when it moved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from issuer import cjson
+from issuer._time import parse_seconds
 from issuer.errors import StoreError
-from issuer.identifiers import PithNumber
+from issuer.identifiers import PithNumber, parse_pith_number, source_aliases
 from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
 
@@ -27,40 +39,41 @@ SCHEMA_VERSION = 1
 _MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE records (
-        pith_number TEXT PRIMARY KEY,
+        id INTEGER PRIMARY KEY,
+        year INTEGER NOT NULL,
         code TEXT NOT NULL UNIQUE,
         source_id TEXT NOT NULL,
         version INTEGER NOT NULL,
         canonical_sha256 TEXT NOT NULL,
         canonical_record BLOB NOT NULL,
         issued_at TEXT NOT NULL,
+        receipt_key_id TEXT NOT NULL,
+        receipt BLOB NOT NULL,
         UNIQUE (source_id, version)
     );
-    CREATE TABLE receipts (
-        pith_number TEXT PRIMARY KEY REFERENCES records(pith_number),
-        key_id TEXT NOT NULL,
-        receipt BLOB NOT NULL
+    -- Where the unversioned arXiv id pointed and when: one row per record, until = NULL
+    -- on the current one. Versioned ids and DOIs resolve through records directly.
+    CREATE TABLE arxiv_alias (
+        source_id TEXT NOT NULL,
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        since TEXT NOT NULL,
+        until TEXT,
+        PRIMARY KEY (source_id, record_id)
     );
-    CREATE TABLE aliases (
-        alias_kind TEXT NOT NULL,
-        alias_value TEXT NOT NULL,
-        pith_number TEXT NOT NULL REFERENCES records(pith_number),
-        created_at TEXT NOT NULL,
-        superseded_at TEXT,
-        PRIMARY KEY (alias_kind, alias_value, pith_number)
-    );
-    CREATE INDEX aliases_by_record ON aliases(pith_number);
     CREATE TABLE events (
-        event_id TEXT PRIMARY KEY,
-        pith_number TEXT NOT NULL REFERENCES records(pith_number),
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        event_id TEXT NOT NULL,
         target TEXT NOT NULL,
         event_type TEXT NOT NULL,
         prev_event TEXT NOT NULL,
         created_at TEXT NOT NULL,
-        body BLOB NOT NULL
+        body BLOB NOT NULL,  -- zlib-compressed canonical JSON of the whole event
+        -- Event ids hash their subject, so they are unique per record and hence globally.
+        UNIQUE (record_id, event_id),
+        -- One event per chain slot: a second writer appending to the same head fails here.
+        UNIQUE (record_id, target, prev_event)
     );
-    -- One event per chain slot: a second writer appending to the same head fails here.
-    CREATE UNIQUE INDEX events_chain_slot ON events(pith_number, target, prev_event);
     CREATE TABLE keys_used (
         key_id TEXT PRIMARY KEY,
         record BLOB NOT NULL
@@ -75,49 +88,138 @@ _MIGRATIONS: dict[int, str] = {
     """,
 }
 
-SHORT_KINDS = ("pith_short_8", "pith_short_12", "pith_short_16")
+SHORT_KINDS = {"pith_short_8": 8, "pith_short_12": 12, "pith_short_16": 16}
+
+_RECORD_COLUMNS = "year, code, canonical_record, issued_at"
 
 
 @dataclass(frozen=True)
 class IssuedRecord:
     """One record as the registry holds it."""
 
-    pith_number: str
-    record: CanonicalRecord
-    issued_at: str
-
-
-@dataclass(frozen=True)
-class NewRecord:
-    """Everything issuance writes for one record, in one transaction."""
-
-    record: CanonicalRecord
     number: PithNumber
-    receipt: dict[str, Any]
-    event: dict[str, Any]
-    aliases: list[dict[str, Any]]
+    record: CanonicalRecord
     issued_at: str
+
+    @property
+    def pith_number(self) -> str:
+        """The full Pith number as text."""
+        return str(self.number)
+
+    @property
+    def aliases(self) -> list[dict[str, Any]]:
+        """The record's six source aliases, recomputed exactly as they were issued."""
+        return source_aliases(self.record, self.number, parse_seconds(self.issued_at))
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """Everything issuance writes for one record, in one transaction, as ready-made rows.
+
+    Built where the record is signed (a worker process, under the pipeline)
+    so the single writer only binds bytes: serializing and compressing is
+    work that parallelizes, the writer is not.
+    """
+
+    source_id: str
+    version: int
+    versioned_id: str
+    canonical_sha256: str
+    year: int
+    code: str
+    record_json: bytes
+    receipt_key_id: str
+    receipt_json: bytes
+    event: tuple[str, str, str, str, str, bytes]  # id, target, type, prev, created_at, body
+    issued_at: str
+    location: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        record: CanonicalRecord,
+        number: PithNumber,
+        *,
+        receipt: dict[str, Any],
+        event: dict[str, Any],
+        issued_at: str,
+        location: str = "",
+    ) -> NewRecord:
+        """Serialize one signed record for :meth:`SqliteStore.write_records`."""
+        return cls(
+            source_id=record.source_id,
+            version=record.version,
+            versioned_id=record.versioned_id,
+            canonical_sha256=record.canonical_sha256,
+            year=number.year,
+            code=number.code,
+            record_json=cjson.dumps_parsed(record.to_dict()),
+            receipt_key_id=receipt["key_id"],
+            receipt_json=cjson.dumps_parsed(receipt),
+            event=_event_columns(event),
+            issued_at=issued_at,
+            location=location,
+        )
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """(arXiv id, version): what makes a record unique."""
+        return self.source_id, self.version
+
+    @property
+    def pith_number(self) -> str:
+        """The full Pith number as text."""
+        return str(PithNumber(self.year, self.code))
 
 
 class SqliteStore:
     """The registry in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "PRAGMA synchronous=NORMAL"
-            )  # WAL + NORMAL: durable at checkpoints, never corrupt
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"cannot open registry {self.path}: {e}") from e
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+                self._configure()
+                self._migrate()
+                return
+            except sqlite3.OperationalError as e:
+                # Switching a new file to WAL needs an exclusive lock and does not wait
+                # for it: a second process opening the registry at that moment retries.
+                with contextlib.suppress(AttributeError):
+                    self._db.close()
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open registry {self.path}: {e}") from e
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except (sqlite3.DatabaseError, OSError) as e:
+                raise StoreError(f"cannot open registry {self.path}: {e}") from e
+
+    def _configure(self) -> None:
+        db = self._db
+        # 16 KiB pages hold several ~2 KB event rows each (4 KiB pages held one).
+        # Takes effect only when the file is created.
+        db.execute("PRAGMA page_size=16384")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        # Checkpoint every 64 MiB of WAL rather than 4 MiB: fewer, larger syncs.
+        db.execute("PRAGMA wal_autocheckpoint=4096")
+        # A 256 MiB page cache keeps the hot part of the randomly ordered code index of
+        # a multi-million record registry in memory; it is a bound, so memory stays flat.
+        db.execute("PRAGMA cache_size=-262144")
+        # WAL + NORMAL: a commit is on disk at the next checkpoint, not at once; a power
+        # cut can lose the last batches (a re-run issues them again) but never corrupts.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
-        """Close the database."""
+        """Checkpoint the WAL into the database with a full sync, then close."""
+        # Another process may be reading; then its own close() checkpoints.
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
     def __enter__(self) -> SqliteStore:
@@ -150,77 +252,101 @@ class SqliteStore:
     # -- reads -------------------------------------------------------------
 
     def issued_versions(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        """(arXiv id, version) → canonical_sha256 for those already issued."""
+        """(arXiv id, version) → canonical_sha256 for those already issued (batched queries)."""
+        wanted = set(keys)
+        ids = sorted({source_id for source_id, _ in wanted})
         found: dict[tuple[str, int], str] = {}
-        for source_id, version in keys:
-            row = self._db.execute(
-                "SELECT canonical_sha256 FROM records WHERE source_id=? AND version=?",
-                (source_id, version),
-            ).fetchone()
-            if row:
-                found[(source_id, version)] = row[0]
+        for chunk in _chunks(ids):
+            rows = self._db.execute(
+                "SELECT source_id, version, canonical_sha256 FROM records WHERE source_id IN "  # noqa: S608 - placeholders only
+                f"({_marks(chunk)})",
+                chunk,
+            )
+            for source_id, version, digest in rows:
+                if (source_id, version) in wanted:
+                    found[(source_id, version)] = digest
         return found
 
-    def record(self, pith_number: str) -> IssuedRecord | None:
-        """The record with this Pith number."""
+    def record(self, pith_number: str | PithNumber) -> IssuedRecord | None:
+        """The record with this Pith number.
+
+        Raises:
+            FormatError: if ``pith_number`` is not a well-formed Pith number.
+        """
+        number = (
+            pith_number if isinstance(pith_number, PithNumber) else parse_pith_number(pith_number)
+        )
         row = self._db.execute(
-            "SELECT canonical_record, issued_at FROM records WHERE pith_number=?", (pith_number,)
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE code=? AND year=?",  # noqa: S608 - constant
+            (number.code, number.year),
         ).fetchone()
-        if row is None:
-            return None
-        return IssuedRecord(pith_number, CanonicalRecord.from_dict(cjson.loads(row[0])), row[1])
+        return None if row is None else _issued(row)
 
     def by_code_prefix(self, prefix: str) -> list[str]:
         """Every Pith number whose code starts with ``prefix``: all candidates, none picked."""
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         rows = self._db.execute(
-            "SELECT pith_number FROM records WHERE code >= ? AND code < ? ORDER BY pith_number",
-            (prefix, upper),
+            "SELECT year, code FROM records WHERE code >= ? AND code < ? ORDER BY year, code",
+            (prefix, prefix + "~"),
         )
-        return [r[0] for r in rows]
+        return [str(PithNumber(year, code)) for year, code in rows]
 
-    def by_alias(self, kind: str, value: str, *, current_only: bool = True) -> list[str]:
-        """Pith numbers an alias points at (the current one unless ``current_only`` is False)."""
-        sql = "SELECT pith_number FROM aliases WHERE alias_kind=? AND alias_value=?"
-        if current_only:
-            sql += " AND superseded_at IS NULL"
-        return [r[0] for r in self._db.execute(sql + " ORDER BY pith_number", (kind, value))]
-
-    def aliases(self, pith_number: str) -> list[dict[str, Any]]:
-        """The record's own six aliases (the unversioned one even after it moved on)."""
+    def by_version(self, source_id: str, version: int) -> list[str]:
+        """The record of one arXiv version (a list: empty or one)."""
         rows = self._db.execute(
-            "SELECT alias_kind, alias_value, created_at FROM aliases WHERE pith_number=? "
-            "ORDER BY alias_kind, alias_value",
-            (pith_number,),
+            "SELECT year, code FROM records WHERE source_id=? AND version=?", (source_id, version)
         )
-        return [{"alias_kind": k, "alias_value": v, "created_at": c} for k, v, c in rows]
+        return [str(PithNumber(year, code)) for year, code in rows]
 
-    def alias_history(self, kind: str, value: str) -> list[dict[str, Any]]:
-        """Every record an alias has pointed at, oldest first."""
+    def current_arxiv(self, source_id: str) -> list[str]:
+        """Where the unversioned arXiv id points now: the newest issued version."""
         rows = self._db.execute(
-            "SELECT pith_number, created_at, superseded_at FROM aliases "
-            "WHERE alias_kind=? AND alias_value=? ORDER BY created_at, pith_number",
-            (kind, value),
+            "SELECT r.year, r.code FROM arxiv_alias a JOIN records r ON r.id=a.record_id "
+            "WHERE a.source_id=? AND a.until IS NULL",
+            (source_id,),
         )
-        return [{"pith_number": p, "created_at": c, "superseded_at": s} for p, c, s in rows]
+        return [str(PithNumber(year, code)) for year, code in rows]
+
+    def alias_history(self, source_id: str) -> list[dict[str, Any]]:
+        """Every record the unversioned arXiv id has pointed at, oldest first."""
+        rows = self._db.execute(
+            "SELECT r.year, r.code, r.version, a.since, a.until FROM arxiv_alias a "
+            "JOIN records r ON r.id=a.record_id WHERE a.source_id=? ORDER BY a.since, a.rowid",
+            (source_id,),
+        )
+        return [
+            {
+                "pith_number": str(PithNumber(year, code)),
+                "version": version,
+                "since": since,
+                "until": until,
+            }
+            for year, code, version, since, until in rows
+        ]
 
     def events(self, pith_number: str) -> list[dict[str, Any]]:
         """Every event about the record."""
         rows = self._db.execute(
-            "SELECT body FROM events WHERE pith_number=? ORDER BY created_at, event_id",
-            (pith_number,),
+            "SELECT body FROM events WHERE record_id=? ORDER BY created_at, event_id",
+            (self._id(pith_number),),
         )
-        return [cjson.loads(r[0]) for r in rows]
+        return [cjson.loads(zlib.decompress(r[0])) for r in rows]
 
     def chain_head(self, pith_number: str, target: str) -> str | None:
         """The newest event of a chain: the one no other event names as prev_event."""
         row = self._db.execute(
-            "SELECT e.event_id FROM events e WHERE e.pith_number=? AND e.target=? AND NOT EXISTS "
-            "(SELECT 1 FROM events n WHERE n.pith_number=e.pith_number AND n.target=e.target "
+            "SELECT e.event_id FROM events e WHERE e.record_id=? AND e.target=? AND NOT EXISTS "
+            "(SELECT 1 FROM events n WHERE n.record_id=e.record_id AND n.target=e.target "
             "AND n.prev_event=e.event_id)",
-            (pith_number, target),
+            (self._id(pith_number), target),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def receipt(self, pith_number: str) -> dict[str, Any]:
+        """The record's receipt."""
+        row = self._db.execute(
+            "SELECT receipt FROM records WHERE id=?", (self._id(pith_number),)
+        ).fetchone()
+        return dict(cjson.loads(row[0]))
 
     def keys_used(self) -> list[PublicKey]:
         """Every key the registry has signed with."""
@@ -244,10 +370,23 @@ class SqliteStore:
         """How many records are issued."""
         return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
-    def pith_numbers(self) -> Iterator[str]:
-        """Every Pith number, in order."""
-        for row in self._db.execute("SELECT pith_number FROM records ORDER BY pith_number"):
-            yield row[0]
+    def records(self) -> Iterator[IssuedRecord]:
+        """Every record, in issuance order."""
+        yield from map(
+            _issued,
+            self._db.execute(f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY id"),  # noqa: S608 - constant
+        )
+
+    def _id(self, pith_number: str) -> int:
+        number = parse_pith_number(pith_number)
+        row = self._db.execute(
+            "SELECT id FROM records WHERE code=? AND year=?", (number.code, number.year)
+        ).fetchone()
+        if row is None:
+            raise StoreError(
+                f"no record {pith_number} in {self.path}", hint="find it with: pith resolve"
+            )
+        return int(row[0])
 
     # -- writes ------------------------------------------------------------
 
@@ -262,103 +401,115 @@ class SqliteStore:
                 (key.key_id, cjson.dumps(key.to_dict())),
             )
 
-    def write_records(self, batch: list[NewRecord]) -> tuple[list[NewRecord], list[NewRecord]]:
-        """Write a batch, each record complete or not at all, in one transaction.
+    def write_records(self, batch: list[NewRecord]) -> tuple[list[NewRecord], int]:
+        """Write a batch in one transaction: each record with its receipt, event and aliases.
 
         Returns:
-            (written, already there): records another writer issued first are skipped.
+            (records written, short-alias collisions newly recorded). Records
+            another writer issued first are not written; compare with
+            :meth:`issued_versions`.
         """
-        written: list[NewRecord] = []
-        skipped: list[NewRecord] = []
         with self._transaction():
-            for new in batch:
-                if self._write_one(new):
-                    written.append(new)
-                else:
-                    skipped.append(new)
-        return written, skipped
-
-    def _write_one(self, new: NewRecord) -> bool:
-        db = self._db
-        number = str(new.number)
-        cur = db.execute(
-            "INSERT OR IGNORE INTO records(pith_number, code, source_id, version, "
-            "canonical_sha256, canonical_record, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                number,
-                new.number.code,
-                new.record.source_id,
-                new.record.version,
-                new.record.canonical_sha256,
-                cjson.dumps(new.record.to_dict()),
-                new.issued_at,
-            ),
-        )
-        if cur.rowcount == 0:
-            return False
-        db.execute(
-            "INSERT INTO receipts(pith_number, key_id, receipt) VALUES (?, ?, ?)",
-            (number, new.receipt["key_id"], cjson.dumps(new.receipt)),
-        )
-        self._insert_event(new.event)
-        for alias in new.aliases:
-            self._insert_alias(alias, number, new.record, new.issued_at)
-        return True
-
-    def _insert_event(self, event: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT INTO events(event_id, pith_number, target, event_type, prev_event, "
-            "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                event["event_id"],
-                event["subject_pith_number"],
-                event["target"],
-                event["event_type"],
-                event["prev_event"] or "",
-                event["created_at"],
-                cjson.dumps(event),
-            ),
-        )
-
-    def _insert_alias(
-        self, alias: dict[str, Any], number: str, record: CanonicalRecord, now: str
-    ) -> None:
-        db = self._db
-        kind, value = alias["alias_kind"], alias["alias_value"]
-        if kind == "arxiv":
-            # The unversioned alias follows the newest issued version; history is kept.
-            newest = db.execute(
-                "SELECT MAX(r.version) FROM aliases a "
-                "JOIN records r ON r.pith_number=a.pith_number "
-                "WHERE a.alias_kind='arxiv' AND a.alias_value=? AND a.superseded_at IS NULL",
-                (value,),
-            ).fetchone()[0]
-            if newest is not None and newest > record.version:
-                db.execute(
-                    "INSERT INTO aliases VALUES (?, ?, ?, ?, ?)",
-                    (kind, value, number, alias["created_at"], now),
-                )
-                return
-            db.execute(
-                "UPDATE aliases SET superseded_at=? WHERE alias_kind='arxiv' AND alias_value=? "
-                "AND superseded_at IS NULL",
-                (now, value),
-            )
-        elif kind in SHORT_KINDS:
-            others = db.execute(
-                "SELECT pith_number FROM aliases WHERE alias_kind=? AND alias_value=?",
-                (kind, value),
-            ).fetchall()
-            if others:
-                for (other,) in [*others, (number,)]:
-                    db.execute(
-                        "INSERT OR IGNORE INTO short_collisions VALUES (?, ?, ?, ?)",
-                        (kind, value, other, now),
+            db = self._db
+            present = self.issued_versions(n.key for n in batch)
+            written: list[NewRecord] = []
+            seen: set[tuple[str, int]] = set()
+            for n in batch:
+                if n.key not in present and n.key not in seen:
+                    seen.add(n.key)
+                    written.append(n)
+            if not written:
+                return written, 0
+            # The write lock is held, so ids from MAX(id) cannot race another writer.
+            first = int(db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM records").fetchone()[0])
+            ids = range(first, first + len(written))
+            db.executemany(
+                "INSERT INTO records(id, year, code, source_id, version, canonical_sha256, "
+                "canonical_record, issued_at, receipt_key_id, receipt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        i,
+                        n.year,
+                        n.code,
+                        n.source_id,
+                        n.version,
+                        n.canonical_sha256,
+                        n.record_json,
+                        n.issued_at,
+                        n.receipt_key_id,
+                        n.receipt_json,
                     )
-        db.execute(
-            "INSERT INTO aliases VALUES (?, ?, ?, ?, NULL)",
-            (kind, value, number, alias["created_at"]),
-        )
+                    for i, n in zip(ids, written, strict=True)
+                ],
+            )
+            db.executemany(
+                _INSERT_EVENT, [(i, *n.event) for i, n in zip(ids, written, strict=True)]
+            )
+            self._move_arxiv_aliases(list(zip(ids, written, strict=True)))
+            collisions = self._record_collisions(written)
+        return written, collisions
+
+    def _move_arxiv_aliases(self, written: list[tuple[int, NewRecord]]) -> None:
+        """The unversioned alias follows the newest issued version; its history is kept."""
+        db = self._db
+        newest = self._newest_versions(sorted({n.source_id for _, n in written}))
+        pending: list[tuple[str, int, str, str | None]] = []
+        for record_id, n in written:
+            current = newest.get(n.source_id)
+            if current is None:
+                pending.append((n.source_id, record_id, n.issued_at, None))
+            elif current > n.version:
+                # An older version issued after a newer one: history only, never current.
+                pending.append((n.source_id, record_id, n.issued_at, n.issued_at))
+            else:
+                db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
+                pending = []
+                db.execute(
+                    "UPDATE arxiv_alias SET until=? WHERE source_id=? AND until IS NULL",
+                    (n.issued_at, n.source_id),
+                )
+                pending.append((n.source_id, record_id, n.issued_at, None))
+            newest[n.source_id] = max(current or 0, n.version)
+        db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
+
+    def _newest_versions(self, ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(ids):
+            rows = self._db.execute(
+                "SELECT a.source_id, r.version FROM arxiv_alias a "  # noqa: S608 - placeholders only
+                "JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
+                f"AND a.source_id IN ({_marks(chunk)})",
+                chunk,
+            )
+            found.update(dict(rows))
+        return found
+
+    def _record_collisions(self, written: list[NewRecord]) -> int:
+        """Record every short alias of the batch that now names more than one record.
+
+        Short aliases are prefixes of the code, so a collision is a code range
+        holding more than one row: one indexed range count per new record.
+        """
+        now = written[0].issued_at
+        found = 0
+        for kind, length in SHORT_KINDS.items():
+            prefixes = sorted({n.code[:length] for n in written})
+            for chunk in _chunks(prefixes):
+                shared = self._db.execute(
+                    f"WITH p(value) AS (VALUES {','.join(['(?)'] * len(chunk))}) "  # noqa: S608 - placeholders only
+                    "SELECT p.value FROM p WHERE (SELECT COUNT(*) FROM records r "
+                    "WHERE r.code >= p.value AND r.code < p.value || '~') > 1",
+                    chunk,
+                ).fetchall()
+                for (prefix,) in shared:
+                    for number in self.by_code_prefix(prefix):
+                        cursor = self._db.execute(
+                            "INSERT OR IGNORE INTO short_collisions VALUES (?, ?, ?, ?)",
+                            (kind, prefix, number, now),
+                        )
+                        found += cursor.rowcount
+        return found
 
     def append_event(self, event: dict[str, Any]) -> None:
         """Append one event to its chain.
@@ -369,19 +520,59 @@ class SqliteStore:
         """
         try:
             with self._transaction():
-                self._insert_event(event)
+                record_id = self._id(event["subject_pith_number"])
+                self._db.execute(_INSERT_EVENT, (record_id, *_event_columns(event)))
         except sqlite3.IntegrityError as e:
             raise StoreError(
                 f"cannot append event to {event['subject_pith_number']}/{event['target']}: {e}",
-                hint="the chain head moved (another writer) or the record is unknown; retry",
+                hint="the chain head moved (another writer); retry",
             ) from e
 
     def replace_event(self, event: dict[str, Any]) -> None:
         """Store a re-signed copy of an event (same id, new signature)."""
         with self._transaction():
             self._db.execute(
-                "UPDATE events SET body=? WHERE event_id=?", (cjson.dumps(event), event["event_id"])
+                "UPDATE events SET body=? WHERE record_id=? AND event_id=?",
+                (
+                    zlib.compress(cjson.dumps(event), 1),
+                    self._id(event["subject_pith_number"]),
+                    event["event_id"],
+                ),
             )
+
+
+_INSERT_EVENT = (
+    "INSERT INTO events(record_id, event_id, target, event_type, prev_event, created_at, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _event_columns(event: dict[str, Any]) -> tuple[str, str, str, str, str, bytes]:
+    return (
+        event["event_id"],
+        event["target"],
+        event["event_type"],
+        event["prev_event"] or "",
+        event["created_at"],
+        zlib.compress(cjson.dumps_parsed(event), 1),
+    )
+
+
+def _issued(row: tuple[Any, ...]) -> IssuedRecord:
+    year, code, record_json, issued_at = row
+    record = CanonicalRecord.from_dict(cjson.loads(record_json))
+    return IssuedRecord(PithNumber(year, code), record, issued_at)
+
+
+def _marks(values: list[Any]) -> str:
+    """``?,?,…``: one SQL placeholder per value (never the values themselves)."""
+    return ",".join("?" * len(values))
+
+
+def _chunks(values: list[Any], size: int = 900) -> Iterator[list[Any]]:
+    """Slices small enough for SQLite's limit on bound parameters."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class _Tx:

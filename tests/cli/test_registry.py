@@ -1,0 +1,267 @@
+"""``pith issue``, ``resolve``, ``show``, ``event add``, ``bundle`` as an operator runs them.
+
+The crash and concurrency tests run the real ``pith`` in subprocesses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from issuer.identifiers import PithNumber
+from issuer.keys.keyset import KeySet
+from issuer.store import open_store
+from issuer.verify import verify_bundle
+from tests import factory
+
+runner = CliRunner()
+PASSPHRASE = "a long test passphrase"
+NOW = "2026-05-17T23:59:22Z"
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {
+        "PITH_HOME": str(home),
+        "PITH_KEY_PASSPHRASE": PASSPHRASE,
+        "PITH_REGISTRY": str(home / "registry.sqlite3"),
+    }
+
+
+def _pith(home: Path, *args: str) -> Any:
+    from issuer.cli import app
+
+    return runner.invoke(app, list(args), env=_env(home))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    made = _pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'dev-1.p8'}")
+    assert made.exit_code == 0, made.stderr
+    return home
+
+
+def test_issue_twice_then_resolve_show_event_add_bundle_verify(home: Path, tmp_path: Path) -> None:
+    data = factory.snapshot(tmp_path / "in.json", range(1, 6), versions=2)
+    first = _pith(home, "issue", str(data), "--now", NOW, "--json")
+    assert first.exit_code == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert (summary["issued"], summary["already_issued"], summary["refused"]) == (5, 0, 0)
+    assert "issuing" not in first.stderr  # no progress bar in a pipe
+
+    again = _pith(home, "issue", str(data), "--now", NOW)
+    assert again.exit_code == 0
+    assert "issued 0, already issued 5" in again.stderr
+
+    resolved = _pith(home, "resolve", "2401.00003")
+    assert resolved.exit_code == 0, resolved.stderr
+    found = json.loads(resolved.stdout)
+    number = found["unique"]
+    assert found["kind"] == "arxiv"
+    assert found["candidates"][0]["canonical_record"]["source"]["version"] == 2
+    code = number[10:]
+    shorts = [f"pith:{code[:n]}" for n in (8, 12, 16)]
+    for alias in (number, *shorts, "2401.00003v2", "10.48550/arXiv.2401.00003"):
+        out = _pith(home, "resolve", alias)
+        assert out.exit_code == 0, (alias, out.stderr)
+        assert json.loads(out.stdout)["unique"] == number, alias
+    missing = _pith(home, "resolve", "2401.00003v1")
+    assert missing.exit_code == 1 and "not found" in missing.stderr
+    bad = _pith(home, "resolve", "hello")
+    assert bad.exit_code == 2 and "cannot resolve" in bad.stderr
+
+    shown = json.loads(_pith(home, "show", number).stdout)
+    assert shown["state"]["pith_number"] == number
+    assert shown["arxiv_alias_now_points_to"] == [number]
+
+    payload = tmp_path / "payload.json"
+    payload.write_text('{"orcid": "0000-0002-1825-0097"}')
+    added = [
+        _pith(
+            home, "event", "add", number, "--type", "author_attestation", "--payload", str(payload)
+        )
+        for _ in range(2)
+    ]
+    assert [a.exit_code for a in added] == [0, 0], added[0].stderr
+    one, two = (json.loads(a.stdout) for a in added)
+    assert one["prev_event"] is None and two["prev_event"] == one["event_id"]
+
+    out = tmp_path / "bundle.json"
+    built = _pith(home, "bundle", number, "-o", str(out))
+    assert built.exit_code == 0, built.stderr
+    bundle = json.loads(out.read_bytes())
+    assert len(bundle["events"]) == 3
+    verify_bundle(bundle, KeySet.load(home / "keys"))
+    ok = _pith(home, "verify", str(out), "--keys", str(home / "keys"))
+    assert ok.exit_code == 0, ok.stdout + ok.stderr
+    untrusted = _pith(home, "verify", str(out))  # the dev key is not trusted by default
+    assert untrusted.exit_code == 1
+
+
+def test_refused_records_go_to_the_rejects_file(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "in.json"
+    data.write_bytes(factory.snapshot_line(1) + b"{not json\n" + factory.snapshot_line(2))
+    result = _pith(home, "issue", str(data), "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert (summary["issued"], summary["refused"]) == (2, 1)
+    [line] = Path(summary["rejects_file"]).read_text().splitlines()
+    reject = json.loads(line)
+    assert reject["location"] == f"{data}:2" and reject["reason"]
+
+
+def test_ambiguous_short_form_names_every_candidate(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = PithNumber.for_record
+
+    def colliding(record: object) -> PithNumber:
+        number = real(record)  # type: ignore[arg-type]
+        return PithNumber(number.year, "SAMESAME" + number.code[8:])
+
+    monkeypatch.setattr(PithNumber, "for_record", staticmethod(colliding))
+    data = factory.snapshot(tmp_path / "in.json", range(1, 3))
+    issued = _pith(home, "issue", str(data), "--workers", "1", "--json")
+    assert json.loads(issued.stdout)["short_alias_collisions"] == 2
+    result = _pith(home, "resolve", "pith:SAMESAME")
+    assert result.exit_code == 1
+    numbers = [c["pith_number"] for c in json.loads(result.stdout)["candidates"]]
+    assert len(numbers) == 2
+    assert all(n in result.stderr for n in numbers) and "ambiguous" in result.stderr
+
+
+def test_unknown_record_and_bad_payload_are_clear_errors(home: Path, tmp_path: Path) -> None:
+    data = factory.snapshot(tmp_path / "in.json", range(1, 2))
+    assert _pith(home, "issue", str(data)).exit_code == 0
+    unknown = _pith(home, "show", "pith:2024:AAAAAAAAAAAAAAAAAAAAAAAAAA")
+    assert unknown.exit_code == 3 and "no record" in unknown.stderr
+    number = json.loads(_pith(home, "resolve", "2401.00001").stdout)["unique"]
+    payload = tmp_path / "p.json"
+    payload.write_text('{"a": 1.5}')
+    floats = _pith(
+        home, "event", "add", number, "--type", "author_attestation", "--payload", str(payload)
+    )
+    assert floats.exit_code == 1 and str(payload) in floats.stderr
+    payload.write_text('{"a": 1}')
+    wrong = _pith(
+        home, "event", "add", number, "--type", "record_created", "--payload", str(payload)
+    )
+    assert wrong.exit_code == 2 and "cannot add" in wrong.stderr
+
+
+# -- real processes ------------------------------------------------------------
+
+
+def _spawn(home: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "issuer", "issue", *args, "--json"],
+        env={**os.environ, **_env(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _check_registry(home: Path, expected: int) -> None:
+    """Every record complete, none twice, one record_created each, no forked chain."""
+    path = home / "registry.sqlite3"
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == expected
+    assert db.execute("SELECT COUNT(DISTINCT source_id) FROM records").fetchone()[0] == expected
+    per_record = db.execute(
+        "SELECT COUNT(*) FROM records r LEFT JOIN events e ON e.record_id=r.id "
+        "AND e.event_type='record_created' GROUP BY r.id HAVING COUNT(e.id) != 1"
+    ).fetchall()
+    assert per_record == []
+    assert db.execute("SELECT COUNT(*) FROM arxiv_alias WHERE until IS NULL").fetchone()[0] == (
+        expected
+    )
+    db.close()
+    keys = KeySet.load(home / "keys")
+    with open_store(path) as store:
+        for issued in list(store.records())[:: max(1, expected // 25)]:
+            [created] = store.events(issued.pith_number)
+            assert created["payload"]["receipt"] == store.receipt(issued.pith_number)
+            from issuer import registry
+
+            built = registry.bundle(
+                store, issued.pith_number, factory.signer(), factory.T0, factory.BASE_URL
+            )
+            verify_bundle(built, keys.merged(KeySet([factory.signer().public_key])))
+
+
+def test_two_issuers_on_one_registry_neither_duplicate_nor_fork(home: Path, tmp_path: Path) -> None:
+    data = factory.snapshot(tmp_path / "in.json", range(1, 3001))
+    procs = [_spawn(home, str(data), "--workers", "1") for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
+    summaries = [json.loads(out) for out, _ in results]
+    assert sum(s["issued"] for s in summaries) == 3000
+    assert all(s["issued"] + s["already_issued"] == 3000 for s in summaries)
+    _check_registry(home, 3000)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_rerun_loses_and_duplicates_nothing(
+    home: Path, tmp_path: Path
+) -> None:
+    total = 12_000
+    data = factory.snapshot(tmp_path / "in.json", range(1, total + 1))
+    rng = random.Random(int(os.environ.get("PITH_KILL_SEED", time.time_ns())))  # noqa: S311
+    kills = 0
+    for workers in ("1", "2", "2", "1"):
+        proc = _spawn(home, str(data), "--workers", workers)
+        time.sleep(rng.uniform(0.3, 2.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.communicate(timeout=60)
+    assert kills >= 1
+    final = _spawn(home, str(data))
+    out, err = final.communicate(timeout=600)
+    assert final.returncode == 0, err[-2000:]
+    summary = json.loads(out)
+    assert summary["issued"] + summary["already_issued"] == total
+    _check_registry(home, total)
+
+
+def test_progress_bar_on_a_terminal_and_clean_json_on_stdout(home: Path, tmp_path: Path) -> None:
+    data = factory.snapshot(tmp_path / "in.json", range(1, 1501))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuer", "issue", str(data), "--workers", "1", "--json"],
+        env={**os.environ, **_env(home), "COLUMNS": "160"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # keep reading, or the child blocks on a full terminal buffer
+        with contextlib.suppress(OSError):  # EIO once the terminal's last writer is gone
+            while chunk := os.read(leader, 65536):
+                chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    out, _ = proc.communicate(timeout=120)
+    reader.join(timeout=30)
+    os.close(leader)
+    drawn = b"".join(chunks)
+    assert proc.returncode == 0, drawn[-2000:]
+    assert json.loads(out)["issued"] == 1500  # stdout holds the summary only
+    assert b"issuing" in drawn and b"1,500 issued" in drawn
