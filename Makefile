@@ -44,3 +44,4 @@ bench: $(BIN)/pith
 	cd bench && ../$(BIN)/python sign.py
 	cd bench && ../$(BIN)/python verify.py
 	cd bench && ../$(BIN)/python issue.py
+	cd bench && ../$(BIN)/python publish.py

@@ -13,8 +13,12 @@ import os
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically, the new file having ``mode``.
+
+    ``durable=False`` skips both fsyncs: the write is still atomic for every
+    reader, and survives a crash of this process, but not a power cut until
+    the caller syncs (publishing thousands of files syncs once, at the end).
 
     Raises:
         OSError: if the directory is not writable or the disk is full; the
@@ -29,13 +33,16 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)  # the umask may have narrowed it; this makes it exact
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+    if not durable:
+        return
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

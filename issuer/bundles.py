@@ -140,6 +140,7 @@ def build_bundle(
     built_at: datetime,
     base_url: str,
     timestamp_proofs: list[Any] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build and sign the bundle of one record.
 
@@ -152,9 +153,12 @@ def build_bundle(
         built_at: the build time.
         base_url: where the registry publishes (for ``links`` and ``mirror_hints``).
         timestamp_proofs: carried as given.
+        state: the merged state of exactly these events, aliases and keys, when
+            the caller has it already (publishing compares it first).
     """
     number = PithNumber.for_record(record)
-    state = merge(str(number), events, aliases, keys)
+    if state is None:
+        state = merge(str(number), events, aliases, keys)
     bundle = {
         "bundle_type": BUNDLE_TYPE,
         "bundle_version": BUNDLE_VERSION,

@@ -21,6 +21,7 @@ class Reason(StrEnum):
     SHORT_PITH_NUMBER_MISMATCH = "short_pith_number_mismatch"
     SOURCE_MISMATCH = "source_mismatch"
     ALIAS_MISMATCH = "alias_mismatch"
+    WRONG_RECORD = "wrong_record"  # a valid bundle, but not of the record its URL names
     # Keys
     UNKNOWN_KEY = "unknown_key"
     FINGERPRINT_MISMATCH = "fingerprint_mismatch"
@@ -50,3 +51,6 @@ class Reason(StrEnum):
     STATE_SHA256_MISMATCH = "state_sha256_mismatch"
     BUNDLE_SHA256_MISMATCH = "bundle_sha256_mismatch"
     BAD_BUNDLE_SIGNATURE = "bad_bundle_signature"
+    # Fetching and mirrors
+    UNREADABLE = "unreadable"
+    MIRRORS_DISAGREE = "mirrors_disagree"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +11,18 @@ from typing import Annotated
 import typer
 
 from issuer.cli._output import emit_json
-from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError
+from issuer.errors import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Error,
+    FormatError,
+    NetworkError,
+    UsageError,
+)
+from issuer.fetch import fetch, is_url, new_client
 from issuer.keys.keyset import KeySet
-from issuer.verify import verify_bundle_report
+from issuer.verify import compare_mirrors, verify_bundle_report
 
 
 def register(app: typer.Typer) -> None:
@@ -20,21 +30,46 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
 
 
-def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | OSError]]:
-    """(name, bytes or the error reading them) for every file, directory entry or stdin."""
-    for name in paths:
-        if name == "-":
-            yield "<stdin>", sys.stdin.buffer.read()
-            continue
-        path = Path(name)
-        files = sorted(p for p in path.rglob("*.json") if p.is_file()) if path.is_dir() else [path]
-        if path.is_dir() and not files:
-            yield name, FileNotFoundError(f"no *.json files under {name}")
-        for file in files:
-            try:
-                yield str(file), file.read_bytes()
-            except OSError as e:
-                yield str(file), e
+def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | None]]:
+    """(name, bytes or the error reading them, code the URL names) for every input.
+
+    Inputs are files, directories (every ``*.json`` under them), ``-`` for
+    stdin, or http(s) URLs of bundles or resolver pages.
+    """
+    with contextlib.ExitStack() as stack:
+        client = None
+        for name in paths:
+            if name == "-":
+                yield "<stdin>", sys.stdin.buffer.read(), None
+                continue
+            if is_url(name):
+                client = client or stack.enter_context(new_client())
+                try:
+                    fetched = fetch(name, client=client)
+                except (NetworkError, UsageError) as e:
+                    yield name, e, None
+                else:
+                    yield fetched.url, fetched.data, fetched.code
+                continue
+            path = Path(name)
+            files = (
+                sorted(p for p in path.rglob("*.json") if p.is_file()) if path.is_dir() else [path]
+            )
+            if path.is_dir() and not files:
+                yield name, FileNotFoundError(f"no *.json files under {name}"), None
+            for file in files:
+                try:
+                    yield str(file), file.read_bytes(), None
+                except OSError as e:
+                    yield str(file), e, None
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, Error):
+        return error.message
+    if isinstance(error, OSError):
+        return f"cannot read: {error.strerror or error}"
+    return str(error)
 
 
 def trusted_keys(extra: list[Path] | None) -> KeySet:
@@ -52,7 +87,10 @@ def trusted_keys(extra: list[Path] | None) -> KeySet:
 def verify(
     paths: Annotated[
         list[str],
-        typer.Argument(help="Bundle files, directories of bundles (*.json, recursively), or '-'."),
+        typer.Argument(
+            help="Bundle files, directories of bundles (*.json, recursively), '-', or "
+            "http(s) URLs of bundles or resolver pages."
+        ),
     ],
     keys: Annotated[
         list[Path] | None,
@@ -65,30 +103,42 @@ def verify(
     json_out: Annotated[
         bool, typer.Option("--json", help="One JSON result per input on stdout (stable reasons).")
     ] = False,
+    mirrors: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mirror",
+            help="Base URL of a mirror (repeatable). Each PATH is then a Pith number whose "
+            "bundle is fetched from every mirror, verified, and compared.",
+        ),
+    ] = None,
 ) -> None:
     """Verify Pith bundles offline; trust comes only from the shipped keys and --keys.
 
     Checks, in order: structure, canonical record and canonical_sha256, Pith
     number and short form, aliases, key hints, receipt, every event, the state
-    recomputed from the events, the bundle hash and signature. Exit 0 when
-    every input is valid, 1 when any is not, 2 for usage or unreadable input.
+    recomputed from the events, the bundle hash and signature. A URL is
+    fetched (timeouts, a size limit) and verified against local trust only.
+    Exit 0 when every input is valid (and mirrors agree), 1 when any is not,
+    2 for usage or unreadable input.
     """
     try:
         trusted = trusted_keys(keys)
     except FormatError as e:
         typer.echo(f"error: --keys: {e.diagnostics()}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    if mirrors:
+        raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
     code = EXIT_OK
-    for name, data in _inputs(paths):
-        if isinstance(data, OSError):
-            typer.echo(f"ERROR: {name}: cannot read: {data.strerror or data}", err=True)
+    for name, data, expected in _inputs(paths):
+        if isinstance(data, Exception):
+            typer.echo(f"ERROR: {name}: {_why(data)}", err=True)
             if json_out:
                 emit_json(
-                    {"source": name, "ok": False, "reason": "unreadable", "message": str(data)}
+                    {"source": name, "ok": False, "reason": "unreadable", "message": _why(data)}
                 )
             code = EXIT_USAGE
             continue
-        report = verify_bundle_report(data, trusted, name)
+        report = verify_bundle_report(data, trusted, name, expected=expected)
         if report.ok:
             typer.echo(f"OK: {name} ({report.pith_number})", err=True)
         else:
@@ -99,3 +149,27 @@ def verify(
         if json_out:
             emit_json(report.to_dict())
     raise typer.Exit(code)
+
+
+def _mirrored(record: str, mirrors: list[str], trusted: KeySet, json_out: bool) -> int:
+    """Verify one record on every mirror and report where they differ; the exit code."""
+    try:
+        comparison = compare_mirrors(record, mirrors, trusted)
+    except FormatError as e:
+        raise UsageError(f"with --mirror, give full Pith numbers: {e.message}") from e
+    for report in comparison.reports:
+        if report.ok and report.result is not None:
+            typer.echo(f"OK: {report.source} (state {report.result.state_sha256})", err=True)
+        else:
+            typer.echo(
+                f"FAIL: {report.source}: {report.failed_step}: {report.reason}: {report.message}",
+                err=True,
+            )
+    for d in comparison.disagreements:
+        said = ", ".join(f"{url} says {value}" for url, value in d["values"].items())
+        typer.echo(f"DISAGREE: {d['field']}: {said}", err=True)
+    if json_out:
+        emit_json(comparison.to_dict())
+    if comparison.unreachable:
+        return EXIT_USAGE
+    return EXIT_OK if comparison.ok else EXIT_REFUSED

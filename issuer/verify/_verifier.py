@@ -357,8 +357,15 @@ def verify_bundle_bytes(data: bytes, keys: KeySet) -> VerifiedBundle:
     return _Run(bundle, keys, parsed=True).run()
 
 
-def verify_bundle_report(data: bytes, keys: KeySet, source: str = "") -> VerificationReport:
-    """Verify and return a report instead of raising on a failed check."""
+def verify_bundle_report(
+    data: bytes, keys: KeySet, source: str = "", *, expected: str | None = None
+) -> VerificationReport:
+    """Verify and return a report instead of raising on a failed check.
+
+    ``expected``: the record the bundle was asked for, a full Pith number or
+    the code from its URL. A valid bundle of another record fails: a server
+    must not answer one record's URL with another's genuine bundle.
+    """
     run: _Run | None = None
     try:
         bundle = cjson.loads(data)
@@ -376,6 +383,17 @@ def verify_bundle_report(data: bytes, keys: KeySet, source: str = "") -> Verific
             str(e.reason),
             e.message,
             number if isinstance(number, str) else None,
+        )
+    wanted = expected if expected is None or expected.startswith("pith:") else f":{expected}"
+    if wanted is not None and not result.pith_number.endswith(wanted):
+        return VerificationReport(
+            source,
+            False,
+            list(run.passed),
+            "record",
+            str(Reason.WRONG_RECORD),
+            f"asked for {expected}, got a bundle of {result.pith_number}",
+            result.pith_number,
         )
     return VerificationReport(
         source, True, list(run.passed), pith_number=result.pith_number, result=result
