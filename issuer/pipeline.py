@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from issuer._time import Clock, format_seconds
-from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, SourceError, UnreadableInputError
+from issuer.errors import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    FormatError,
+    SourceError,
+    UnreadableInputError,
+)
 from issuer.events import build_event
 from issuer.identifiers import PithNumber
 from issuer.keys import SeedSigner, Signer
@@ -155,17 +162,28 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
-def _sign_in_worker(metas: list[SourceMetadata], now: datetime) -> list[NewRecord]:
+def _sign_in_worker(metas: list[SourceMetadata], now: datetime) -> list[NewRecord | Reject]:
     assert _worker_signer is not None  # noqa: S101 - set by _init_worker
     return sign_records(metas, _worker_signer, now)
 
 
-def sign_records(metas: list[SourceMetadata], signer: Signer, now: datetime) -> list[NewRecord]:
-    """Derive and sign everything issuance writes for each record (runs in workers)."""
+def sign_records(
+    metas: list[SourceMetadata], signer: Signer, now: datetime
+) -> list[NewRecord | Reject]:
+    """Derive and sign everything issuance writes for each record (runs in workers).
+
+    A record that cannot be canonicalized is returned as a :class:`Reject`,
+    so one bad record never stops a run (and a re-run never trips on it
+    again); a signer failure raises and stops the run.
+    """
     stamp = format_seconds(now)
-    out = []
+    out: list[NewRecord | Reject] = []
     for meta in metas:
-        record = CanonicalRecord.from_source(meta)
+        try:
+            record = CanonicalRecord.from_source(meta)
+        except FormatError as e:
+            out.append(Reject(meta.location, e.message, meta.arxiv_id))
+            continue
         number = PithNumber.for_record(record)
         receipt = sign_receipt(record.canonical_sha256, signer, now)
         payload = {
@@ -222,7 +240,7 @@ class Issuer:
         self.workers = workers if isinstance(signer, SeedSigner) else 1
         self.summary = IssueSummary()
         self._pool: ProcessPoolExecutor | None = None
-        self._inflight: deque[Future[list[NewRecord]] | list[NewRecord]] = deque()
+        self._inflight: deque[Future[list[NewRecord | Reject]] | list[NewRecord | Reject]] = deque()
         self._pending_bytes = 0
         self._batches = 0
 
@@ -321,8 +339,12 @@ class Issuer:
             done = self._inflight.popleft()
             self._write(done if isinstance(done, list) else done.result())
 
-    def _write(self, new: list[NewRecord]) -> None:
-        written, collisions = self.store.write_records(new)
+    def _write(self, signed: list[NewRecord | Reject]) -> None:
+        new = [n for n in signed if isinstance(n, NewRecord)]
+        for reject in (r for r in signed if isinstance(r, Reject)):
+            self.summary.refused += 1
+            self._reject(reject)
+        written, collisions = self.store.write_records(new) if new else ([], 0)
         self.summary.issued += len(written)
         if len(written) < len(new):
             # Issued meanwhile by another writer, or twice in this input: same content or not?

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from issuer import registry
-from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, StoreError
+from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError, StoreError
 from issuer.events import build_event
 from issuer.identifiers import PithNumber
 from issuer.keys.keyset import KeySet
 from issuer.pipeline import Issuer, IssueSummary, Reject, sign_records
+from issuer.record import CanonicalRecord
 from issuer.sources import SourceMetadata, read_stream
 from issuer.store import SCHEMA_VERSION, SqliteStore, open_store
 from issuer.store._sqlite import NewRecord
@@ -223,6 +224,7 @@ def test_workers_issue_exactly_what_one_process_issues(tmp_path: Path, workers: 
     expected = {
         (n.pith_number, n.issued_at)
         for n in sign_records(_metas(path), factory.signer(), factory.T0)
+        if isinstance(n, NewRecord)
     }
     assert got == expected
 
@@ -233,6 +235,7 @@ def _forced(codes: list[str], tmp_path: Path) -> list[NewRecord]:
     out = []
     for meta, code in zip(_metas(path), codes, strict=True):
         [signed] = sign_records([meta], factory.signer(), factory.T0)
+        assert isinstance(signed, NewRecord)
         out.append(
             NewRecord(**{**{f: getattr(signed, f) for f in NewRecord.__slots__}, "code": code})
         )
@@ -312,3 +315,20 @@ def test_a_registry_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> N
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="cannot open registry"):
         open_store(tmp_path / "file" / "registry.sqlite3")
+
+
+def test_a_record_that_cannot_be_canonicalized_is_refused_and_the_run_goes_on(
+    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = CanonicalRecord.from_source
+
+    def failing(meta: SourceMetadata) -> CanonicalRecord:
+        if meta.arxiv_id == "2401.00002":
+            raise FormatError("cannot canonicalize this one")
+        return real(meta)
+
+    monkeypatch.setattr(CanonicalRecord, "from_source", staticmethod(failing))
+    path = factory.snapshot(tmp_path / "in.json", range(1, 4))
+    summary, rejects = _issue(store, path)
+    assert (summary.issued, summary.refused, summary.exit_code) == (2, 1, EXIT_REFUSED)
+    assert [(r.location, r.record_id) for r in rejects] == [(f"{path}:2", "2401.00002")]
