@@ -8,13 +8,13 @@ are hints for the verifier, never trust.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from issuer import cjson
-from issuer._time import format_micros, format_seconds
+from issuer._signatures import signature_object
+from issuer._time import format_seconds
 from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey, Signer
 from issuer.keys.keyset import KeySet
@@ -24,7 +24,6 @@ from issuer.record import CanonicalRecord
 BUNDLE_TYPE = "pith_open_graph_bundle"
 BUNDLE_VERSION = "1.0"
 SIGNED_MESSAGE = "bundle_sha256_bytes"
-SIGNATURE_STATUS = "signed_v1"
 
 BUNDLE_FIELDS = (
     "bundle_type",
@@ -114,19 +113,10 @@ def sign_bundle(bundle: dict[str, Any], signer: Signer, signed_at: datetime) -> 
     """A copy of ``bundle`` with a fresh ``bundle_signature`` by ``signer``."""
     unsigned = {k: v for k, v in bundle.items() if k != "bundle_signature"}
     digest = bundle_digest(unsigned)
-    key = signer.public_key
+    signature = signature_object(signer, digest, signed_message=SIGNED_MESSAGE, signed_at=signed_at)
     return {
         **unsigned,
-        "bundle_signature": {
-            "signature_status": SIGNATURE_STATUS,
-            "algorithm": "ed25519",
-            "key_id": key.key_id,
-            "public_key_fingerprint": key.fingerprint,
-            "signature_b64": base64.b64encode(signer.sign(digest)).decode("ascii"),
-            "signed_message": SIGNED_MESSAGE,
-            "signed_at": format_micros(signed_at),
-            "bundle_sha256": digest.hex(),
-        },
+        "bundle_signature": {**signature, "bundle_sha256": digest.hex()},
     }
 
 

@@ -13,7 +13,6 @@ This module checks one event at a time; what a *set* of events means is
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from issuer import cjson
-from issuer._time import format_micros, format_seconds, parse_micros, parse_seconds
+from issuer._signatures import signature_object, wrong_fixed_field
+from issuer._time import format_seconds, parse_micros, parse_seconds
 from issuer.errors import FormatError, VerificationError
 from issuer.keys import Signer, verify
 from issuer.keys.keyset import KeySet
@@ -30,7 +30,6 @@ from issuer.receipts import decode_signature
 
 SCHEMA_VERSION = "1.0"
 SIGNED_MESSAGE = "open_graph_event_sha256_bytes"
-SIGNATURE_STATUS = "signed_v1"
 EVENT_ID_PREFIX = "sha256:"
 
 CONTENT_FIELDS = (
@@ -152,19 +151,11 @@ def sign_event(event: dict[str, Any], signer: Signer, signed_at: datetime) -> di
     key that first signed; the ``signature`` object names the key that signed now.
     """
     digest = content_digest(event)
-    signature = signer.sign(digest)
-    key = signer.public_key
     return {
         **event,
-        "signature": {
-            "signature_status": SIGNATURE_STATUS,
-            "algorithm": "ed25519",
-            "key_id": key.key_id,
-            "public_key_fingerprint": key.fingerprint,
-            "signature_b64": base64.b64encode(signature).decode("ascii"),
-            "signed_at": format_micros(signed_at),
-            "signed_message": SIGNED_MESSAGE,
-        },
+        "signature": signature_object(
+            signer, digest, signed_message=SIGNED_MESSAGE, signed_at=signed_at
+        ),
         "content_sha256": digest.hex(),
         "event_id": EVENT_ID_PREFIX + digest.hex(),
     }
@@ -224,14 +215,9 @@ def _check_signer_shapes(event: dict[str, Any]) -> None:
     sig = event["signature"]
     if not isinstance(sig, dict) or set(sig) != set(SIGNATURE_FIELDS):
         raise _fail(Reason.MALFORMED, "signature must hold exactly " + ", ".join(SIGNATURE_FIELDS))
-    fixed = {
-        "signature_status": SIGNATURE_STATUS,
-        "algorithm": "ed25519",
-        "signed_message": SIGNED_MESSAGE,
-    }
-    for name, value in fixed.items():
-        if sig[name] != value:
-            raise _fail(Reason.MALFORMED, f"signature.{name} is {sig[name]!r}, expected {value!r}")
+    wrong = wrong_fixed_field(sig, SIGNED_MESSAGE)
+    if wrong is not None:
+        raise _fail(Reason.MALFORMED, f"signature.{wrong}")
     try:
         parse_micros(sig["signed_at"])
     except FormatError as e:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from issuer import __version__
+from issuer._signatures import SIGNATURE_STATUS
 from issuer._time import format_micros, parse_micros
 from issuer.errors import FormatError, VerificationError
 from issuer.keys import Signer, verify
@@ -26,7 +27,6 @@ from issuer.reasons import Reason
 KIND = "pith_receipt"
 RECEIPT_VERSION = "0.3"
 SIGNED_MESSAGE = "canonical_sha256_bytes"
-SIGNATURE_STATUS = "signed_v1"
 BUILDER_VERSION = f"issuer-{__version__}"
 
 FIELDS = (

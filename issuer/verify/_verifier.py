@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from issuer import cjson
+from issuer._signatures import wrong_fixed_field
 from issuer._time import parse_micros, parse_seconds
 from issuer.bundles import (
     BUNDLE_FIELDS,
     BUNDLE_TYPE,
     BUNDLE_VERSION,
     SIGNATURE_FIELDS,
-    SIGNATURE_STATUS,
     SIGNED_MESSAGE,
 )
 from issuer.errors import FormatError, VerificationError
@@ -302,14 +302,9 @@ class _Run:
         sig = self.bundle["bundle_signature"]
         if set(sig) != set(SIGNATURE_FIELDS):
             raise _fail("bundle_signature", Reason.MALFORMED, "bundle_signature fields differ")
-        fixed = {
-            "signature_status": SIGNATURE_STATUS,
-            "algorithm": "ed25519",
-            "signed_message": SIGNED_MESSAGE,
-        }
-        for name, value in fixed.items():
-            if sig[name] != value:
-                raise _fail("bundle_signature", Reason.MALFORMED, f"{name} is {sig[name]!r}")
+        wrong = wrong_fixed_field(sig, SIGNED_MESSAGE)
+        if wrong is not None:
+            raise _fail("bundle_signature", Reason.MALFORMED, wrong)
         try:
             signed_at = parse_micros(sig["signed_at"])
             signature = decode_signature(sig["signature_b64"], "bundle_signature")
