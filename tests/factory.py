@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from issuer.bundles import build_bundle
 from issuer.events import build_event
 from issuer.identifiers import PithNumber, source_aliases
@@ -95,6 +97,21 @@ def bundle(
         built_at=T0 + timedelta(days=5),
         base_url=BASE_URL,
     )
+
+
+def force_code_prefix(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    """Make every Pith number derived from now on start with ``prefix`` (8 characters).
+
+    SHA-256 prefixes cannot be made to collide on demand; this forces short-alias
+    collisions in-process (run issuance with one worker so it applies).
+    """
+    real = PithNumber.for_record
+
+    def colliding(record: CanonicalRecord) -> PithNumber:
+        number = real(record)
+        return PithNumber(number.year, prefix + number.code[len(prefix) :])
+
+    monkeypatch.setattr(PithNumber, "for_record", staticmethod(colliding))
 
 
 def snapshot_line(n: int, *, versions: int = 1, title: str | None = None) -> bytes:

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from issuer.identifiers import PithNumber
 from issuer.keys.keyset import KeySet
 from issuer.store import open_store
 from issuer.verify import verify_bundle
@@ -127,13 +126,7 @@ def test_refused_records_go_to_the_rejects_file(home: Path, tmp_path: Path) -> N
 def test_ambiguous_short_form_names_every_candidate(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = PithNumber.for_record
-
-    def colliding(record: object) -> PithNumber:
-        number = real(record)  # type: ignore[arg-type]
-        return PithNumber(number.year, "SAMESAME" + number.code[8:])
-
-    monkeypatch.setattr(PithNumber, "for_record", staticmethod(colliding))
+    factory.force_code_prefix(monkeypatch, "SAMESAME")
     data = factory.snapshot(tmp_path / "in.json", range(1, 3))
     issued = _pith(home, "issue", str(data), "--workers", "1", "--json")
     assert json.loads(issued.stdout)["short_alias_collisions"] == 2

@@ -272,13 +272,7 @@ def test_short_alias_collisions_are_recorded_and_resolve_names_every_candidate(
 def test_collisions_are_counted_by_the_pipeline(
     store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = PithNumber.for_record
-
-    def colliding(record: object) -> PithNumber:
-        number = real(record)  # type: ignore[arg-type]
-        return PithNumber(number.year, "COLLIDE7" + number.code[8:])
-
-    monkeypatch.setattr(PithNumber, "for_record", staticmethod(colliding))
+    factory.force_code_prefix(monkeypatch, "COLLIDE7")
     summary, _ = _issue(store, factory.snapshot(tmp_path / "in.json", range(1, 4)))
     assert summary.issued == 3
     assert summary.collisions == 3
