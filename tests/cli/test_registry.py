@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from issuer import registry
 from issuer.keys.keyset import KeySet
 from issuer.store import open_store
 from issuer.verify import verify_bundle
@@ -189,8 +190,6 @@ def _check_registry(home: Path, expected: int) -> None:
         for issued in list(store.records())[:: max(1, expected // 25)]:
             [created] = store.events(issued.pith_number)
             assert created["payload"]["receipt"] == store.receipt(issued.pith_number)
-            from issuer import registry
-
             built = registry.bundle(
                 store, issued.pith_number, factory.signer(), factory.T0, factory.BASE_URL
             )
