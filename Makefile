@@ -45,3 +45,4 @@ bench: $(BIN)/pith
 	cd bench && ../$(BIN)/python verify.py
 	cd bench && ../$(BIN)/python issue.py
 	cd bench && ../$(BIN)/python publish.py
+	cd bench && ../$(BIN)/python reissue.py

@@ -144,13 +144,16 @@ def build_event(
     return sign_event(event, signer, signed_at or created_at)
 
 
-def sign_event(event: dict[str, Any], signer: Signer, signed_at: datetime) -> dict[str, Any]:
+def sign_event(
+    event: dict[str, Any], signer: Signer, signed_at: datetime, *, parsed: bool = False
+) -> dict[str, Any]:
     """A copy of ``event`` (re-)signed by ``signer``; its content and id are unchanged.
 
     The event's ``signer`` object is part of its content, so it still names the
     key that first signed; the ``signature`` object names the key that signed now.
+    ``parsed``: the event came from :func:`issuer.cjson.loads` (hashing skips re-validation).
     """
-    digest = content_digest(event)
+    digest = content_digest(event, parsed=parsed)
     return {
         **event,
         "signature": signature_object(

@@ -82,8 +82,12 @@ def publish(
     now: datetime,
     force: bool = False,
     on_record: Callable[[PublishSummary], None] | None = None,
+    extra: KeySet | None = None,
 ) -> PublishSummary:
     """Write (or bring up to date) the static tree of every record under ``outdir``.
+
+    ``extra``: the operator's key set; its keys, rotations and revocations go
+    into ``pith-signing-key.json`` beside every key the registry signed with.
 
     Raises:
         PublishError: the tree cannot be written; files already replaced are
@@ -97,7 +101,7 @@ def publish(
     }
     rewrite_all = force or _read_json(outdir / SETTINGS_FILE) != settings
     store.add_key(signer.public_key)
-    keys = trusted_keys(store)
+    keys = trusted_keys(store, extra)
     summary = PublishSummary()
     for issued in store.records():
         summary.records += 1
@@ -123,14 +127,22 @@ def publish(
             summary.written += 1
         if on_record is not None:
             on_record(summary)
-    # The registry's own keys, not everything this verifier trusts.
-    document = {**KeySet(store.keys_used()).to_document(), "rotation_statements": []}
+    # The registry's own keys and statements, not everything this verifier trusts.
+    own = KeySet(store.keys_used())
+    document = (own.merged(extra) if extra is not None else own).to_document()
     keys_data = cjson.dumps(document) + b"\n"
     if _read_bytes(outdir / KEYS_FILE) != keys_data:
         _write(outdir / KEYS_FILE, keys_data, summary)
     os.sync()  # everything above is on disk before the settings say the tree is complete
     atomic_write(outdir / SETTINGS_FILE, cjson.dumps(settings) + b"\n")
     return summary
+
+
+def published_base_url(outdir: Path) -> str | None:
+    """The base URL a tree was last published for, if ``outdir`` is a published tree."""
+    settings = _read_json(outdir / SETTINGS_FILE)
+    url = settings.get("base_url") if isinstance(settings, dict) else None
+    return url if isinstance(url, str) else None
 
 
 def _read_bytes(path: Path) -> bytes | None:

@@ -27,6 +27,9 @@ class Reason(StrEnum):
     FINGERPRINT_MISMATCH = "fingerprint_mismatch"
     KEY_NOT_VALID = "key_not_valid_at_signing_time"
     UNTRUSTED_KEY_HINT = "conflicting_key_hint"
+    KEY_REVOKED = "key_revoked"
+    BAD_KEY_STATEMENT = "bad_key_statement"  # a rotation or revocation that cannot be trusted
+    KEY_ROLLBACK = "key_rollback"  # an older key set than one this verifier has seen
     # Receipts
     MALFORMED_RECEIPT = "malformed_receipt"
     RECEIPT_DIGEST_MISMATCH = "receipt_digest_mismatch"

@@ -154,8 +154,15 @@ def decode_signature(text: object, where: str) -> bytes:
     return raw
 
 
-def verify_receipt(receipt: Any, canonical_sha256: str, keys: KeySet) -> None:
+def verify_receipt(
+    receipt: Any, canonical_sha256: str, keys: KeySet, *, countersigned: bool = False
+) -> None:
     """Verify a receipt against the record digest it must cover and the trusted keys.
+
+    ``countersigned``: the receipt sits inside an event whose signature, by a
+    valid unrevoked key, has been checked. That key vouches for the receipt,
+    so the receipt's own key being revoked since does not void it (spec §10:
+    not trusted on its *own* say-so); the signature itself must still verify.
 
     Raises:
         VerificationError: malformed receipt (reason ``malformed_receipt``), wrong
@@ -173,7 +180,10 @@ def verify_receipt(receipt: Any, canonical_sha256: str, keys: KeySet) -> None:
             step="receipt",
         )
     key = keys.require(
-        receipt["key_id"], receipt["public_key_fingerprint"], parse_micros(receipt["signed_at"])
+        receipt["key_id"],
+        receipt["public_key_fingerprint"],
+        parse_micros(receipt["signed_at"]),
+        countersigned=countersigned,
     )
     if not verify(key.raw, bytes.fromhex(canonical_sha256), signature):
         raise VerificationError(

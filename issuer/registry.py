@@ -86,7 +86,11 @@ def resolve(store: SqliteStore, text: str) -> Resolution:
 
 
 def trusted_keys(store: SqliteStore, extra: KeySet | None = None) -> KeySet:
-    """The keys the registry's own state is computed with: every key it has signed with."""
+    """The keys the registry's own state is computed with: every key it has signed with.
+
+    ``extra``: the operator's own key set, which carries the rotations and
+    revocations (:meth:`issuer.keys.local.LocalKeys.keys`).
+    """
     keys = KeySet.shipped().merged(KeySet(store.keys_used()))
     return keys.merged(extra) if extra is not None else keys
 
@@ -104,8 +108,8 @@ def _require(store: SqliteStore, pith_number: str) -> IssuedRecord:
     return issued
 
 
-def show(store: SqliteStore, pith_number: str) -> dict[str, Any]:
-    """The record, its aliases, alias history and merged state.
+def show(store: SqliteStore, pith_number: str, extra: KeySet | None = None) -> dict[str, Any]:
+    """The record, its receipt, aliases, alias history and merged state.
 
     Raises:
         StoreError: if there is no such record.
@@ -113,13 +117,14 @@ def show(store: SqliteStore, pith_number: str) -> dict[str, Any]:
     issued = _require(store, pith_number)
     number = issued.pith_number
     aliases = issued.aliases
-    state = merge(number, store.events(number), aliases, trusted_keys(store))
+    state = merge(number, store.events(number), aliases, trusted_keys(store, extra))
     arxiv = issued.record.source_id
     return {
         "pith_number": number,
         "canonical_record": issued.record.to_dict(),
         "canonical_sha256": issued.record.canonical_sha256,
         "issued_at": issued.issued_at,
+        "receipt": store.receipt(number),
         "source_aliases": aliases,
         "arxiv_alias_now_points_to": store.current_arxiv(arxiv),
         "arxiv_alias_history": store.alias_history(arxiv),
@@ -136,6 +141,7 @@ def add_event(
     *,
     now: datetime,
     supersedes: tuple[str, ...] = (),
+    extra: KeySet | None = None,
 ) -> dict[str, Any]:
     """Sign an event and append it to the head of its (subject, target) chain.
 
@@ -158,7 +164,8 @@ def add_event(
         event = build_event(
             event_type, number, payload, signer, now, prev_event=head, supersedes=supersedes
         )
-        state = merge(number, [*store.events(number), event], issued.aliases, trusted_keys(store))
+        keys = trusted_keys(store, extra)
+        state = merge(number, [*store.events(number), event], issued.aliases, keys)
         mine = next(
             (e for e in state["invalid_events"] if e["event_id"] == event["event_id"]), None
         )
@@ -176,7 +183,13 @@ def add_event(
 
 
 def bundle(
-    store: SqliteStore, pith_number: str, signer: Signer, now: datetime, base_url: str
+    store: SqliteStore,
+    pith_number: str,
+    signer: Signer,
+    now: datetime,
+    base_url: str,
+    *,
+    extra: KeySet | None = None,
 ) -> dict[str, Any]:
     """Build and sign the bundle of one record.
 
@@ -190,7 +203,7 @@ def bundle(
         issued.record,
         issued.aliases,
         store.events(number),
-        trusted_keys(store),
+        trusted_keys(store, extra),
         signer,
         built_at=now,
         base_url=base_url,

@@ -32,6 +32,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the real ``~/.local/share/pith`` (keys, seen-keys.json)."""
+    monkeypatch.setenv("PITH_HOME", str(tmp_path_factory.mktemp("pith-home")))
+
+
 @pytest.fixture(scope="session")
 def real_bundle() -> dict[str, Any]:
     """The registry's published bundle, parsed."""

@@ -77,12 +77,20 @@ def _root(
 def _register() -> None:
     # Imported here so `import issuer.cli` stays cheap and command modules
     # can import `app` without a cycle.
-    from issuer.cli import _derive, _keys, _publish, _registry, _verify  # noqa: PLC0415
+    from issuer.cli import (  # noqa: PLC0415
+        _derive,
+        _keys,
+        _publish,
+        _registry,
+        _reissue,
+        _verify,
+    )
 
     _derive.register(app)
     _keys.register(app)
     _registry.register(app)
     _publish.register(app)
+    _reissue.register(app)
     _verify.register(app)
 
 

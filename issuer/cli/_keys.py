@@ -1,7 +1,8 @@
-"""``pith keys``: generate, list, show and export the registry's signing keys."""
+"""``pith keys``: generate, list, show, export, rotate and revoke the registry's signing keys."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,13 +12,18 @@ from rich.table import Table
 
 from issuer import cjson
 from issuer._fs import atomic_write
+from issuer._time import fixed_or_system_clock, format_seconds, parse_user_time
 from issuer.cli._output import cli_secrets, emit_json, home_of
-from issuer.errors import KeyAccessError
+from issuer.cli._registry import NowOpt
+from issuer.errors import FormatError, KeyAccessError, UsageError
 from issuer.keys import DEFAULT_BASE_URL, PublicKey, Signer, validate_key_id
+from issuer.keys._statements import sign_revocation, sign_rotation
 from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys, check_storable, default_signer_uri
 
-keys_app = typer.Typer(help="Generate, list, show and export signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Generate, list, show, export, rotate and revoke signing keys.", no_args_is_help=True
+)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
@@ -76,22 +82,29 @@ def generate(
 def list_keys(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """List the local signing keys and the shipped trusted keys."""
     local = LocalKeys(home_of(ctx))
-    rows = [
-        {
-            "key_id": key.key_id,
-            "fingerprint": key.fingerprint,
-            "rotates_at": key.rotates_at,
-            "source": "local",
-            "signer": uri,
-            "current": current,
-        }
-        for key, uri, current in local.list()
-    ]
+    local_keys = local.keys()
+    rows = []
+    for key, uri, current in local.list():
+        revocation = local_keys.revocation(key.key_id)
+        rows.append(
+            {
+                "key_id": key.key_id,
+                "fingerprint": key.fingerprint,
+                "rotates_at": key.rotates_at,
+                "revoked_since": None
+                if revocation is None
+                else format_seconds(revocation.compromised_since),
+                "source": "local",
+                "signer": uri,
+                "current": current,
+            }
+        )
     rows += [
         {
             "key_id": key.key_id,
             "fingerprint": key.fingerprint,
             "rotates_at": key.rotates_at,
+            "revoked_since": None,
             "source": "trusted (shipped)",
             "signer": None,
             "current": False,
@@ -101,12 +114,15 @@ def list_keys(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     if json_out:
         emit_json(rows)
         return
-    table = Table("key id", "fingerprint", "rotates at", "source", "signer", "current")
+    table = Table(
+        "key id", "fingerprint", "rotates at", "revoked since", "source", "signer", "current"
+    )
     for row in rows:
         table.add_row(
             str(row["key_id"]),
             str(row["fingerprint"]),
             str(row["rotates_at"] or "-"),
+            str(row["revoked_since"] or "-"),
             str(row["source"]),
             str(row["signer"] or "-"),
             "*" if row["current"] else "",
@@ -133,7 +149,7 @@ def export(
         Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")
     ] = None,
 ) -> None:
-    """Write the pith-signing-key.json document: every local public key."""
+    """Write the pith-signing-key.json document: every local public key and key statement."""
     keys = LocalKeys(home_of(ctx)).keys()
     if not len(keys):
         raise KeyAccessError("no local keys to export", hint="pith keys generate KEY_ID")
@@ -143,3 +159,145 @@ def export(
     else:
         atomic_write(out, cjson.dumps(document) + b"\n", mode=0o644)
         typer.echo(f"wrote {len(keys)} key(s) to {out}", err=True)
+
+
+def _user_time(value: str, option: str) -> datetime:
+    try:
+        return parse_user_time(value)
+    except FormatError as e:
+        raise UsageError(f"{option}: {e.message}", hint=e.hint) from e
+
+
+@keys_app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="Id of the key to rotate to, e.g. pith-v2-2026-11.", callback=_key_id
+        ),
+    ],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="When the current key stops signing (ISO 8601 with Z; default now). "
+            "Until then new signatures are still made with it.",
+        ),
+    ] = None,
+    signer: Annotated[
+        str | None,
+        typer.Option(
+            "--signer",
+            help="Signer URI of the new key: generated there (default keyring:pith/KEY_ID), "
+            "or, if the key was already made with pith keys generate, where it lives.",
+        ),
+    ] = None,
+    now: NowOpt = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Rotate the current key to a new one; the statement is signed by both keys.
+
+    The old key's record gets rotates_at, the statement is kept beside the key
+    records and goes into pith keys export and pith publish. Verifiers follow it
+    from any key they pinned. Rerunning after a crash finishes the rotation.
+    """
+    local = LocalKeys(home_of(ctx))
+    clock = fixed_or_system_clock(now)()
+    when = clock if at is None else _user_time(at, "--at")
+    if when < clock:
+        raise UsageError(
+            "--at is in the past: signatures the key made since would stop counting",
+            hint="after a compromise, rotate now and revoke: pith keys revoke KEY_ID",
+        )
+    old = local.current()
+    if old.key_id == to:
+        raise UsageError(f"{to} is the current key already")
+    secrets = cli_secrets()
+    old_signer = Signer.from_uri(local.signer_uri(old.key_id), old, secrets)
+    existing = local.keys().get(to)
+    if existing is not None:
+        uri = signer or local.signer_uri(to)
+        new_signer = Signer.from_uri(uri, existing, secrets)
+    else:
+        uri = signer or default_signer_uri(to)
+        check_storable(uri)
+        new_signer = Signer.generate_at(uri, to, cli_secrets(confirm=True))
+    done = local.rotation_from(old.key_id)
+    envelope = (
+        done.envelope
+        if done is not None and done.to_key.raw == new_signer.public_key.raw
+        else sign_rotation(old_signer, new_signer, rotates_at=when, issued_at=clock)
+    )
+    rotation = local.record_rotation(envelope, uri)
+    if json_out:
+        emit_json(
+            {
+                "from_key": old.key_id,
+                "to_key": to,
+                "rotates_at": format_seconds(rotation.rotates_at),
+                "signer": uri,
+                "statement": str(local.rotation_path(old.key_id)),
+            }
+        )
+    else:
+        typer.echo(
+            f"rotated {old.key_id} → {to} ({new_signer.public_key.fingerprint}) at "
+            f"{format_seconds(rotation.rotates_at)}; statement: {local.rotation_path(old.key_id)}",
+            err=True,
+        )
+        typer.echo("publish the new key document: pith publish (or pith keys export)", err=True)
+
+
+@keys_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The compromised key.", callback=_key_id)],
+    compromised_since: Annotated[
+        str,
+        typer.Option(
+            "--compromised-since", help="Earliest time the key may have been in other hands."
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="What happened, for verifiers.")],
+    now: NowOpt = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Revoke a compromised key; the statement is signed by the key signing now.
+
+    Nothing the revoked key signed counts on its own afterwards, whatever time
+    it claims. Rotate away from it first if it is the current key, then run
+    pith reissue to re-sign what it signed, and pith publish.
+    """
+    local = LocalKeys(home_of(ctx))
+    clock = fixed_or_system_clock(now)()
+    since = _user_time(compromised_since, "--compromised-since")
+    if since > clock:
+        raise UsageError("--compromised-since is in the future")
+    if not reason.strip():
+        raise UsageError("--reason must say what happened")
+    target = local.get(key_id)
+    signing = local.signing_key(clock)
+    if signing.key_id == key_id:
+        raise KeyAccessError(
+            f"{key_id} is the key signing now; a revocation is signed by another key",
+            hint="rotate first: pith keys rotate --to NEW_KEY_ID, then revoke",
+        )
+    signer = Signer.from_uri(local.signer_uri(signing.key_id), signing, cli_secrets())
+    envelope = sign_revocation(
+        target, signer, compromised_since=since, reason=reason, issued_at=clock
+    )
+    local.record_revocation(envelope)
+    path = local.revocation_path(key_id)
+    if json_out:
+        emit_json(
+            {
+                "revoked_key": key_id,
+                "compromised_since": format_seconds(since),
+                "signed_by": signing.key_id,
+                "statement": str(path),
+            }
+        )
+    else:
+        typer.echo(f"revoked {key_id} (signed by {signing.key_id}); statement: {path}", err=True)
+        typer.echo("now re-sign what it signed: pith reissue, then pith publish", err=True)

@@ -6,6 +6,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ import typer
 
 from issuer import cjson
 from issuer._time import parse_user_time
-from issuer.errors import FormatError, KeyAccessError
+from issuer.errors import FormatError, KeyAccessError, VerificationError
 from issuer.keys import Signer
+from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys, default_home
 from issuer.store import default_registry
 
@@ -71,18 +73,36 @@ def home_of(ctx: typer.Context) -> Path:
     return Path(home) if home else default_home()
 
 
-def open_signer(ctx: typer.Context, key_id: str | None, signer_uri: str | None) -> Signer:
-    """The checked signer for ``key_id`` (default: the current key).
+def open_signer(
+    ctx: typer.Context, key_id: str | None, signer_uri: str | None, now: datetime
+) -> Signer:
+    """The checked signer for ``key_id`` (default: the key that signs at ``now``).
 
-    ``signer_uri`` defaults to where ``pith keys generate`` put the key.
+    ``signer_uri`` defaults to where ``pith keys generate`` put the key. A key
+    whose signatures made ``now`` would not count (rotated, revoked) is refused
+    here, before anything is signed with it.
 
     Raises:
-        KeyAccessError: no such key, no signer, or the signer holds another key.
+        KeyAccessError: no such key, no signer, the signer holds another key, or the
+            key cannot sign at ``now``.
     """
     local = LocalKeys(home_of(ctx))
-    key = local.get(key_id) if key_id else local.current()
+    keys = local.keys()
+    key = local.get(key_id) if key_id else local.signing_key(now)
+    try:
+        key = keys.require(key.key_id, key.fingerprint, now)
+    except VerificationError as e:
+        raise KeyAccessError(
+            f"refusing to sign with {key.key_id}: {e.message}",
+            hint="sign with the current key (see pith keys list)",
+        ) from e
     uri = signer_uri or local.signer_uri(key.key_id)
     return Signer.from_uri(uri, key, cli_secrets())
+
+
+def local_keys(ctx: typer.Context) -> KeySet:
+    """The operator's own keys with their rotations and revocations applied."""
+    return LocalKeys(home_of(ctx)).keys()
 
 
 def registry_path(value: Path | None) -> Path:

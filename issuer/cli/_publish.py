@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from issuer._time import fixed_or_system_clock
-from issuer.cli._output import emit_json, open_signer, registry_path
+from issuer.cli._output import emit_json, local_keys, open_signer, registry_path
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.publish import PublishSummary, publish
 from issuer.store import open_store
@@ -48,7 +48,8 @@ def publish_command(
     if not base_url.startswith(("https://", "http://")):
         typer.echo("error: --base-url must be an http(s) URL", err=True)
         raise typer.Exit(2)
-    sign = open_signer(ctx, key, signer)
+    when = fixed_or_system_clock(now)()
+    sign = open_signer(ctx, key, signer, when)
     with open_store(registry_path(registry_file)) as store:
         total = store.count()
         bar = Progress(
@@ -73,7 +74,8 @@ def publish_command(
                 outdir,
                 sign,
                 base_url=base_url,
-                now=fixed_or_system_clock(now)(),
+                now=when,
+                extra=local_keys(ctx),
                 force=force,
                 on_record=advance,
             )

@@ -23,7 +23,13 @@ from rich.progress import (
 from issuer import cjson, registry
 from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock
-from issuer.cli._output import emit_json, now_option, open_signer, registry_path
+from issuer.cli._output import (
+    emit_json,
+    local_keys,
+    now_option,
+    open_signer,
+    registry_path,
+)
 from issuer.errors import EXIT_REFUSED, FormatError
 from issuer.keys import DEFAULT_BASE_URL
 from issuer.pipeline import Issuer, IssueSummary, Reject
@@ -134,8 +140,8 @@ def issue(
     """
     path = registry_path(registry_file)
     rejects_path = rejects or path.with_name("rejects.jsonl")
-    sign = open_signer(ctx, key, signer)
     clock = fixed_or_system_clock(now)
+    sign = open_signer(ctx, key, signer, clock())
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     with open_store(path) as store, rejects_path.open("ab") as rejects_file:
 
@@ -202,12 +208,13 @@ def resolve(
 
 
 def show(
+    ctx: typer.Context,
     pith_number: Annotated[str, typer.Argument(help="A full Pith number.")],
     registry_file: RegistryOpt = None,
 ) -> None:
-    """Print a record, its aliases (with the unversioned alias' history) and its state."""
+    """Print a record, its receipt, aliases (with the unversioned alias' history) and state."""
     with open_store(registry_path(registry_file)) as store:
-        emit_json(registry.show(store, pith_number))
+        emit_json(registry.show(store, pith_number, local_keys(ctx)))
 
 
 @event_app.command("add")
@@ -233,7 +240,8 @@ def event_add(
         body = cjson.loads(raw)
     except FormatError as e:
         raise FormatError(f"{payload}: {e.message}") from e
-    sign = open_signer(ctx, key, signer)
+    when = fixed_or_system_clock(now)()
+    sign = open_signer(ctx, key, signer, when)
     with open_store(registry_path(registry_file)) as store:
         event = registry.add_event(
             store,
@@ -241,8 +249,9 @@ def event_add(
             event_type,
             body,
             sign,
-            now=fixed_or_system_clock(now)(),
+            now=when,
             supersedes=tuple(supersedes or ()),
+            extra=local_keys(ctx),
         )
     emit_json(
         {
@@ -275,9 +284,10 @@ def bundle(
     now: NowOpt = None,
 ) -> None:
     """Write the signed bundle of a record; `pith verify` accepts it with the registry's key."""
-    sign = open_signer(ctx, key, signer)
+    when = fixed_or_system_clock(now)()
+    sign = open_signer(ctx, key, signer, when)
     with open_store(registry_path(registry_file)) as store:
-        built = registry.bundle(store, pith_number, sign, fixed_or_system_clock(now)(), base_url)
+        built = registry.bundle(store, pith_number, sign, when, base_url, extra=local_keys(ctx))
     if out is None:
         emit_json(built)
     else:

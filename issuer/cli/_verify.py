@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from issuer.cli._output import emit_json
+from issuer.cli._output import emit_json, home_of
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -19,9 +19,11 @@ from issuer.errors import (
     FormatError,
     NetworkError,
     UsageError,
+    VerificationError,
 )
 from issuer.fetch import fetch, is_url, new_client
-from issuer.keys.keyset import KeySet
+from issuer.keys._seen import SEEN_FILE, check_rollback, load_seen, remember
+from issuer.keys.keyset import KeySet, load_material, shipped_keys_dir
 from issuer.verify import compare_mirrors, verify_bundle_report
 
 
@@ -52,9 +54,7 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
                     yield fetched.url, fetched.data, fetched.code
                 continue
             path = Path(name)
-            files = (
-                sorted(p for p in path.rglob("*.json") if p.is_file()) if path.is_dir() else [path]
-            )
+            files = sorted(_bundles_under(path)) if path.is_dir() else [path]
             if path.is_dir() and not files:
                 yield name, FileNotFoundError(f"no *.json files under {name}"), None
             for file in files:
@@ -62,6 +62,20 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
                     yield str(file), file.read_bytes(), None
                 except OSError as e:
                     yield str(file), e, None
+
+
+# Files a published tree holds beside its bundles: not bundles, so not inputs.
+_NOT_BUNDLES = {"state.json", "pith-signing-key.json"}
+
+
+def _bundles_under(path: Path) -> Iterator[Path]:
+    """Every ``*.json`` under ``path``, except a published tree's non-bundle files.
+
+    Those are ``state.json``, the key document and hidden settings files.
+    """
+    for file in path.rglob("*.json"):
+        if file.is_file() and file.name not in _NOT_BUNDLES and not file.name.startswith("."):
+            yield file
 
 
 def _why(error: Exception) -> str:
@@ -72,23 +86,43 @@ def _why(error: Exception) -> str:
     return str(error)
 
 
-def trusted_keys(extra: list[Path] | None) -> KeySet:
-    """The shipped keys plus each ``--keys`` directory or file.
+def trusted_keys(extra: list[Path] | None, trust_root: str | None = None) -> KeySet:
+    """The shipped keys plus each ``--keys`` directory or file, statements applied.
+
+    With ``trust_root``, only that key is trusted outright; the others count
+    only when reached from it by rotation statements signed by both keys.
 
     Raises:
-        FormatError: an unreadable or malformed key file.
+        FormatError: an unreadable or malformed key file, or an unknown trust root.
+        VerificationError: a key statement that cannot be trusted.
     """
-    keys = KeySet.shipped()
+    material = load_material(shipped_keys_dir())
     for path in extra or []:
-        keys = keys.merged(KeySet.load(path))
+        material.extend(load_material(path))
+    root = material.find(trust_root) if trust_root is not None else None
+    return KeySet.trusting(material, root)
+
+
+def _trust(ctx: typer.Context, extra: list[Path] | None, trust_root: str | None) -> KeySet:
+    """The verifier's key set, refused if it rolls back what this verifier has seen."""
+    keys = trusted_keys(extra, trust_root)
+    seen_path = home_of(ctx) / SEEN_FILE
+    seen = load_seen(seen_path)
+    check_rollback(keys, seen)
+    try:
+        remember(keys, seen_path, seen)
+    except OSError as e:
+        typer.echo(f"warning: cannot remember the key statements in {seen_path}: {e}", err=True)
     return keys
 
 
 def verify(
+    ctx: typer.Context,
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Bundle files, directories of bundles (*.json, recursively), '-', or "
+            help="Bundle files, directories of bundles (*.json, recursively; a published "
+            "tree's state.json and key document are skipped), '-', or "
             "http(s) URLs of bundles or resolver pages."
         ),
     ],
@@ -98,6 +132,14 @@ def verify(
             "--keys",
             help="Also trust these keys: a directory of key-record files, or one file holding "
             "a record, a list, or a pith-signing-key.json document. Repeatable.",
+        ),
+    ] = None,
+    trust_root: Annotated[
+        str | None,
+        typer.Option(
+            "--trust-root",
+            help="Trust only this key (id or fingerprint, from the shipped keys or --keys) "
+            "and the keys its rotation statements lead to.",
         ),
     ] = None,
     json_out: Annotated[
@@ -118,14 +160,29 @@ def verify(
     number and short form, aliases, key hints, receipt, every event, the state
     recomputed from the events, the bundle hash and signature. A URL is
     fetched (timeouts, a size limit) and verified against local trust only.
-    Exit 0 when every input is valid (and mirrors agree), 1 when any is not,
-    2 for usage or unreadable input.
+    Key statements (rotations, revocations) in the key files are followed
+    first; a key set older than one this verifier has seen is refused.
+    Exit 0 when every input is valid (and mirrors agree), 1 when any is not
+    (or the key set is refused), 2 for usage or unreadable input.
     """
     try:
-        trusted = trusted_keys(keys)
+        trusted = _trust(ctx, keys, trust_root)
     except FormatError as e:
         typer.echo(f"error: --keys: {e.diagnostics()}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    except VerificationError as e:
+        typer.echo(f"FAIL: key set: {e.reason}: {e.message}", err=True)
+        if json_out:
+            emit_json(
+                {
+                    "source": "keys",
+                    "ok": False,
+                    "step": "keys",
+                    "reason": str(e.reason),
+                    "message": e.message,
+                }
+            )
+        raise typer.Exit(EXIT_REFUSED) from None
     if mirrors:
         raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
     code = EXIT_OK

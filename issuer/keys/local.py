@@ -1,14 +1,19 @@
 """The operator's own keys: public records and the signer URI of each, under a home directory.
 
 ``$PITH_HOME`` (default ``$XDG_DATA_HOME/pith``, i.e. ``~/.local/share/pith``) holds
-``keys/KEY_ID.json`` (the public key records, as published) and
-``signers.json`` (which signer URI holds each private key, and which key is
-current). Neither file holds a secret: a URI with a ``pin-value`` is refused.
+``keys/KEY_ID.json`` (the public key records, as published), the signed
+statements ``keys/rotation-from-KEY_ID.json`` and ``keys/revocation-KEY_ID.json``,
+and ``signers.json`` (which signer URI holds each private key, and which key
+is current). None of these holds a secret: a URI with a ``pin-value`` is refused.
+
+A key rotates at most once (a second rotation from the same key would be a
+fork, which verifiers refuse), hence one rotation file per old key.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,8 @@ from issuer import cjson
 from issuer._fs import atomic_write
 from issuer.errors import FormatError, KeyAccessError
 from issuer.keys._public import PublicKey, validate_key_id
-from issuer.keys.keyset import KeySet
+from issuer.keys._statements import Revocation, Rotation, parse_statement
+from issuer.keys.keyset import KeySet, load_key_file
 
 HOME_ENV = "PITH_HOME"
 
@@ -70,8 +76,96 @@ class LocalKeys:
         atomic_write(self._config_path, cjson.dumps(config) + b"\n", mode=0o600)
 
     def keys(self) -> KeySet:
-        """Every local public key."""
+        """Every local public key, with the local rotations and revocations applied.
+
+        Raises:
+            FormatError: a malformed key file.
+            VerificationError: a statement that does not verify.
+        """
         return KeySet.load(self.keys_dir) if self.keys_dir.is_dir() else KeySet()
+
+    def rotation_path(self, key_id: str) -> Path:
+        """Where the rotation statement from ``key_id`` is kept."""
+        return self.keys_dir / f"rotation-from-{validate_key_id(key_id)}.json"
+
+    def revocation_path(self, key_id: str) -> Path:
+        """Where the revocation statement of ``key_id`` is kept."""
+        return self.keys_dir / f"revocation-{validate_key_id(key_id)}.json"
+
+    def rotation_from(self, key_id: str) -> Rotation | None:
+        """The rotation statement from ``key_id``, if it has rotated (signatures not checked).
+
+        Raises:
+            FormatError: a malformed statement file.
+        """
+        path = self.rotation_path(key_id)
+        if not path.exists():
+            return None
+        statement = next(iter(load_key_file(path).statements), None)
+        if not isinstance(statement, Rotation):
+            raise FormatError(f"{path} does not hold a rotation statement")
+        return statement
+
+    def signing_key(self, now: datetime) -> PublicKey:
+        """The key to sign with at ``now``.
+
+        The current key, or, until a scheduled rotation to it takes effect, the key it
+        rotates from.
+
+        Raises:
+            KeyAccessError: if no key has been generated yet.
+        """
+        keys = self.keys()
+        key = self.current()
+        while True:
+            before = next((r for r in keys.rotations if r.to_key.raw == key.raw), None)
+            if before is None or before.rotates_at <= now:
+                return keys.get(key.key_id) or key
+            key = self.get(before.from_key.key_id)
+
+    def record_rotation(self, envelope: dict[str, Any], new_signer_uri: str) -> Rotation:
+        """Keep a signed rotation: the new key becomes current, the old record gets ``rotates_at``.
+
+        Written in an order that a rerun can finish: the new key, the statement,
+        then the old key's record and the current key.
+
+        Raises:
+            KeyAccessError: the old key already rotated to another key.
+        """
+        rotation = parse_statement(envelope)
+        assert isinstance(rotation, Rotation)  # noqa: S101 - built by sign_rotation
+        old = self.get(rotation.from_key.key_id)
+        done = self.rotation_from(old.key_id)
+        if done is not None and done.to_key.raw != rotation.to_key.raw:
+            raise KeyAccessError(
+                f"{old.key_id} already rotated to {done.to_key.key_id}",
+                hint="a key rotates once; rotate the current key instead",
+            )
+        new = self.keys().get(rotation.to_key.key_id) or PublicKey(
+            rotation.to_key.key_id, rotation.to_key.raw, url=old.url
+        )
+        self.add(new, new_signer_uri)
+        if done is None:
+            atomic_write(self.rotation_path(old.key_id), cjson.dumps(envelope) + b"\n", mode=0o644)
+        self.add(old.with_rotation(rotation.rotates_at), None)
+        config = self._config()
+        config["current"] = new.key_id
+        self._write_config(config)
+        return rotation
+
+    def record_revocation(self, envelope: dict[str, Any]) -> Revocation:
+        """Keep a signed revocation.
+
+        Raises:
+            KeyAccessError: the key is revoked already.
+        """
+        revocation = parse_statement(envelope)
+        assert isinstance(revocation, Revocation)  # noqa: S101 - built by sign_revocation
+        path = self.revocation_path(revocation.key.key_id)
+        if path.exists():
+            raise KeyAccessError(f"{revocation.key.key_id} is revoked already ({path})")
+        atomic_write(path, cjson.dumps(envelope) + b"\n", mode=0o644)
+        return revocation
 
     def get(self, key_id: str) -> PublicKey:
         """The local key ``key_id``.

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from issuer.keys.local import default_home
-from issuer.store._sqlite import SCHEMA_VERSION, IssuedRecord, SqliteStore
+from issuer.store._sqlite import SCHEMA_VERSION, IssuedRecord, SignedObjects, SqliteStore
 
 REGISTRY_ENV = "PITH_REGISTRY"
 
@@ -19,6 +19,7 @@ __all__ = [
     "REGISTRY_ENV",
     "SCHEMA_VERSION",
     "IssuedRecord",
+    "SignedObjects",
     "SqliteStore",
     "default_registry",
     "open_store",

@@ -94,6 +94,15 @@ _RECORD_COLUMNS = "year, code, canonical_record, issued_at"
 
 
 @dataclass(frozen=True)
+class SignedObjects:
+    """One record's signed objects, by row id: its receipt and its events."""
+
+    row_id: int
+    receipt: dict[str, Any]
+    events: list[tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
 class IssuedRecord:
     """One record as the registry holds it."""
 
@@ -528,16 +537,44 @@ class SqliteStore:
                 hint="the chain head moved (another writer); retry",
             ) from e
 
-    def replace_event(self, event: dict[str, Any]) -> None:
-        """Store a re-signed copy of an event (same id, new signature)."""
+    def signed_batch(self, after: int, limit: int) -> list[SignedObjects]:
+        """The receipts and events of up to ``limit`` records with row id above ``after``.
+
+        Re-issuance walks the registry with this, in row-id order, so that it
+        can stop anywhere and start again after the last committed batch.
+        """
+        rows = self._db.execute(
+            "SELECT id, receipt FROM records WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+        ).fetchall()
+        if not rows:
+            return []
+        events: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+        for row_id, record_id, body in self._db.execute(
+            "SELECT id, record_id, body FROM events WHERE record_id BETWEEN ? AND ? ORDER BY id",
+            (rows[0][0], rows[-1][0]),
+        ):
+            events.setdefault(record_id, []).append((row_id, cjson.loads(zlib.decompress(body))))
+        return [
+            SignedObjects(row_id, dict(cjson.loads(receipt)), events.get(row_id, []))
+            for row_id, receipt in rows
+        ]
+
+    def write_signatures(
+        self, receipts: list[tuple[int, dict[str, Any]]], events: list[tuple[int, dict[str, Any]]]
+    ) -> None:
+        """Store re-signed receipts (by record row id) and events (by event row id), atomically.
+
+        Only signatures change: an event's id and content are the same, which the
+        caller guarantees by re-signing with :func:`issuer.events.sign_event`.
+        """
         with self._transaction():
-            self._db.execute(
-                "UPDATE events SET body=? WHERE record_id=? AND event_id=?",
-                (
-                    zlib.compress(cjson.dumps(event), 1),
-                    self._id(event["subject_pith_number"]),
-                    event["event_id"],
-                ),
+            self._db.executemany(
+                "UPDATE records SET receipt_key_id=?, receipt=? WHERE id=?",
+                [(r["key_id"], cjson.dumps_parsed(r), row_id) for row_id, r in receipts],
+            )
+            self._db.executemany(
+                "UPDATE events SET body=? WHERE id=?",
+                [(zlib.compress(cjson.dumps_parsed(e), 1), row_id) for row_id, e in events],
             )
 
 

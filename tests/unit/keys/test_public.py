@@ -103,8 +103,8 @@ def test_key_files_hold_a_record_a_list_or_a_document(tmp_path: Path) -> None:
     (tmp_path / "one.json").write_text(json.dumps(keys[0].to_dict()))
     (tmp_path / "list.json").write_text(json.dumps([k.to_dict() for k in keys]))
     (tmp_path / "doc.json").write_text(json.dumps(KeySet(keys).to_document()))
-    assert [k.key_id for k in load_key_file(tmp_path / "one.json")] == ["k1"]
-    assert [k.key_id for k in load_key_file(tmp_path / "list.json")] == ["k1", "k2"]
+    assert [k.key_id for k in load_key_file(tmp_path / "one.json").keys] == ["k1"]
+    assert [k.key_id for k in load_key_file(tmp_path / "list.json").keys] == ["k1", "k2"]
     assert [k.key_id for k in KeySet.load(tmp_path / "doc.json")] == ["k1", "k2"]
     (tmp_path / "bad.json").write_text('{"key_id": "k1", "key_id": "k2"}')
     with pytest.raises(FormatError, match=r"bad\.json.*duplicate"):

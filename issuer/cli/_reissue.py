@@ -1,0 +1,106 @@
+"""``pith reissue``: re-sign the registry under the current key, after a rotation or compromise."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from issuer._time import fixed_or_system_clock
+from issuer.cli._output import emit_json, local_keys, open_signer, registry_path
+from issuer.cli._registry import JsonOpt, NowOpt, RegistryOpt, SignerOpt
+from issuer.errors import UsageError
+from issuer.publish import publish, published_base_url
+from issuer.reissue import ReissueSummary, reissue
+from issuer.store import open_store
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""
+    app.command("reissue")(reissue_command)
+
+
+def _bar(what: str) -> Progress:
+    return Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[counts]}"),
+        console=Console(stderr=True),  # stdout is for --json
+        disable=not sys.stderr.isatty(),
+    )
+
+
+def reissue_command(
+    ctx: typer.Context,
+    registry_file: RegistryOpt = None,
+    signer: SignerOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="A tree written by pith publish: re-sign its bundles too (republished "
+            "for the same base URL).",
+        ),
+    ] = None,
+    now: NowOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-sign every receipt, event signature and (with --out) bundle under the current key.
+
+    Pith numbers, canonical hashes and event ids never change; receipts keep
+    first_computed_at and move last_reissued_at. Anything already signed by
+    the current key is skipped, so a run that was interrupted is simply run
+    again. Exit 0 on success, 2 for usage errors, 3 for key or database trouble.
+    """
+    base_url = None
+    if out is not None:
+        base_url = published_base_url(out)
+        if base_url is None:
+            raise UsageError(
+                f"{out} is not a published tree (no settings file)",
+                hint="publish it first: pith publish OUTDIR --base-url URL",
+            )
+    when = fixed_or_system_clock(now)()
+    sign = open_signer(ctx, None, signer, when)
+    keys = local_keys(ctx)
+    with open_store(registry_path(registry_file)) as store:
+        total = store.count()
+        with _bar("re-signing") as bar:
+            task = bar.add_task("reissue", total=total, counts="")
+
+            def advance(summary: ReissueSummary) -> None:
+                counts = f"{summary.receipts:,} receipts, {summary.events:,} events re-signed"
+                bar.update(task, completed=summary.records, counts=counts)
+
+            summary = reissue(store, sign, now=when, on_batch=advance)
+        if out is not None and base_url is not None:
+            with _bar("re-signing bundles") as bar:
+                task = bar.add_task("publish", total=total, counts="")
+                published = publish(
+                    store,
+                    out,
+                    sign,
+                    base_url=base_url,
+                    now=when,
+                    extra=keys,
+                    on_record=lambda s: bar.update(task, completed=s.records, counts=""),
+                )
+            summary.bundles = published.written
+    if json_out:
+        emit_json(summary.to_dict())
+    else:
+        typer.echo(
+            f"re-signed under {summary.key_id}: {summary.receipts:,} receipts, "
+            f"{summary.events:,} events, {summary.bundles:,} bundles "
+            f"({summary.receipts_current:,} receipts and {summary.events_current:,} events "
+            f"were already; {summary.records:,} records)",
+            err=True,
+        )
+        if out is None:
+            typer.echo("bundles are built on demand; republish with: pith publish", err=True)
