@@ -213,6 +213,12 @@ def rotate(
     old = local.current()
     if old.key_id == to:
         raise UsageError(f"{to} is the current key already")
+    into_old = next((r for r in local.keys().rotations if r.to_key.raw == old.raw), None)
+    if into_old is not None and when <= into_old.rotates_at:
+        raise UsageError(
+            f"--at must be after {format_seconds(into_old.rotates_at)}, when "
+            f"{into_old.from_key.key_id} rotates to {old.key_id}"
+        )
     secrets = cli_secrets()
     old_signer = Signer.from_uri(local.signer_uri(old.key_id), old, secrets)
     existing = local.keys().get(to)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from issuer import cjson
 from issuer._time import parse_user_time
@@ -103,6 +105,19 @@ def open_signer(
 def local_keys(ctx: typer.Context) -> KeySet:
     """The operator's own keys with their rotations and revocations applied."""
     return LocalKeys(home_of(ctx)).keys()
+
+
+def progress_bar(what: str) -> Progress:
+    """A count-of-total progress bar on stderr (stdout is for ``--json``), on a terminal only."""
+    return Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[counts]}"),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+    )
 
 
 def registry_path(value: Path | None) -> Path:

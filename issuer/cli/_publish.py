@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from issuer._time import fixed_or_system_clock
-from issuer.cli._output import emit_json, local_keys, open_signer, registry_path
+from issuer.cli._output import (
+    emit_json,
+    local_keys,
+    open_signer,
+    progress_bar,
+    registry_path,
+)
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.publish import PublishSummary, publish
 from issuer.store import open_store
@@ -52,15 +55,7 @@ def publish_command(
     sign = open_signer(ctx, key, signer, when)
     with open_store(registry_path(registry_file)) as store:
         total = store.count()
-        bar = Progress(
-            TextColumn("publishing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[counts]}"),
-            console=Console(stderr=True),
-            disable=not sys.stderr.isatty(),
-        )
+        bar = progress_bar("publishing")
         with bar:
             task = bar.add_task("publish", total=total, counts="")
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from issuer._time import fixed_or_system_clock
-from issuer.cli._output import emit_json, local_keys, open_signer, registry_path
+from issuer.cli._output import (
+    emit_json,
+    local_keys,
+    open_signer,
+    progress_bar,
+    registry_path,
+)
 from issuer.cli._registry import JsonOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import UsageError
 from issuer.publish import publish, published_base_url
@@ -22,18 +25,6 @@ from issuer.store import open_store
 def register(app: typer.Typer) -> None:
     """Add the command to ``app``."""
     app.command("reissue")(reissue_command)
-
-
-def _bar(what: str) -> Progress:
-    return Progress(
-        TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[counts]}"),
-        console=Console(stderr=True),  # stdout is for --json
-        disable=not sys.stderr.isatty(),
-    )
 
 
 def reissue_command(
@@ -71,7 +62,7 @@ def reissue_command(
     keys = local_keys(ctx)
     with open_store(registry_path(registry_file)) as store:
         total = store.count()
-        with _bar("re-signing") as bar:
+        with progress_bar("re-signing") as bar:
             task = bar.add_task("reissue", total=total, counts="")
 
             def advance(summary: ReissueSummary) -> None:
@@ -80,7 +71,7 @@ def reissue_command(
 
             summary = reissue(store, sign, now=when, on_batch=advance)
         if out is not None and base_url is not None:
-            with _bar("re-signing bundles") as bar:
+            with progress_bar("re-signing bundles") as bar:
                 task = bar.add_task("publish", total=total, counts="")
                 published = publish(
                     store,

@@ -11,43 +11,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from issuer import cjson
-from issuer.cli import app
 from issuer.errors import NetworkError
 from issuer.fetch import fetch
 from issuer.keys.keyset import KeySet
 from issuer.verify import verify_bundle
 from tests import factory
+from tests.cli._run import pith
 
-runner = CliRunner()
-PASSPHRASE = "a long test passphrase"
 BASE = "https://mirror.example"
-
-
-def _pith(home: Path, *args: str) -> Any:
-    env = {
-        "PITH_HOME": str(home),
-        "PITH_KEY_PASSPHRASE": PASSPHRASE,
-        "PITH_REGISTRY": str(home / "registry.sqlite3"),
-    }
-    return runner.invoke(app, list(args), env=env)
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A registry of three records, one with a second event."""
     home = tmp_path / "home"
-    made = _pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'k.p8'}")
+    made = pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'k.p8'}")
     assert made.exit_code == 0, made.stderr
     data = factory.snapshot(tmp_path / "in.json", range(1, 4))
-    assert _pith(home, "issue", str(data), "--workers", "1").exit_code == 0
+    assert pith(home, "issue", str(data), "--workers", "1").exit_code == 0
     return home
 
 
 def _number(home: Path, arxiv_id: str) -> str:
-    return str(json.loads(_pith(home, "resolve", arxiv_id).stdout)["unique"])
+    return str(json.loads(pith(home, "resolve", arxiv_id).stdout)["unique"])
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -75,7 +63,7 @@ def serve() -> Iterator[Any]:
 
 def test_publish_writes_the_layout_and_every_bundle_verifies(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    result = _pith(home, "publish", str(out), "--base-url", BASE, "--json")
+    result = pith(home, "publish", str(out), "--base-url", BASE, "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["records"], summary["written"], summary["unchanged"]) == (3, 3, 0)
@@ -98,18 +86,18 @@ def test_publish_writes_the_layout_and_every_bundle_verifies(home: Path, tmp_pat
 
 def test_publish_is_incremental(home: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    assert _pith(home, "publish", str(out), "--base-url", BASE).exit_code == 0
+    assert pith(home, "publish", str(out), "--base-url", BASE).exit_code == 0
     number = _number(home, "2401.00002")
     code = number.rsplit(":", 1)[1]
     untouched = {p: p.stat().st_mtime_ns for p in (out / "pith").rglob("*") if code not in str(p)}
     payload = tmp_path / "p.json"
     payload.write_text('{"orcid": "0000-0002-1825-0097"}')
-    added = _pith(
+    added = pith(
         home, "event", "add", number, "--type", "author_attestation", "--payload", str(payload)
     )
     assert added.exit_code == 0, added.stderr
 
-    again = json.loads(_pith(home, "publish", str(out), "--base-url", BASE, "--json").stdout)
+    again = json.loads(pith(home, "publish", str(out), "--base-url", BASE, "--json").stdout)
     assert (again["written"], again["unchanged"]) == (1, 2)
     assert again["files_written"] == 4  # bundle, .well-known bundle, page, state
     assert {p: p.stat().st_mtime_ns for p in untouched} == untouched
@@ -117,10 +105,10 @@ def test_publish_is_incremental(home: Path, tmp_path: Path) -> None:
     assert len(bundle["events"]) == 2
 
     (out / "pith" / code / "index.html").unlink()  # a missing file is written again
-    third = json.loads(_pith(home, "publish", str(out), "--base-url", BASE, "--json").stdout)
+    third = json.loads(pith(home, "publish", str(out), "--base-url", BASE, "--json").stdout)
     assert third["written"] == 1
     moved = json.loads(
-        _pith(home, "publish", str(out), "--base-url", "https://new.example", "--json").stdout
+        pith(home, "publish", str(out), "--base-url", "https://new.example", "--json").stdout
     )
     assert moved["written"] == 3  # a new base URL changes every bundle's links
 
@@ -129,7 +117,7 @@ def test_a_crash_mid_publish_leaves_whole_files_and_the_next_run_finishes(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
-    assert _pith(home, "publish", str(out), "--base-url", BASE).exit_code == 0
+    assert pith(home, "publish", str(out), "--base-url", BASE).exit_code == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     import issuer.publish as publishing
@@ -144,7 +132,7 @@ def test_a_crash_mid_publish_leaves_whole_files_and_the_next_run_finishes(
         real(path, data, mode, durable=durable)
 
     monkeypatch.setattr(publishing, "atomic_write", crash_on_third)
-    failed = _pith(home, "publish", str(out), "--base-url", "https://new.example")
+    failed = pith(home, "publish", str(out), "--base-url", "https://new.example")
     assert failed.exit_code == 3 and "No space left on device" in failed.stderr
     for path, old in before.items():
         now = path.read_bytes()
@@ -154,7 +142,7 @@ def test_a_crash_mid_publish_leaves_whole_files_and_the_next_run_finishes(
             assert now == old  # no record was marked published by the failed run
     monkeypatch.setattr(publishing, "atomic_write", real)
     done = json.loads(
-        _pith(home, "publish", str(out), "--base-url", "https://new.example", "--json").stdout
+        pith(home, "publish", str(out), "--base-url", "https://new.example", "--json").stdout
     )
     assert done["written"] == 3
     assert not list(out.rglob("*.tmp"))
@@ -165,7 +153,7 @@ def test_verify_over_http_and_a_tampered_file_is_refused(
 ) -> None:
     out = tmp_path / "site"
     base = serve(out)
-    assert _pith(home, "publish", str(out), "--base-url", base).exit_code == 0
+    assert pith(home, "publish", str(out), "--base-url", base).exit_code == 0
     code = _number(home, "2401.00001").rsplit(":", 1)[1]
     keys = str(home / "keys")
     for url in (
@@ -174,46 +162,46 @@ def test_verify_over_http_and_a_tampered_file_is_refused(
         f"{base}/pith/{code}",
         f"{base}/.well-known/pith/{code}/bundle.json",
     ):
-        ok = _pith(home, "verify", url, "--keys", keys)
+        ok = pith(home, "verify", url, "--keys", keys)
         assert ok.exit_code == 0, (url, ok.stderr)
 
     # Keys served beside the bundle are never trusted on their own.
-    untrusted = _pith(home, "verify", f"{base}/pith/{code}/bundle.json")
+    untrusted = pith(home, "verify", f"{base}/pith/{code}/bundle.json")
     assert untrusted.exit_code == 1
 
     bundle_file = out / "pith" / code / "bundle.json"
     bundle = json.loads(bundle_file.read_bytes())
     bundle["canonical_record"]["metadata"]["license"] = None
     bundle_file.write_bytes(cjson.dumps(bundle))
-    tampered = _pith(home, "verify", f"{base}/pith/{code}/bundle.json", "--keys", keys, "--json")
+    tampered = pith(home, "verify", f"{base}/pith/{code}/bundle.json", "--keys", keys, "--json")
     assert tampered.exit_code == 1
     assert json.loads(tampered.stdout)["reason"] == "canonical_sha256_mismatch"
 
     # A genuine bundle of another record, served at this record's URL.
     other = _number(home, "2401.00002").rsplit(":", 1)[1]
     bundle_file.write_bytes((out / "pith" / other / "bundle.json").read_bytes())
-    swapped = _pith(home, "verify", f"{base}/pith/{code}/bundle.json", "--keys", keys, "--json")
+    swapped = pith(home, "verify", f"{base}/pith/{code}/bundle.json", "--keys", keys, "--json")
     assert swapped.exit_code == 1
     assert json.loads(swapped.stdout)["reason"] == "wrong_record"
 
-    missing = _pith(home, "verify", f"{base}/pith/{'A' * 26}/bundle.json", "--keys", keys)
+    missing = pith(home, "verify", f"{base}/pith/{'A' * 26}/bundle.json", "--keys", keys)
     assert missing.exit_code == 2 and "HTTP 404" in missing.stderr
 
 
 def test_mirrors_that_disagree_are_reported(home: Path, tmp_path: Path, serve: Any) -> None:
     first, second, third = (tmp_path / n for n in ("a", "b", "c"))
     for site in (first, second, third):
-        assert _pith(home, "publish", str(site), "--base-url", BASE).exit_code == 0
+        assert pith(home, "publish", str(site), "--base-url", BASE).exit_code == 0
     number = _number(home, "2401.00003")
     payload = tmp_path / "p.json"
     payload.write_text('{"orcid": "0000-0002-1825-0097"}')
-    _pith(home, "event", "add", number, "--type", "author_attestation", "--payload", str(payload))
-    assert _pith(home, "publish", str(first), "--base-url", BASE).exit_code == 0
+    pith(home, "event", "add", number, "--type", "author_attestation", "--payload", str(payload))
+    assert pith(home, "publish", str(first), "--base-url", BASE).exit_code == 0
     bases = [serve(first), serve(second)]
     keys = str(home / "keys")
     mirrors = [arg for b in bases for arg in ("--mirror", b)]
 
-    lagging = _pith(home, "verify", number, *mirrors, "--keys", keys, "--json")
+    lagging = pith(home, "verify", number, *mirrors, "--keys", keys, "--json")
     assert lagging.exit_code == 1
     report = json.loads(lagging.stdout)
     assert [m["ok"] for m in report["mirrors"]] == [True, True]
@@ -221,11 +209,11 @@ def test_mirrors_that_disagree_are_reported(home: Path, tmp_path: Path, serve: A
     assert "DISAGREE: state_sha256" in lagging.stderr
 
     agreeing = [arg for b in (bases[1], serve(third)) for arg in ("--mirror", b)]
-    assert _pith(home, "verify", number, *agreeing, "--keys", keys).exit_code == 0
+    assert pith(home, "verify", number, *agreeing, "--keys", keys).exit_code == 0
 
-    down = _pith(home, "verify", number, "--mirror", "http://127.0.0.1:9", "--keys", keys)
+    down = pith(home, "verify", number, "--mirror", "http://127.0.0.1:9", "--keys", keys)
     assert down.exit_code == 2
-    bad = _pith(home, "verify", "2401.00003", *mirrors, "--keys", keys)
+    bad = pith(home, "verify", "2401.00003", *mirrors, "--keys", keys)
     assert bad.exit_code == 2 and "full Pith numbers" in bad.stderr
 
 

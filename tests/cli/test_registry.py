@@ -5,69 +5,49 @@ The crash and concurrency tests run the real ``pith`` in subprocesses.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import pty
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from issuer import registry
 from issuer.keys.keyset import KeySet
 from issuer.store import open_store
 from issuer.verify import verify_bundle
 from tests import factory
+from tests.cli._run import pith, pith_env, pith_on_terminal
 
-runner = CliRunner()
-PASSPHRASE = "a long test passphrase"
 NOW = "2026-05-17T23:59:22Z"
-
-
-def _env(home: Path) -> dict[str, str]:
-    return {
-        "PITH_HOME": str(home),
-        "PITH_KEY_PASSPHRASE": PASSPHRASE,
-        "PITH_REGISTRY": str(home / "registry.sqlite3"),
-    }
-
-
-def _pith(home: Path, *args: str) -> Any:
-    from issuer.cli import app
-
-    return runner.invoke(app, list(args), env=_env(home))
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
-    made = _pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'dev-1.p8'}")
+    made = pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'dev-1.p8'}")
     assert made.exit_code == 0, made.stderr
     return home
 
 
 def test_issue_twice_then_resolve_show_event_add_bundle_verify(home: Path, tmp_path: Path) -> None:
     data = factory.snapshot(tmp_path / "in.json", range(1, 6), versions=2)
-    first = _pith(home, "issue", str(data), "--now", NOW, "--json")
+    first = pith(home, "issue", str(data), "--now", NOW, "--json")
     assert first.exit_code == 0, first.stderr
     summary = json.loads(first.stdout)
     assert (summary["issued"], summary["already_issued"], summary["refused"]) == (5, 0, 0)
     assert "issuing" not in first.stderr  # no progress bar in a pipe
 
-    again = _pith(home, "issue", str(data), "--now", NOW)
+    again = pith(home, "issue", str(data), "--now", NOW)
     assert again.exit_code == 0
     assert "issued 0, already issued 5" in again.stderr
 
-    resolved = _pith(home, "resolve", "2401.00003")
+    resolved = pith(home, "resolve", "2401.00003")
     assert resolved.exit_code == 0, resolved.stderr
     found = json.loads(resolved.stdout)
     number = found["unique"]
@@ -76,22 +56,22 @@ def test_issue_twice_then_resolve_show_event_add_bundle_verify(home: Path, tmp_p
     code = number[10:]
     shorts = [f"pith:{code[:n]}" for n in (8, 12, 16)]
     for alias in (number, *shorts, "2401.00003v2", "10.48550/arXiv.2401.00003"):
-        out = _pith(home, "resolve", alias)
+        out = pith(home, "resolve", alias)
         assert out.exit_code == 0, (alias, out.stderr)
         assert json.loads(out.stdout)["unique"] == number, alias
-    missing = _pith(home, "resolve", "2401.00003v1")
+    missing = pith(home, "resolve", "2401.00003v1")
     assert missing.exit_code == 1 and "not found" in missing.stderr
-    bad = _pith(home, "resolve", "hello")
+    bad = pith(home, "resolve", "hello")
     assert bad.exit_code == 2 and "cannot resolve" in bad.stderr
 
-    shown = json.loads(_pith(home, "show", number).stdout)
+    shown = json.loads(pith(home, "show", number).stdout)
     assert shown["state"]["pith_number"] == number
     assert shown["arxiv_alias_now_points_to"] == [number]
 
     payload = tmp_path / "payload.json"
     payload.write_text('{"orcid": "0000-0002-1825-0097"}')
     added = [
-        _pith(
+        pith(
             home, "event", "add", number, "--type", "author_attestation", "--payload", str(payload)
         )
         for _ in range(2)
@@ -101,21 +81,21 @@ def test_issue_twice_then_resolve_show_event_add_bundle_verify(home: Path, tmp_p
     assert one["prev_event"] is None and two["prev_event"] == one["event_id"]
 
     out = tmp_path / "bundle.json"
-    built = _pith(home, "bundle", number, "-o", str(out))
+    built = pith(home, "bundle", number, "-o", str(out))
     assert built.exit_code == 0, built.stderr
     bundle = json.loads(out.read_bytes())
     assert len(bundle["events"]) == 3
     verify_bundle(bundle, KeySet.load(home / "keys"))
-    ok = _pith(home, "verify", str(out), "--keys", str(home / "keys"))
+    ok = pith(home, "verify", str(out), "--keys", str(home / "keys"))
     assert ok.exit_code == 0, ok.stdout + ok.stderr
-    untrusted = _pith(home, "verify", str(out))  # the dev key is not trusted by default
+    untrusted = pith(home, "verify", str(out))  # the dev key is not trusted by default
     assert untrusted.exit_code == 1
 
 
 def test_refused_records_go_to_the_rejects_file(home: Path, tmp_path: Path) -> None:
     data = tmp_path / "in.json"
     data.write_bytes(factory.snapshot_line(1) + b"{not json\n" + factory.snapshot_line(2))
-    result = _pith(home, "issue", str(data), "--json")
+    result = pith(home, "issue", str(data), "--json")
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
     assert (summary["issued"], summary["refused"]) == (2, 1)
@@ -129,9 +109,9 @@ def test_ambiguous_short_form_names_every_candidate(
 ) -> None:
     factory.force_code_prefix(monkeypatch, "SAMESAME")
     data = factory.snapshot(tmp_path / "in.json", range(1, 3))
-    issued = _pith(home, "issue", str(data), "--workers", "1", "--json")
+    issued = pith(home, "issue", str(data), "--workers", "1", "--json")
     assert json.loads(issued.stdout)["short_alias_collisions"] == 2
-    result = _pith(home, "resolve", "pith:SAMESAME")
+    result = pith(home, "resolve", "pith:SAMESAME")
     assert result.exit_code == 1
     numbers = [c["pith_number"] for c in json.loads(result.stdout)["candidates"]]
     assert len(numbers) == 2
@@ -140,18 +120,18 @@ def test_ambiguous_short_form_names_every_candidate(
 
 def test_unknown_record_and_bad_payload_are_clear_errors(home: Path, tmp_path: Path) -> None:
     data = factory.snapshot(tmp_path / "in.json", range(1, 2))
-    assert _pith(home, "issue", str(data)).exit_code == 0
-    unknown = _pith(home, "show", "pith:2024:AAAAAAAAAAAAAAAAAAAAAAAAAA")
+    assert pith(home, "issue", str(data)).exit_code == 0
+    unknown = pith(home, "show", "pith:2024:AAAAAAAAAAAAAAAAAAAAAAAAAA")
     assert unknown.exit_code == 3 and "no record" in unknown.stderr
-    number = json.loads(_pith(home, "resolve", "2401.00001").stdout)["unique"]
+    number = json.loads(pith(home, "resolve", "2401.00001").stdout)["unique"]
     payload = tmp_path / "p.json"
     payload.write_text('{"a": 1.5}')
-    floats = _pith(
+    floats = pith(
         home, "event", "add", number, "--type", "author_attestation", "--payload", str(payload)
     )
     assert floats.exit_code == 1 and str(payload) in floats.stderr
     payload.write_text('{"a": 1}')
-    wrong = _pith(
+    wrong = pith(
         home, "event", "add", number, "--type", "record_created", "--payload", str(payload)
     )
     assert wrong.exit_code == 2 and "cannot add" in wrong.stderr
@@ -163,7 +143,7 @@ def test_unknown_record_and_bad_payload_are_clear_errors(home: Path, tmp_path: P
 def _spawn(home: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "issuer", "issue", *args, "--json"],
-        env={**os.environ, **_env(home)},
+        env={**os.environ, **pith_env(home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -233,27 +213,7 @@ def test_sigkill_at_random_points_then_rerun_loses_and_duplicates_nothing(
 
 def test_progress_bar_on_a_terminal_and_clean_json_on_stdout(home: Path, tmp_path: Path) -> None:
     data = factory.snapshot(tmp_path / "in.json", range(1, 1501))
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "issuer", "issue", str(data), "--workers", "1", "--json"],
-        env={**os.environ, **_env(home), "COLUMNS": "160"},
-        stdout=subprocess.PIPE,
-        stderr=follower,
-    )
-    os.close(follower)
-    chunks: list[bytes] = []
-
-    def drain() -> None:  # keep reading, or the child blocks on a full terminal buffer
-        with contextlib.suppress(OSError):  # EIO once the terminal's last writer is gone
-            while chunk := os.read(leader, 65536):
-                chunks.append(chunk)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    out, _ = proc.communicate(timeout=120)
-    reader.join(timeout=30)
-    os.close(leader)
-    drawn = b"".join(chunks)
-    assert proc.returncode == 0, drawn[-2000:]
+    code, out, drawn = pith_on_terminal(home, "issue", str(data), "--workers", "1", "--json")
+    assert code == 0, drawn[-2000:]
     assert json.loads(out)["issued"] == 1500  # stdout holds the summary only
     assert b"issuing" in drawn and b"1,500 issued" in drawn

@@ -8,28 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from issuer.cli import app
 from issuer.keys.keyset import KeySet
 from tests import factory
+from tests.cli._run import pith, pith_on_terminal
 
-runner = CliRunner()
-PASSPHRASE = "a long test passphrase"
 T0 = "2026-06-01T00:00:00Z"
 T1 = "2026-07-01T00:00:00Z"  # the rotation
 T2 = "2026-07-02T00:00:00Z"
 T3 = "2026-07-03T00:00:00Z"
 T4 = "2026-07-04T00:00:00Z"
-
-
-def _pith(home: Path, *args: str) -> Any:
-    env = {
-        "PITH_HOME": str(home),
-        "PITH_KEY_PASSPHRASE": PASSPHRASE,
-        "PITH_REGISTRY": str(home / "registry.sqlite3"),
-    }
-    return runner.invoke(app, list(args), env=env)
 
 
 def _ok(result: Any) -> Any:
@@ -41,24 +29,22 @@ def _ok(result: Any) -> Any:
 def home(tmp_path: Path) -> Path:
     """A registry of three records issued with k1, published to tmp_path/out."""
     home = tmp_path / "home"
-    _ok(_pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    _ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
     data = factory.snapshot(tmp_path / "in.json", range(1, 4))
-    _ok(_pith(home, "issue", str(data), "--workers", "1", "--now", T0))
+    _ok(pith(home, "issue", str(data), "--workers", "1", "--now", T0))
     _ok(
-        _pith(
-            home, "publish", str(tmp_path / "out"), "--base-url", "https://r.example", "--now", T0
-        )
+        pith(home, "publish", str(tmp_path / "out"), "--base-url", "https://r.example", "--now", T0)
     )
     return home
 
 
 def _rotate(home: Path, *extra: str) -> Any:
     signer = f"file:{home.parent / 'k2.p8'}"
-    return _pith(home, "keys", "rotate", "--to", "k2", "--signer", signer, *extra)
+    return pith(home, "keys", "rotate", "--to", "k2", "--signer", signer, *extra)
 
 
 def _verify(home: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
-    result = _pith(home, "verify", "--json", *args)
+    result = pith(home, "verify", "--json", *args)
     return result.exit_code, [json.loads(line) for line in result.stdout.splitlines()]
 
 
@@ -72,12 +58,12 @@ def test_rotate_revoke_reissue_then_every_bundle_verifies_from_the_pinned_first_
     assert (rotated["from_key"], rotated["to_key"], rotated["rotates_at"]) == ("k1", "k2", T1)
     assert json.loads((home / "keys" / "k1.json").read_text())["rotates_at"] == T1
     document = tmp_path / "keys-1.json"
-    _ok(_pith(home, "keys", "export", "--out", str(document)))
+    _ok(pith(home, "keys", "export", "--out", str(document)))
     assert len(json.loads(document.read_text())["rotation_statements"]) == 1
 
     # The old key no longer signs: the CLI refuses before signing anything.
-    number = json.loads(_pith(home, "resolve", "2401.00001").stdout)["unique"]
-    late = _pith(home, "bundle", number, "--key", "k1", "--now", T2)
+    number = json.loads(pith(home, "resolve", "2401.00001").stdout)["unique"]
+    late = pith(home, "bundle", number, "--key", "k1", "--now", T2)
     assert late.exit_code == 3 and "refusing to sign with k1" in late.stderr
 
     # What k1 signed before the rotation verifies from k1, pinned by fingerprint.
@@ -88,19 +74,17 @@ def test_rotate_revoke_reissue_then_every_bundle_verifies_from_the_pinned_first_
     assert code == 0 and len(reports) == 6 and all(r["ok"] for r in reports)
 
     # k1 leaks: revoked (signed by k2), everything it signed stops counting.
-    revoked = _pith(home, "keys", "revoke", "k1", "--compromised-since", T0, "--reason",
+    revoked = pith(home, "keys", "revoke", "k1", "--compromised-since", T0, "--reason",
                     "backup tape lost", "--now", T2, "--json")  # fmt: skip
     assert json.loads(_ok(revoked).stdout)["signed_by"] == "k2"
-    _ok(_pith(home, "keys", "export", "--out", str(document)))
+    _ok(pith(home, "keys", "export", "--out", str(document)))
     code, reports = _verify(verifier, str(out), "--keys", str(document), "--trust-root", "k1")
     assert code == 1 and {r["reason"] for r in reports} == {"key_revoked"}
 
     # Re-issue under k2, bundles in the published tree included.
-    report = json.loads(
-        _ok(_pith(home, "reissue", "--out", str(out), "--now", T3, "--json")).stdout
-    )
+    report = json.loads(_ok(pith(home, "reissue", "--out", str(out), "--now", T3, "--json")).stdout)
     assert report["resigned"] == {"receipts": 3, "events": 3, "bundles": 3}
-    again = json.loads(_ok(_pith(home, "reissue", "--now", T4, "--json")).stdout)
+    again = json.loads(_ok(pith(home, "reissue", "--now", T4, "--json")).stdout)
     assert again["resigned"] == {"receipts": 0, "events": 0, "bundles": 0}
     assert again["already_current"] == {"receipts": 3, "events": 3}
 
@@ -110,7 +94,7 @@ def test_rotate_revoke_reissue_then_every_bundle_verifies_from_the_pinned_first_
     assert (len(listed["rotation_statements"]), len(listed["revocation_statements"])) == (1, 1)
     code, reports = _verify(verifier, str(out), "--keys", str(published), "--trust-root", "k1")
     assert code == 0 and len(reports) == 6 and all(r["ok"] for r in reports)
-    shown = json.loads(_pith(home, "show", number).stdout)
+    shown = json.loads(pith(home, "show", number).stdout)
     assert shown["receipt"]["first_computed_at"] == "2026-06-01T00:00:00.000000Z"
     assert shown["receipt"]["last_reissued_at"] == "2026-07-03T00:00:00.000000Z"
     assert shown["state"]["invalid_event_count"] == 0
@@ -139,15 +123,15 @@ def test_a_rotation_missing_a_signature_fails_the_whole_key_set(home: Path, tmp_
     assert code == 1 and reports[0]["reason"] == "bad_key_statement"
     assert "not signed by k2" in reports[0]["message"]
     # The operator's own commands refuse to work with it too.
-    listed = _pith(home, "keys", "export")
+    listed = pith(home, "keys", "export")
     assert listed.exit_code == 1 and "a rotation needs both keys" in listed.stderr
 
 
 def test_a_scheduled_rotation_signs_with_the_old_key_until_its_time(home: Path) -> None:
     _ok(_rotate(home, "--at", T2, "--now", T1))
-    number = json.loads(_pith(home, "resolve", "2401.00002").stdout)["unique"]
-    before = json.loads(_ok(_pith(home, "bundle", number, "--now", T1)).stdout)
-    after = json.loads(_ok(_pith(home, "bundle", number, "--now", T2)).stdout)
+    number = json.loads(pith(home, "resolve", "2401.00002").stdout)["unique"]
+    before = json.loads(_ok(pith(home, "bundle", number, "--now", T1)).stdout)
+    after = json.loads(_ok(pith(home, "bundle", number, "--now", T2)).stdout)
     assert before["bundle_signature"]["key_id"] == "k1"
     assert after["bundle_signature"]["key_id"] == "k2"
 
@@ -155,20 +139,24 @@ def test_a_scheduled_rotation_signs_with_the_old_key_until_its_time(home: Path) 
 def test_rotation_refuses_the_past_and_revocation_refuses_the_signing_key(home: Path) -> None:
     past = _rotate(home, "--at", T0, "--now", T1)
     assert past.exit_code == 2 and "--at is in the past" in past.stderr
-    own = _pith(home, "keys", "revoke", "k1", "--compromised-since", T0, "--reason", "x",
+    _ok(_rotate(home, "--at", T3, "--now", T1))  # scheduled: k1 still signs until T3
+    signer = f"file:{home.parent / 'k3.p8'}"
+    early = pith(home, "keys", "rotate", "--to", "k3", "--signer", signer, "--at", T2, "--now", T1)
+    assert early.exit_code == 2 and "--at must be after 2026-07-03T00:00:00Z" in early.stderr
+    own = pith(home, "keys", "revoke", "k1", "--compromised-since", T0, "--reason", "x",
                 "--now", T1)  # fmt: skip
     assert own.exit_code == 3 and "rotate first" in own.stderr
     assert not (home / "keys" / "revocation-k1.json").exists()
-    future = _pith(home, "keys", "revoke", "k1", "--compromised-since", "2030-01-01T00:00:00Z",
+    future = pith(home, "keys", "revoke", "k1", "--compromised-since", "2030-01-01T00:00:00Z",
                    "--reason", "x", "--now", T1)  # fmt: skip
     assert future.exit_code == 2
 
 
 def test_rotating_to_a_key_made_beforehand_uses_it(home: Path, tmp_path: Path) -> None:
-    made = _pith(home, "keys", "generate", "k2", "--signer", f"file:{tmp_path / 'hsm-like.p8'}",
+    made = pith(home, "keys", "generate", "k2", "--signer", f"file:{tmp_path / 'hsm-like.p8'}",
                  "--json")  # fmt: skip
     fingerprint = json.loads(_ok(made).stdout)["key"]["fingerprint_sha256_hex"]
-    _ok(_pith(home, "keys", "rotate", "--to", "k2", "--now", T1))
+    _ok(pith(home, "keys", "rotate", "--to", "k2", "--now", T1))
     keys = KeySet.load(home / "keys")
     k2 = keys.get("k2")
     assert k2 is not None and k2.fingerprint == fingerprint
@@ -186,9 +174,19 @@ def test_an_interrupted_rotation_is_finished_by_running_it_again(home: Path) -> 
     keys = KeySet.load(home / "keys")
     assert [r.rotates_at.isoformat() for r in keys.rotations] == ["2026-07-01T00:00:00+00:00"]
     signer = f"file:{home.parent / 'k3.p8'}"
-    _ok(_pith(home, "keys", "rotate", "--to", "k3", "--signer", signer, "--now", T3))
+    _ok(pith(home, "keys", "rotate", "--to", "k3", "--signer", signer, "--now", T3))
     chain = KeySet.load(home / "keys")
     assert [(r.from_key.key_id, r.to_key.key_id) for r in chain.rotations] == [
         ("k1", "k2"),
         ("k2", "k3"),
     ]
+
+
+def test_reissue_draws_a_progress_bar_on_a_terminal(home: Path, tmp_path: Path) -> None:
+    data = factory.snapshot(tmp_path / "more.json", range(10, 2510))
+    _ok(pith(home, "issue", str(data), "--workers", "1", "--now", T0))
+    _ok(_rotate(home, "--now", T1))
+    code, out, drawn = pith_on_terminal(home, "reissue", "--now", T2, "--json")
+    assert code == 0, drawn[-2000:]
+    assert json.loads(out)["resigned"]["receipts"] == 2503  # stdout holds the report only
+    assert b"re-signing" in drawn and b"2,503 receipts, 2,503 events re-signed" in drawn

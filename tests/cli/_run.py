@@ -1,0 +1,62 @@
+"""Running ``pith`` in-process against one registry home, as an operator's shell would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from issuer.cli import app
+
+runner = CliRunner()
+PASSPHRASE = "a long test passphrase"
+
+
+def pith_env(home: Path) -> dict[str, str]:
+    """The environment of an operator working on the registry in ``home``."""
+    return {
+        "PITH_HOME": str(home),
+        "PITH_KEY_PASSPHRASE": PASSPHRASE,
+        "PITH_REGISTRY": str(home / "registry.sqlite3"),
+    }
+
+
+def pith(home: Path, *args: str) -> Any:
+    """``pith ARGS`` with ``home`` as the registry home; the click ``Result``."""
+    return runner.invoke(app, list(args), env=pith_env(home))
+
+
+def pith_on_terminal(home: Path, *args: str) -> tuple[int, bytes, bytes]:
+    """Run ``pith ARGS`` in a subprocess whose stderr is a terminal (a pty).
+
+    Returns:
+        (exit code, stdout, everything drawn on the terminal).
+    """
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuer", *args],
+        env={**os.environ, **pith_env(home), "COLUMNS": "160"},
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # keep reading, or the child blocks on a full terminal buffer
+        with contextlib.suppress(OSError):  # EIO once the terminal's last writer is gone
+            while chunk := os.read(leader, 65536):
+                chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    out, _ = proc.communicate(timeout=120)
+    reader.join(timeout=30)
+    os.close(leader)
+    return proc.returncode, out, b"".join(chunks)
