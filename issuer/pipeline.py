@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
-import multiprocessing.connection
-import os
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from issuer._time import Clock, format_seconds
+from issuer._workers import signing_pool, worker_signer
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -140,31 +137,8 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
-_worker_signer: Signer | None = None
-
-
-def _init_worker(key_id: str, seed: bytes) -> None:
-    global _worker_signer  # noqa: PLW0603 - one signer per worker process
-    _worker_signer = SeedSigner(key_id, seed)
-    threading.Thread(target=_exit_with_parent, daemon=True).start()
-
-
-def _exit_with_parent() -> None:
-    """End this worker when the issuing process dies, even by SIGKILL.
-
-    A pool worker otherwise waits forever on its task queue (it holds both
-    ends of the pipe, so it never sees EOF) and lives on as an orphan that
-    keeps the key in memory.
-    """
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(1)
-
-
 def _sign_in_worker(metas: list[SourceMetadata], now: datetime) -> list[NewRecord | Reject]:
-    assert _worker_signer is not None  # noqa: S101 - set by _init_worker
-    return sign_records(metas, _worker_signer, now)
+    return sign_records(metas, worker_signer(), now)
 
 
 def sign_records(
@@ -321,12 +295,7 @@ class Issuer:
         if self._pool is None and self.workers > 1 and self._batches > 1:
             # Started at the second batch: a small run never pays for worker start-up.
             assert isinstance(self.signer, SeedSigner)  # noqa: S101 - checked in __init__
-            self._pool = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=self.signer.worker_args(),
-            )
+            self._pool = signing_pool(self.signer, self.workers)
         if self._pool is None:
             self._inflight.append(sign_records(fresh, self.signer, now))
         else:

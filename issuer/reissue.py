@@ -9,8 +9,9 @@ the key that created it) and gets a new ``signature``. The receipt inside a
 ``record_created`` event is part of that event's content, so it is left as
 it was and the event's new signature countersigns it.
 
-Resumable by construction: records are walked in row-id order in batches,
-each batch committed in one transaction, and anything already signed by
+Resumable by construction: records are walked in row-id order in batches
+(re-signed by worker processes when the key is in memory), each batch
+committed in order in one transaction, and anything already signed by
 the current key is skipped, so a rerun after a crash (or a second run) only
 does what is left. Bundles are not stored; they are re-signed by
 republishing (:func:`issuer.publish.publish` rewrites every bundle when the
@@ -19,16 +20,22 @@ signing key changes).
 
 from __future__ import annotations
 
+import contextlib
+import zlib
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from issuer import cjson
+from issuer._workers import signing_pool, worker_signer
 from issuer.errors import StoreError
 from issuer.events import sign_event
-from issuer.keys import Signer
+from issuer.keys import SeedSigner, Signer
 from issuer.receipts import reissue_receipt
-from issuer.store import SqliteStore
+from issuer.store import SignedObjects, SqliteStore
 
 BATCH = 1000
 
@@ -62,50 +69,103 @@ def _is_current(signature: dict[str, Any], signer: Signer) -> bool:
     )
 
 
+@dataclass
+class Resigned:
+    """One batch, re-signed, ready to write."""
+
+    receipts: list[tuple[int, str, bytes]] = field(default_factory=list)
+    events: list[tuple[int, bytes]] = field(default_factory=list)
+    receipts_current: int = 0
+    events_current: int = 0
+
+
+def resign(rows: list[SignedObjects], signer: Signer, now: datetime) -> Resigned:
+    """Re-sign one batch of stored objects (pure: reads nothing, writes nothing).
+
+    Raises:
+        StoreError: a stored event does not hash to its own id (the registry was altered).
+        FormatError: a stored receipt or event is malformed.
+    """
+    done = Resigned()
+    for row in rows:
+        receipt = cjson.loads(row.receipt)
+        if _is_current(receipt, signer):
+            done.receipts_current += 1
+        else:
+            new = reissue_receipt(receipt, signer, now)
+            done.receipts.append((row.row_id, signer.key_id, cjson.dumps_parsed(new)))
+        for row_id, body in row.events:
+            event = cjson.loads(zlib.decompress(body))
+            if _is_current(event["signature"], signer):
+                done.events_current += 1
+                continue
+            signed = sign_event(event, signer, now, parsed=True)
+            if signed["event_id"] != event["event_id"]:
+                raise StoreError(
+                    f"event {event['event_id']} of {event['subject_pith_number']} does not "
+                    "hash to its id: the registry was altered",
+                    hint="restore the registry from a backup; nothing in this batch was re-signed",
+                )
+            done.events.append((row_id, zlib.compress(cjson.dumps_parsed(signed), 1)))
+    return done
+
+
+def _resign_in_worker(rows: list[SignedObjects], now: datetime) -> Resigned:
+    return resign(rows, worker_signer(), now)
+
+
 def reissue(
     store: SqliteStore,
     signer: Signer,
     *,
     now: datetime,
     batch: int = BATCH,
+    workers: int = 1,
     on_batch: Callable[[ReissueSummary], None] | None = None,
 ) -> ReissueSummary:
     """Re-sign every receipt and event not yet signed by ``signer``'s key.
 
+    Batches are re-signed by ``workers`` processes (an in-memory key only; an
+    HSM signs in this process) and written here, in row-id order, so what is
+    committed is always a prefix of the registry and a rerun resumes after it.
+
     Raises:
         StoreError: a stored event does not hash to its own id (the registry was
-            altered): nothing in its batch is written.
-        FormatError: a stored receipt is malformed.
+            altered): nothing of its batch or later ones is written.
+        FormatError: a stored receipt or event is malformed.
     """
     summary = ReissueSummary(signer.key_id)
     store.add_key(signer.public_key)
-    after = 0
-    while rows := store.signed_batch(after, batch):
-        receipts: list[tuple[int, dict[str, Any]]] = []
-        events: list[tuple[int, dict[str, Any]]] = []
-        for row in rows:
-            summary.records += 1
-            if _is_current(row.receipt, signer):
-                summary.receipts_current += 1
-            else:
-                receipts.append((row.row_id, reissue_receipt(row.receipt, signer, now)))
-            for row_id, event in row.events:
-                if _is_current(event["signature"], signer):
-                    summary.events_current += 1
-                    continue
-                signed = sign_event(event, signer, now, parsed=True)
-                if signed["event_id"] != event["event_id"]:
-                    raise StoreError(
-                        f"event {event['event_id']} of {event['subject_pith_number']} does not "
-                        "hash to its id: the registry was altered",
-                        hint="restore the registry from a backup; nothing in this batch was "
-                        "re-signed",
-                    )
-                events.append((row_id, signed))
-        store.write_signatures(receipts, events)
-        summary.receipts += len(receipts)
-        summary.events += len(events)
-        after = rows[-1].row_id
-        if on_batch is not None:
-            on_batch(summary)
+    parallel = workers > 1 and isinstance(signer, SeedSigner)
+    inflight: deque[tuple[int, Resigned | Future[Resigned]]] = deque()
+    with contextlib.ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+
+        def write(keep: int) -> None:
+            while len(inflight) > keep:
+                records, pending = inflight.popleft()
+                done = pending if isinstance(pending, Resigned) else pending.result()
+                store.write_signatures(done.receipts, done.events)
+                summary.records += records
+                summary.receipts += len(done.receipts)
+                summary.events += len(done.events)
+                summary.receipts_current += done.receipts_current
+                summary.events_current += done.events_current
+                if on_batch is not None:
+                    on_batch(summary)
+
+        after = 0
+        while rows := store.signed_batch(after, batch):
+            after = rows[-1].row_id
+            if pool is None and parallel and inflight:  # a one-batch run never starts workers
+                assert isinstance(signer, SeedSigner)  # noqa: S101 - checked above
+                pool = stack.enter_context(signing_pool(signer, workers))
+            job: Resigned | Future[Resigned] = (
+                resign(rows, signer, now)
+                if pool is None
+                else pool.submit(_resign_in_worker, rows, now)
+            )
+            inflight.append((len(rows), job))
+            write(2 * workers if pool is not None else 0)
+        write(0)
     return summary

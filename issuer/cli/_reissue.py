@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,16 @@ def reissue_command(
             "for the same base URL).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that re-sign (default: one per CPU); the writer stays single. "
+            "HSM signers always sign in one process.",
+            show_default=False,
+        ),
+    ] = None,
     now: NowOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -69,7 +80,9 @@ def reissue_command(
                 counts = f"{summary.receipts:,} receipts, {summary.events:,} events re-signed"
                 bar.update(task, completed=summary.records, counts=counts)
 
-            summary = reissue(store, sign, now=when, on_batch=advance)
+            summary = reissue(
+                store, sign, now=when, workers=workers or os.cpu_count() or 1, on_batch=advance
+            )
         if out is not None and base_url is not None:
             with progress_bar("re-signing bundles") as bar:
                 task = bar.add_task("publish", total=total, counts="")

@@ -98,8 +98,8 @@ class SignedObjects:
     """One record's signed objects, by row id: its receipt and its events."""
 
     row_id: int
-    receipt: dict[str, Any]
-    events: list[tuple[int, dict[str, Any]]]
+    receipt: bytes  # canonical JSON
+    events: list[tuple[int, bytes]]  # (event row id, zlib-compressed canonical JSON)
 
 
 @dataclass(frozen=True)
@@ -541,41 +541,42 @@ class SqliteStore:
         """The receipts and events of up to ``limit`` records with row id above ``after``.
 
         Re-issuance walks the registry with this, in row-id order, so that it
-        can stop anywhere and start again after the last committed batch.
+        can stop anywhere and start again after the last committed batch. The
+        rows are returned as stored (receipt JSON, zlib-compressed event JSON),
+        for whichever process re-signs them to parse.
         """
         rows = self._db.execute(
             "SELECT id, receipt FROM records WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
         ).fetchall()
         if not rows:
             return []
-        events: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+        events: dict[int, list[tuple[int, bytes]]] = {}
         for row_id, record_id, body in self._db.execute(
             "SELECT id, record_id, body FROM events WHERE record_id BETWEEN ? AND ? ORDER BY id",
             (rows[0][0], rows[-1][0]),
         ):
-            events.setdefault(record_id, []).append((row_id, cjson.loads(zlib.decompress(body))))
+            events.setdefault(record_id, []).append((row_id, bytes(body)))
         return [
-            SignedObjects(row_id, dict(cjson.loads(receipt)), events.get(row_id, []))
+            SignedObjects(row_id, bytes(receipt), events.get(row_id, []))
             for row_id, receipt in rows
         ]
 
     def write_signatures(
-        self, receipts: list[tuple[int, dict[str, Any]]], events: list[tuple[int, dict[str, Any]]]
+        self, receipts: list[tuple[int, str, bytes]], events: list[tuple[int, bytes]]
     ) -> None:
-        """Store re-signed receipts (by record row id) and events (by event row id), atomically.
+        """Store re-signed receipts and events, atomically.
 
-        Only signatures change: an event's id and content are the same, which the
-        caller guarantees by re-signing with :func:`issuer.events.sign_event`.
+        ``receipts``: (record row id, key id, receipt JSON); ``events``: (event
+        row id, zlib-compressed event JSON). Only signatures change: an event's
+        id and content are the same, which the caller guarantees by re-signing
+        with :func:`issuer.events.sign_event` and checking the id.
         """
         with self._transaction():
             self._db.executemany(
                 "UPDATE records SET receipt_key_id=?, receipt=? WHERE id=?",
-                [(r["key_id"], cjson.dumps_parsed(r), row_id) for row_id, r in receipts],
+                [(key_id, receipt, row_id) for row_id, key_id, receipt in receipts],
             )
-            self._db.executemany(
-                "UPDATE events SET body=? WHERE id=?",
-                [(zlib.compress(cjson.dumps_parsed(e), 1), row_id) for row_id, e in events],
-            )
+            self._db.executemany("UPDATE events SET body=? WHERE id=?", [(b, r) for r, b in events])
 
 
 _INSERT_EVENT = (

@@ -17,6 +17,7 @@ from issuer.errors import StoreError
 from issuer.events import content_digest
 from issuer.keys import verify
 from issuer.pipeline import Issuer
+from issuer.receipts import reissue_receipt
 from issuer.reissue import ReissueSummary, reissue
 from issuer.store import SqliteStore, open_store
 from tests import factory
@@ -77,6 +78,20 @@ def test_reissue_moves_signatures_and_nothing_else(store: SqliteStore) -> None:
 
 def _sig(obj: dict[str, Any]) -> bytes:
     return base64.b64decode(obj["signature_b64"])
+
+
+def test_worker_processes_resign_exactly_as_one_process_does(store: SqliteStore) -> None:
+    before = _snapshot(store)
+    summary = reissue(store, NEW, now=LATER, batch=2, workers=2)  # four batches, two workers
+    assert (summary.records, summary.receipts, summary.events) == (RECORDS, RECORDS, RECORDS)
+    after = _snapshot(store)
+    for number, old in before.items():
+        assert [e["event_id"] for e in after[number]["events"]] == [
+            e["event_id"] for e in old["events"]
+        ]
+        assert after[number]["receipt"] == reissue_receipt(old["receipt"], NEW, LATER)
+        for event in after[number]["events"]:
+            assert verify(NEW.public_key.raw, content_digest(event), _sig(event["signature"]))
 
 
 def test_a_second_run_has_nothing_left_to_do(store: SqliteStore) -> None:
