@@ -1,4 +1,4 @@
-"""Shared fixtures: where the shared material lives, hypothesis profiles."""
+"""Shared fixtures: the test data the repository carries, hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("PITH_SHARED", ROOT.parent / "shared")).resolve()
-SAMPLES = SHARED / "samples" / "arxiv"
-VECTORS = SHARED / "vectors"
-BUNDLE_PATH = SHARED / "conformance" / "pith-AH5S4WE2-bundle.json"
+# Everything the tests read lives under tests/data/ (see tests/data/SOURCES.md):
+# a clone with nothing beside it runs the whole suite.
+DATA = ROOT / "tests" / "data"
+SAMPLES = DATA / "arxiv"
+VECTORS = DATA / "vectors"
+BUNDLE_PATH = DATA / "conformance" / "pith-AH5S4WE2-bundle.json"
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
@@ -23,13 +25,11 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Fail at once, with a clear message, when the shared material is missing."""
-    if not BUNDLE_PATH.is_file():
-        raise pytest.UsageError(
-            f"shared material not found at {SHARED}: the tests need ../shared beside the "
-            "project (or PITH_SHARED pointing at it)"
-        )
+def data_file(path: Path) -> Path:
+    """``path`` under tests/data, or this test fails saying which file is missing."""
+    if not path.is_file():
+        pytest.fail(f"test data missing: {path} (restore tests/data/ from git)")
+    return path
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,7 @@ def _isolated_home(
 @pytest.fixture(scope="session")
 def real_bundle() -> dict[str, Any]:
     """The registry's published bundle, parsed."""
-    data: dict[str, Any] = json.loads(BUNDLE_PATH.read_bytes())
+    data: dict[str, Any] = json.loads(data_file(BUNDLE_PATH).read_bytes())
     return data
 
 
