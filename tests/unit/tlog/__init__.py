@@ -1,0 +1,1 @@
+"""Tests of issuer.tlog (issue 16)."""
