@@ -1,70 +1,113 @@
 """Static publishing: the registry as a tree of files any web server can serve (spec §9).
 
 For every record: ``pith/CODE/bundle.json``, ``pith/CODE/state.json``,
-``.well-known/pith/CODE/bundle.json`` and a small resolver page
-``pith/CODE/index.html``; at the top, ``pith-signing-key.json``. Nothing
-in the tree needs the server to be trusted: bundles verify against the
-reader's own keys.
+``.well-known/pith/CODE/bundle.json`` and a page ``pith/CODE/index.html``; at
+the top, ``pith-signing-key.json`` and ``index.html``, which lists the records
+by year (``years/YYYY/…``, paginated). Nothing in the tree needs the server to
+be trusted: bundles verify against the reader's own keys.
 
-Incremental: a record whose merged state is what its published
-``state.json`` already says is left alone, so a second run rewrites only
-what changed. Every file is replaced atomically (a reader sees the old file
-or the new, never half of one); ``state.json`` is written last of a record's
-files, so a crash before it makes the next run write the record again. The
-tree's settings (base URL, signing key, layout version) are kept in
-``.pith-publish.json``, written last of all after one sync: when they change,
-every record is written again.
+Resumable and incremental. The tree carries an id (in ``.pith-publish.json``,
+written first); the registry keeps, per tree and record, the state and
+settings (base URL, signing key, layout, trusted keys) the record's files
+were last written with, recorded after the files are in place. A run writes
+only the records that are new, changed (an event added, a signature
+re-issued), published under other settings, or missing a file; so a killed
+run resumes where it stopped, a base-URL change reaches every bundle even
+across kills, and a run with nothing to do reads no record. Every file is
+replaced atomically (a reader sees the old file or the new, never half of
+one), and temporary files a killed run left behind are removed. One run at
+a time per tree (a lock file).
+
+A record the registry holds but that no longer passes (issued by an older
+release under a looser grammar) is refused, reported and skipped; the other
+records are published.
 """
 
 from __future__ import annotations
 
-import html
+import contextlib
+import fcntl
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from issuer import cjson
+from issuer import _pages, cjson
 from issuer._fs import atomic_write
-from issuer.bundles import build_bundle, links_for
-from issuer.errors import Error
+from issuer._pages import (
+    KEYS_FILE,
+    Listed,
+    pages_in,
+    paper_from_state,
+    resolver_page,
+    root_page,
+    year_page,
+    year_page_name,
+)
+from issuer.bundles import build_bundle
+from issuer.errors import Error, FormatError, VerificationError
 from issuer.keys import Signer
 from issuer.keys.keyset import KeySet
 from issuer.merge import merge
 from issuer.registry import trusted_keys
-from issuer.store import IssuedRecord, SqliteStore
+from issuer.store import PublishedRecord, PublishRow, SqliteStore
 
-LAYOUT_VERSION = 1
+#: Bumped when the files of a record change shape: every record is written again.
+LAYOUT_VERSION = 2
 SETTINGS_FILE = ".pith-publish.json"
-KEYS_FILE = "pith-signing-key.json"
+LOCK_FILE = ".pith-publish.lock"
+#: Records whose files are recorded as published in one registry transaction.
+BATCH = 1000
+_RECORD_FILES = frozenset({"bundle.json", "index.html", "state.json"})
+_WELL_KNOWN_FILES = frozenset({"bundle.json"})
+# What issuer._fs.atomic_write names its temporary files: .NAME.PID.tmp
+_TMP_RE = re.compile(r"\..+\.[0-9]+\.tmp")
 
 
 class PublishError(Error):
-    """The static tree cannot be written (disk full, permissions)."""
+    """The static tree cannot be written (disk full, permissions, another run holds it)."""
 
 
 @dataclass
 class PublishSummary:
-    """What a run wrote."""
+    """What a run wrote, left alone and refused."""
 
     records: int = 0
     written: int = 0
     unchanged: int = 0
     files: int = 0
     bytes: int = 0
+    stale_removed: int = 0
+    refusals: list[tuple[str, str]] = field(default_factory=list)  # (Pith number, why)
 
-    def to_dict(self) -> dict[str, int]:
+    @property
+    def refused(self) -> int:
+        """Records the registry holds that no longer pass, so were not published."""
+        return len(self.refusals)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every record is published, 1 when any was refused."""
+        return 1 if self.refusals else 0
+
+    def to_dict(self) -> dict[str, Any]:
         """The ``--json`` summary."""
         return {
             "records": self.records,
             "written": self.written,
             "unchanged": self.unchanged,
+            "refused": self.refused,
+            "refusals": [{"pith_number": n, "reason": r} for n, r in self.refusals],
             "files_written": self.files,
             "bytes_written": self.bytes,
+            "stale_tmp_removed": self.stale_removed,
         }
 
 
@@ -82,60 +125,267 @@ def publish(
     now: datetime,
     force: bool = False,
     on_record: Callable[[PublishSummary], None] | None = None,
+    on_refused: Callable[[str, str], None] | None = None,
     extra: KeySet | None = None,
+    batch: int = BATCH,
 ) -> PublishSummary:
     """Write (or bring up to date) the static tree of every record under ``outdir``.
 
     ``extra``: the operator's key set; its keys, rotations and revocations go
     into ``pith-signing-key.json`` beside every key the registry signed with.
+    ``on_refused(pith_number, reason)`` is called for each record that no
+    longer passes; it is skipped, counted in the summary, and the run goes on.
+    ``batch``: records between two commits of what is published (a killed
+    run writes at most this many again).
 
     Raises:
-        PublishError: the tree cannot be written; files already replaced are
-            complete, and the next run finishes the job.
+        PublishError: the tree cannot be written, or another run is writing it;
+            files already replaced are complete, and the next run finishes the job.
     """
-    outdir.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "base_url": base_url.rstrip("/"),
-        "key_id": signer.key_id,
-        "layout_version": LAYOUT_VERSION,
-    }
-    rewrite_all = force or _read_json(outdir / SETTINGS_FILE) != settings
-    store.add_key(signer.public_key)
-    keys = trusted_keys(store, extra)
-    summary = PublishSummary()
-    for issued in store.records():
-        summary.records += 1
-        number = issued.pith_number
-        events = store.events(number)
-        aliases = issued.aliases
-        state = merge(number, events, aliases, keys)
-        where = record_dir(outdir, issued.number.code)
-        if not rewrite_all and _is_current(where, outdir, issued, state["state_sha256"]):
-            summary.unchanged += 1
-        else:
+    base_url = base_url.rstrip("/")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _cannot_write(outdir, e) from e
+    with _locked(outdir):
+        store.add_key(signer.public_key)
+        keys = trusted_keys(store, extra)
+        settings = {"base_url": base_url, "key_id": signer.key_id, "layout_version": LAYOUT_VERSION}
+        # Everything a record's files depend on besides its own rows.
+        settings_sha256 = cjson.sha256_hex({**settings, "keys": keys.to_document()})
+        tree_id = _open_tree(store, outdir, settings)
+        run = _Run(store, outdir, signer, keys, base_url, now, settings_sha256, tree_id)
+        summary = run.summary
+        run.summary.stale_removed += _sweep(outdir)
+        after = 0
+        while rows := store.publish_rows(tree_id, after, batch):
+            todo: list[PublishRow] = []
+            for row in rows:
+                code = row.number.code
+                there = _complete(record_dir(outdir, code), _RECORD_FILES, run)
+                there &= _complete(_well_known_dir(outdir, code), _WELL_KNOWN_FILES, run)
+                current = row.state_sha256 is not None and row.settings_sha256 == settings_sha256
+                if force or not there or not current:
+                    todo.append(row)
+            # A published row always tells the truth about the files: unmark before rewriting.
+            store.unmark_published(tree_id, [r.row_id for r in todo if r.state_sha256])
+            rewrite = {r.row_id for r in todo}
+            for row in rows:
+                summary.records += 1
+                if row.row_id not in rewrite:
+                    summary.unchanged += 1
+                elif (refusal := run.write_record(row.row_id, str(row.number))) is not None:
+                    summary.refusals.append((str(row.number), refusal))
+                    if on_refused is not None:
+                        on_refused(str(row.number), refusal)
+                if on_record is not None:
+                    on_record(summary)
+            run.flush()
+            after = rows[-1].row_id
+        # The registry's own keys and statements, not everything this verifier trusts.
+        own = KeySet(store.keys_used())
+        document = (own.merged(extra) if extra is not None else own).to_document()
+        run.write_if_changed(outdir / KEYS_FILE, cjson.dumps(document) + b"\n")
+        _write_indexes(store, tree_id, outdir, run)
+        os.sync()  # a finished run is on disk as a whole
+    return summary
+
+
+@dataclass
+class _Run:
+    """One publishing run: writes a record's files, and records them as published in batches."""
+
+    store: SqliteStore
+    outdir: Path
+    signer: Signer
+    keys: KeySet
+    base_url: str
+    now: datetime
+    settings_sha256: str
+    tree_id: str
+    summary: PublishSummary = field(default_factory=PublishSummary)
+    pending: list[PublishedRecord] = field(default_factory=list)
+    touched_years: set[int] = field(default_factory=set)
+
+    def write_record(self, row_id: int, pith_number: str) -> str | None:
+        """Build, sign and write one record's files; the reason if the record is refused."""
+        try:
+            issued = self.store.record(pith_number)
+            if issued is None:  # pragma: no cover - the row was just read
+                return "gone from the registry"
+            mark = self.store.events_mark(row_id)  # before the events: see mark_published
+            events = self.store.events(pith_number)
+            state = merge(pith_number, events, issued.aliases, self.keys)
             bundle = build_bundle(
                 issued.record,
-                aliases,
+                issued.aliases,
                 events,
-                keys,
-                signer,
-                built_at=now,
-                base_url=base_url,
+                self.keys,
+                self.signer,
+                built_at=self.now,
+                base_url=self.base_url,
                 state=state,
             )
-            _write_record(outdir, issued, bundle, summary)
-            summary.written += 1
-        if on_record is not None:
-            on_record(summary)
-    # The registry's own keys and statements, not everything this verifier trusts.
-    own = KeySet(store.keys_used())
-    document = (own.merged(extra) if extra is not None else own).to_document()
-    keys_data = cjson.dumps(document) + b"\n"
-    if _read_bytes(outdir / KEYS_FILE) != keys_data:
-        _write(outdir / KEYS_FILE, keys_data, summary)
-    os.sync()  # everything above is on disk before the settings say the tree is complete
-    atomic_write(outdir / SETTINGS_FILE, cjson.dumps(settings) + b"\n")
-    return summary
+        except (FormatError, VerificationError) as e:
+            return e.message
+        paper = paper_from_state(state, issued.title)
+        code = issued.number.code
+        where = record_dir(self.outdir, code)
+        data = cjson.dumps_parsed(bundle) + b"\n"
+        self.write(where / "bundle.json", data)
+        self.write(_well_known_dir(self.outdir, code) / "bundle.json", data)
+        self.write(where / "index.html", resolver_page(bundle, paper).encode())
+        self.write(where / "state.json", cjson.dumps_parsed(bundle["state"]) + b"\n")
+        self.summary.written += 1
+        self.touched_years.add(issued.number.year)
+        self.pending.append(
+            PublishedRecord(
+                row_id,
+                state["state_sha256"],
+                self.base_url,
+                self.settings_sha256,
+                paper.title,
+                events_mark=mark,
+            )
+        )
+        return None
+
+    def flush(self) -> None:
+        """Record the batch as published, once its files are on disk."""
+        if self.pending:
+            os.sync()  # the rows below must never claim files a power cut lost
+            self.store.mark_published(self.tree_id, self.pending)
+            self.pending = []
+
+    def write(self, path: Path, data: bytes) -> None:
+        try:
+            atomic_write(path, data, durable=False)
+        except OSError as e:
+            raise _cannot_write(path, e) from e
+        self.summary.files += 1
+        self.summary.bytes += len(data)
+
+    def write_if_changed(self, path: Path, data: bytes) -> None:
+        if _read_bytes(path) != data:
+            self.write(path, data)
+
+
+def _cannot_write(path: Path, e: OSError) -> PublishError:
+    return PublishError(
+        f"cannot write {path}: {e.strerror or e}",
+        hint="every file already written is whole; fix the cause and run pith publish again",
+    )
+
+
+@contextlib.contextmanager
+def _locked(outdir: Path) -> Iterator[None]:
+    """Hold the tree's lock file for the run: a second run at once is refused, not interleaved."""
+    try:
+        fd = os.open(outdir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise _cannot_write(outdir / LOCK_FILE, e) from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise PublishError(
+                f"another pith publish is writing {outdir}",
+                hint="wait for it to finish, then run pith publish again",
+            ) from e
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _open_tree(store: SqliteStore, outdir: Path, settings: dict[str, Any]) -> str:
+    """The tree's id (made on first publish), with the settings of this run written first."""
+    previous = _read_json(outdir / SETTINGS_FILE)
+    tree_id = previous.get("tree_id") if isinstance(previous, dict) else None
+    if not isinstance(tree_id, str) or not re.fullmatch(r"[0-9a-f]{32}", tree_id):
+        tree_id = secrets.token_hex(16)
+    store.publish_tree(tree_id, str(outdir.resolve()))
+    try:
+        atomic_write(outdir / SETTINGS_FILE, cjson.dumps({**settings, "tree_id": tree_id}) + b"\n")
+    except OSError as e:
+        raise _cannot_write(outdir / SETTINGS_FILE, e) from e
+    return tree_id
+
+
+def _well_known_dir(outdir: Path, code: str) -> Path:
+    return outdir / ".well-known" / "pith" / code
+
+
+def _complete(directory: Path, names: frozenset[str], run: _Run) -> bool:
+    """Whether ``directory`` holds every one of ``names``; removes stale temporary files there.
+
+    Only one run writes a tree at a time (the lock), so any temporary file is
+    left over from a run that was killed.
+    """
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return False
+    complete = names.issubset(entries)
+    if len(entries) != len(names) or not complete:
+        for name in entries:
+            if _TMP_RE.fullmatch(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(directory / name)
+                run.summary.stale_removed += 1
+    return complete
+
+
+def _sweep(outdir: Path) -> int:
+    """Remove stale temporary files outside the record directories (top level, index pages)."""
+    removed = 0
+    years = outdir / "years"
+    dirs = [outdir, *(p for p in years.iterdir() if p.is_dir())] if years.is_dir() else [outdir]
+    for directory in dirs:
+        for name in os.listdir(directory):
+            if _TMP_RE.fullmatch(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(directory / name)
+                removed += 1
+    return removed
+
+
+def _write_indexes(store: SqliteStore, tree_id: str, outdir: Path, run: _Run) -> None:
+    """The front page, and the pages of every year that changed or lost a page."""
+    years = store.published_years(tree_id)
+    run.write_if_changed(outdir / "index.html", root_page(years).encode())
+    stale = {
+        year
+        for year, count in years.items()
+        if year in run.touched_years
+        or not all(
+            (outdir / "years" / str(year) / year_page_name(n)).is_file()
+            for n in range(1, pages_in(count) + 1)
+        )
+    }
+    if not stale:
+        return
+    for year, listed in groupby(store.published_listing(tree_id), key=lambda r: r.number.year):
+        if year not in stale:
+            continue
+        pages = pages_in(years[year])
+        batch: list[Listed] = []
+        page = 1
+        for r in listed:
+            batch.append(
+                Listed(str(r.number), r.number.code, f"{r.source_id}v{r.version}", r.title)
+            )
+            if len(batch) == _pages.PAGE_SIZE:
+                _write_year_page(outdir, year, batch, page=page, pages=pages, run=run)
+                batch, page = [], page + 1
+        if batch or page == 1:
+            _write_year_page(outdir, year, batch, page=page, pages=pages, run=run)
+
+
+def _write_year_page(
+    outdir: Path, year: int, listed: list[Listed], *, page: int, pages: int, run: _Run
+) -> None:
+    path = outdir / "years" / str(year) / year_page_name(page)
+    run.write_if_changed(path, year_page(year, page, pages, listed).encode())
 
 
 def published_base_url(outdir: Path) -> str | None:
@@ -158,121 +408,3 @@ def _read_json(path: Path) -> Any:
         return None if data is None else orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-
-
-def _is_current(where: Path, outdir: Path, issued: IssuedRecord, state_sha256: str) -> bool:
-    published = _read_json(where / "state.json")
-    if not isinstance(published, dict) or published.get("state_sha256") != state_sha256:
-        return False
-    code = issued.number.code
-    return all(
-        p.is_file()
-        for p in (
-            where / "bundle.json",
-            where / "index.html",
-            outdir / ".well-known" / "pith" / code / "bundle.json",
-        )
-    )
-
-
-def _write(path: Path, data: bytes, summary: PublishSummary) -> None:
-    try:
-        atomic_write(path, data, durable=False)
-    except OSError as e:
-        raise PublishError(
-            f"cannot write {path}: {e.strerror or e}",
-            hint="every file already written is whole; fix the cause and run pith publish again",
-        ) from e
-    summary.files += 1
-    summary.bytes += len(data)
-
-
-def _write_record(
-    outdir: Path, issued: IssuedRecord, bundle: dict[str, Any], summary: PublishSummary
-) -> None:
-    code = issued.number.code
-    where = record_dir(outdir, code)
-    data = cjson.dumps_parsed(bundle) + b"\n"
-    _write(where / "bundle.json", data, summary)
-    _write(outdir / ".well-known" / "pith" / code / "bundle.json", data, summary)
-    _write(where / "index.html", resolver_page(bundle).encode(), summary)
-    # Last: a state.json matching the registry marks the record as published.
-    _write(where / "state.json", cjson.dumps_parsed(bundle["state"]) + b"\n", summary)
-
-
-def resolver_page(bundle: dict[str, Any]) -> str:
-    """A small, dependency-free HTML page: the record, its aliases, events and how to verify."""
-    e = html.escape
-    number = bundle["pith_number"]
-    record = bundle["canonical_record"]
-    links = links_for(bundle["mirror_hints"][0]["base_url"], number.rsplit(":", 1)[1])
-    state = bundle["state"]
-    source = record["source"]
-    metadata = record["metadata"]
-    rows = [
-        ("Pith number", number),
-        ("Short form", bundle["short_pith_number"]),
-        ("arXiv", f"{source['id']}v{source['version']}"),
-        ("Submitted", metadata["submitted_at"]),
-        ("Primary category", metadata["primary_cat"]),
-        ("Other categories", " ".join(metadata["cross_cats_sorted"]) or "none"),
-        ("License", metadata["license"] or "none given"),
-        ("canonical_sha256", bundle["canonical_sha256"]),
-        ("Title hash", metadata["title_canon_sha256"]),
-        ("Abstract hash", metadata["abstract_canon_sha256"]),
-        ("state_sha256", state["state_sha256"]),
-        ("Built", bundle["built_at"]),
-    ]
-    record_rows = "\n".join(
-        f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>" for k, v in rows
-    )
-    alias_rows = "\n".join(
-        f"<tr><td>{e(a['alias_kind'])}</td><td><code>{e(a['alias_value'])}</code></td></tr>"
-        for a in bundle["source_aliases"]
-    )
-    event_rows = "\n".join(
-        f"<tr><td>{e(ev['created_at'])}</td><td>{e(ev['event_type'])}</td>"
-        f"<td>{e(ev['target'])}</td><td><code>{e(ev['event_id'])}</code></td>"
-        f"<td>{e(ev['signature']['key_id'])}</td></tr>"
-        for ev in bundle["events"]
-    )
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(number)}</title>
-<link rel="alternate" type="application/json" href="bundle.json">
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse}}td,th{{text-align:left;padding:.2rem .6rem;vertical-align:top}}
-code{{word-break:break-all}}</style>
-</head>
-<body>
-<h1><code>{e(number)}</code></h1>
-<p>A permanent, content-derived identifier for arXiv
-<code>{e(source["id"])}v{e(str(source["version"]))}</code>.
-Signed evidence: <a href="bundle.json">bundle.json</a> ·
-state: <a href="state.json">state.json</a>.</p>
-<h2>Record</h2>
-<table>
-{record_rows}
-</table>
-<h2>Aliases</h2>
-<table>
-{alias_rows}
-</table>
-<h2>Events ({state["valid_event_count"]} valid, {state["invalid_event_count"]} invalid,
-{state["equivocation_count"]} equivocations)</h2>
-<table>
-<tr><th>created</th><th>type</th><th>target</th><th>event id</th><th>key</th></tr>
-{event_rows}
-</table>
-<h2>How to verify</h2>
-<p>Do not trust this page or this server: check the signed bundle against keys you
-already trust, offline.</p>
-<pre>pith verify {e(links["bundle"])}
-# or, with the file saved locally:
-pith verify bundle.json --keys TRUSTED_KEYS</pre>
-</body>
-</html>
-"""

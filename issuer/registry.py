@@ -30,6 +30,9 @@ from issuer.store import IssuedRecord, SqliteStore
 
 _VERSIONED = re.compile(rf"({ARXIV_ID_RE.pattern})v([1-9][0-9]*)")
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
+_DOI_URL_PREFIX = re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
+# An old-style id: archive (lower case), optional subject class (upper case), number.
+_OLD_STYLE = re.compile(r"([a-z][a-z-]*)(?:\.([a-z]{2}))?/([0-9]{7})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,12 @@ def resolve(store: SqliteStore, text: str) -> Resolution:
         return Resolution(
             query, f"pith_short_{len(parsed.prefix)}", store.by_code_prefix(parsed.prefix)
         )
-    lowered = query.lower()
-    if lowered.startswith(ARXIV_DOI_PREFIX):
+    doi = _DOI_URL_PREFIX.sub("", query)
+    if doi.lower().startswith(ARXIV_DOI_PREFIX):
         # Like doi.org, which sends an arXiv DOI to the abstract page: the newest version.
-        return Resolution(query, "doi", store.current_arxiv(query[len(ARXIV_DOI_PREFIX) :]))
+        # DOIs are case-insensitive; arXiv ids are not, so the id is put back in its case.
+        arxiv_id = _arxiv_case(doi[len(ARXIV_DOI_PREFIX) :])
+        return Resolution(query, "doi", store.current_arxiv(arxiv_id))
     bare = _ARXIV_PREFIX.sub("", query)
     versioned = _VERSIONED.fullmatch(bare)
     if versioned:
@@ -83,6 +88,42 @@ def resolve(store: SqliteStore, text: str) -> Resolution:
         hint="give a Pith number (pith:2018:…), a short form (pith:AH5S4WE2), an arXiv id "
         "(1811.06992 or 1811.06992v2) or an arXiv DOI (10.48550/arxiv.1811.06992)",
     )
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The records behind a resolution, and those the registry holds but that no longer pass."""
+
+    records: list[IssuedRecord]
+    refusals: list[tuple[str, str]]  # (Pith number, why)
+
+
+def candidate_records(store: SqliteStore, numbers: list[str]) -> Candidates:
+    """Read the records ``numbers`` name; one that no longer passes is reported, not fatal.
+
+    A record issued by an older release under a looser grammar must not hide
+    the others an alias names (an ambiguous short form).
+    """
+    records: list[IssuedRecord] = []
+    refusals: list[tuple[str, str]] = []
+    for number in numbers:
+        try:
+            issued = store.record(number)
+        except FormatError as e:
+            refusals.append((number, e.message))
+            continue
+        if issued is not None:
+            records.append(issued)
+    return Candidates(records, refusals)
+
+
+def _arxiv_case(text: str) -> str:
+    """An arXiv id in arXiv's case: ``MATH.gt/0309136`` → ``math.GT/0309136``."""
+    old = _OLD_STYLE.fullmatch(text)
+    if old is None:
+        return text  # a new-style id is digits and a dot: no case
+    archive, subject, number = old.groups()
+    return f"{archive.lower()}{'.' + subject.upper() if subject else ''}/{number}"
 
 
 def trusted_keys(store: SqliteStore, extra: KeySet | None = None) -> KeySet:

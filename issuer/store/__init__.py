@@ -10,8 +10,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
-from issuer.store._sqlite import SCHEMA_VERSION, IssuedRecord, SignedObjects, SqliteStore
+from issuer.store._sqlite import (
+    SCHEMA_VERSION,
+    IssuedRecord,
+    ListedRecord,
+    PublishedRecord,
+    PublishRow,
+    SignedObjects,
+    SqliteStore,
+)
 
 REGISTRY_ENV = "PITH_REGISTRY"
 
@@ -19,6 +28,9 @@ __all__ = [
     "REGISTRY_ENV",
     "SCHEMA_VERSION",
     "IssuedRecord",
+    "ListedRecord",
+    "PublishRow",
+    "PublishedRecord",
     "SignedObjects",
     "SqliteStore",
     "default_registry",
@@ -33,10 +45,22 @@ def default_registry() -> Path:
     return default_home() / "registry.sqlite3"
 
 
-def open_store(path: Path | None = None) -> SqliteStore:
+def open_store(path: Path | None = None, *, must_exist: bool = False) -> SqliteStore:
     """Open (creating and migrating if needed) the registry at ``path``.
 
+    Args:
+        path: the registry file (default :func:`default_registry`).
+        must_exist: refuse to create it: read-only commands must not leave an
+            empty registry behind a mistyped path.
+
     Raises:
+        NotFoundError: ``must_exist`` and there is no registry at ``path``.
         StoreError: locked, corrupt, or written by a newer toolkit.
     """
-    return SqliteStore(path or default_registry())
+    path = path or default_registry()
+    if must_exist and not path.is_file():
+        raise NotFoundError(
+            f"no registry at {path}",
+            hint="create one with: pith issue FILE... (or check --home, PITH_HOME, --registry)",
+        )
+    return SqliteStore(path)

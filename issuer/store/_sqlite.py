@@ -29,12 +29,12 @@ from typing import Any
 
 from issuer import cjson
 from issuer._time import parse_seconds
-from issuer.errors import StoreError
+from issuer.errors import FormatError, StoreError
 from issuer.identifiers import PithNumber, parse_pith_number, source_aliases
 from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -86,11 +86,33 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (alias_kind, alias_value, pith_number)
     );
     """,
+    # 2: what each published tree holds, so that publishing resumes where it stopped and a
+    # run with nothing to do touches no record; the title as issued, for the published pages.
+    2: """
+    ALTER TABLE records ADD COLUMN title TEXT;
+    -- One row per static tree (its id lives in the tree's .pith-publish.json).
+    CREATE TABLE publish_trees (
+        tree_id TEXT PRIMARY KEY,
+        outdir TEXT NOT NULL
+    );
+    -- A record whose files are in place in a tree, with what they were built from.
+    -- Written after the files, deleted when the record's events or signatures change.
+    CREATE TABLE published (
+        tree_id TEXT NOT NULL REFERENCES publish_trees(tree_id) ON DELETE CASCADE,
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        state_sha256 TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        settings_sha256 TEXT NOT NULL,
+        title TEXT,
+        PRIMARY KEY (tree_id, record_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX published_by_record ON published(record_id);
+    """,
 }
 
 SHORT_KINDS = {"pith_short_8": 8, "pith_short_12": 12, "pith_short_16": 16}
 
-_RECORD_COLUMNS = "year, code, canonical_record, issued_at"
+_RECORD_COLUMNS = "year, code, canonical_record, issued_at, title"
 
 
 @dataclass(frozen=True)
@@ -109,6 +131,7 @@ class IssuedRecord:
     number: PithNumber
     record: CanonicalRecord
     issued_at: str
+    title: str | None = None  # raw title as issued, where the registry kept it
 
     @property
     def pith_number(self) -> str:
@@ -119,6 +142,38 @@ class IssuedRecord:
     def aliases(self) -> list[dict[str, Any]]:
         """The record's six source aliases, recomputed exactly as they were issued."""
         return source_aliases(self.record, self.number, parse_seconds(self.issued_at))
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRow:
+    """One record as publishing walks it: what the tree last got of it, if anything."""
+
+    row_id: int
+    number: PithNumber
+    state_sha256: str | None  # as last published to the tree; None: never
+    settings_sha256: str | None  # the tree settings it was published under
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRecord:
+    """A record whose files are in place in a tree, and what they were built from."""
+
+    row_id: int
+    state_sha256: str
+    base_url: str
+    settings_sha256: str
+    title: str | None
+    events_mark: int  # the record's newest event row when its files were built
+
+
+@dataclass(frozen=True, slots=True)
+class ListedRecord:
+    """One line of a published tree's index pages."""
+
+    number: PithNumber
+    source_id: str
+    version: int
+    title: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +197,7 @@ class NewRecord:
     event: tuple[str, str, str, str, str, bytes]  # id, target, type, prev, created_at, body
     issued_at: str
     location: str = ""
+    title: str | None = None
 
     @classmethod
     def build(
@@ -153,8 +209,13 @@ class NewRecord:
         event: dict[str, Any],
         issued_at: str,
         location: str = "",
+        title: str | None = None,
     ) -> NewRecord:
-        """Serialize one signed record for :meth:`SqliteStore.write_records`."""
+        """Serialize one signed record for :meth:`SqliteStore.write_records`.
+
+        ``title``: the raw title the record was issued from, kept for the published
+        pages (the record itself holds only its hash).
+        """
         return cls(
             source_id=record.source_id,
             version=record.version,
@@ -168,6 +229,7 @@ class NewRecord:
             event=_event_columns(event),
             issued_at=issued_at,
             location=location,
+            title=title,
         )
 
     @property
@@ -434,8 +496,8 @@ class SqliteStore:
             ids = range(first, first + len(written))
             db.executemany(
                 "INSERT INTO records(id, year, code, source_id, version, canonical_sha256, "
-                "canonical_record, issued_at, receipt_key_id, receipt) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "canonical_record, issued_at, receipt_key_id, receipt, title) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         i,
@@ -448,6 +510,7 @@ class SqliteStore:
                         n.issued_at,
                         n.receipt_key_id,
                         n.receipt_json,
+                        n.title,
                     )
                     for i, n in zip(ids, written, strict=True)
                 ],
@@ -531,6 +594,8 @@ class SqliteStore:
             with self._transaction():
                 record_id = self._id(event["subject_pith_number"])
                 self._db.execute(_INSERT_EVENT, (record_id, *_event_columns(event)))
+                # Its published files no longer show the record's state.
+                self._db.execute("DELETE FROM published WHERE record_id=?", (record_id,))
         except sqlite3.IntegrityError as e:
             raise StoreError(
                 f"cannot append event to {event['subject_pith_number']}/{event['target']}: {e}",
@@ -577,6 +642,108 @@ class SqliteStore:
                 [(key_id, receipt, row_id) for row_id, key_id, receipt in receipts],
             )
             self._db.executemany("UPDATE events SET body=? WHERE id=?", [(b, r) for r, b in events])
+            # Published bundles carry the old signatures: publish writes them again.
+            self._db.executemany(
+                "DELETE FROM published WHERE record_id=?", [(r,) for r, _, _ in receipts]
+            )
+            self._db.executemany(
+                "DELETE FROM published WHERE record_id=(SELECT record_id FROM events WHERE id=?)",
+                [(r,) for r, _ in events],
+            )
+
+    # -- published trees ----------------------------------------------------
+    # Kept apart from the reads above: only :mod:`issuer.publish` uses these.
+
+    def publish_tree(self, tree_id: str, outdir: str) -> None:
+        """Register a static tree by its id; a tree made anew at ``outdir`` replaces the old one.
+
+        The old tree's rows go with it: its files were deleted with its settings file.
+        """
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM publish_trees WHERE outdir=? AND tree_id!=?", (outdir, tree_id)
+            )
+            self._db.execute(
+                "INSERT INTO publish_trees(tree_id, outdir) VALUES (?, ?) "
+                "ON CONFLICT(tree_id) DO UPDATE SET outdir=excluded.outdir",
+                (tree_id, outdir),
+            )
+
+    def publish_rows(self, tree_id: str, after: int, limit: int) -> list[PublishRow]:
+        """Up to ``limit`` records after row id ``after``, with what ``tree_id`` holds of each."""
+        rows = self._db.execute(
+            "SELECT r.id, r.year, r.code, p.state_sha256, p.settings_sha256 FROM records r "
+            "LEFT JOIN published p ON p.tree_id=? AND p.record_id=r.id "
+            "WHERE r.id > ? ORDER BY r.id LIMIT ?",
+            (tree_id, after, limit),
+        )
+        return [
+            PublishRow(row_id, PithNumber(year, code), state, settings)
+            for row_id, year, code, state, settings in rows
+        ]
+
+    def events_mark(self, row_id: int) -> int:
+        """The newest event row of a record: read before its events, checked when marking."""
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(id), 0) FROM events WHERE record_id=?", (row_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def mark_published(self, tree_id: str, rows: list[PublishedRecord]) -> None:
+        """Record that these records' files are in place in the tree (after writing them).
+
+        A record that gained an event since its files were built (its newest
+        event row is no longer ``events_mark``) is left unmarked, so the next
+        run writes it again.
+        """
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO published(tree_id, record_id, state_sha256, base_url, "
+                "settings_sha256, title) SELECT ?, ?, ?, ?, ?, ? "
+                "WHERE (SELECT COALESCE(MAX(id), 0) FROM events WHERE record_id=?) = ?",
+                [
+                    (
+                        tree_id,
+                        r.row_id,
+                        r.state_sha256,
+                        r.base_url,
+                        r.settings_sha256,
+                        r.title,
+                        r.row_id,
+                        r.events_mark,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def unmark_published(self, tree_id: str, row_ids: list[int]) -> None:
+        """Forget that these records are published in the tree (before rewriting their files)."""
+        if row_ids:
+            with self._transaction():
+                self._db.executemany(
+                    "DELETE FROM published WHERE tree_id=? AND record_id=?",
+                    [(tree_id, r) for r in row_ids],
+                )
+
+    def published_years(self, tree_id: str) -> dict[int, int]:
+        """Year → how many records of that year the tree holds."""
+        rows = self._db.execute(
+            "SELECT r.year, COUNT(*) FROM published p JOIN records r ON r.id=p.record_id "
+            "WHERE p.tree_id=? GROUP BY r.year ORDER BY r.year",
+            (tree_id,),
+        )
+        return {int(year): int(n) for year, n in rows}
+
+    def published_listing(self, tree_id: str) -> Iterator[ListedRecord]:
+        """Every record the tree holds, by year then issuance order, for the index pages."""
+        rows = self._db.execute(
+            "SELECT r.year, r.code, r.source_id, r.version, COALESCE(p.title, r.title) "
+            "FROM published p JOIN records r ON r.id=p.record_id WHERE p.tree_id=? "
+            "ORDER BY r.year, r.id",
+            (tree_id,),
+        )
+        for year, code, source_id, version, title in rows:
+            yield ListedRecord(PithNumber(year, code), source_id, version, title)
 
 
 _INSERT_EVENT = (
@@ -597,9 +764,32 @@ def _event_columns(event: dict[str, Any]) -> tuple[str, str, str, str, str, byte
 
 
 def _issued(row: tuple[Any, ...]) -> IssuedRecord:
-    year, code, record_json, issued_at = row
-    record = CanonicalRecord.from_dict(cjson.loads(record_json))
-    return IssuedRecord(PithNumber(year, code), record, issued_at)
+    """Decode a records row; a record this release would refuse is a :class:`FormatError`.
+
+    Raises:
+        FormatError: naming the record and what is wrong with it (a record issued
+            by an older release under a looser grammar, or a row written by hand).
+    """
+    year, code, record_json, issued_at, title = row
+    number = PithNumber(year, code)
+    try:
+        record = CanonicalRecord.from_dict(cjson.loads(record_json))
+    except FormatError as e:
+        raise FormatError(
+            f"{number}: the registry holds a record that no longer passes: {e.message}",
+            hint=_BROKEN_HINT,
+        ) from e
+    derived = PithNumber.for_record(record)
+    if derived != number:
+        raise FormatError(
+            f"{number}: the registry holds a record that no longer passes: "
+            f"the record derives {derived}",
+            hint=_BROKEN_HINT,
+        )
+    return IssuedRecord(number, record, issued_at, title)
+
+
+_BROKEN_HINT = "the other records are not affected; this one cannot be published or bundled"
 
 
 def _marks(values: list[Any]) -> str:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import html
 import http.server
 import json
+import os
+import re
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +26,10 @@ from issuer import cjson
 from issuer.errors import NetworkError
 from issuer.fetch import fetch
 from issuer.keys.keyset import KeySet
+from issuer.publish import BATCH
 from issuer.verify import verify_bundle
 from tests import factory
-from tests.cli._run import pith
+from tests.cli._run import pith, pith_env
 
 BASE = "https://mirror.example"
 
@@ -233,7 +244,104 @@ def test_fetch_times_out_on_a_server_that_never_answers() -> None:
     listener.listen(1)  # accepts the connection, never answers
     try:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/b.json"
-        with pytest.raises(NetworkError, match="Timeout"):
+        with pytest.raises(NetworkError, match=r"Timeout|deadline"):
             fetch(url, timeout=0.5)
     finally:
         listener.close()
+
+
+def _break_record(home: Path, number: str) -> None:
+    """Make a record what an older release let through: a category this one refuses."""
+    db = sqlite3.connect(home / "registry.sqlite3")
+    code = number.rsplit(":", 1)[1]
+    [(raw,)] = db.execute("SELECT canonical_record FROM records WHERE code=?", (code,))
+    record = json.loads(raw)
+    record["metadata"]["primary_cat"] = "Not A Category!"
+    db.execute("UPDATE records SET canonical_record=? WHERE code=?", (cjson.dumps(record), code))
+    db.commit()
+    db.close()
+
+
+def test_a_record_that_no_longer_passes_is_refused_and_every_other_is_served(
+    home: Path, tmp_path: Path
+) -> None:
+    bad, good = _number(home, "2401.00002"), _number(home, "2401.00003")
+    _break_record(home, bad)
+    out = tmp_path / "site"
+    result = pith(home, "publish", str(out), "--base-url", BASE, "--json")
+    assert result.exit_code == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["records"], summary["written"], summary["refused"]) == (3, 2, 1)
+    assert summary["refusals"][0]["pith_number"] == bad
+    assert f"refused: {bad}: " in result.stderr and "primary_cat" in result.stderr
+    assert "Traceback" not in result.stderr
+    text = pith(home, "publish", str(out), "--base-url", BASE)
+    assert text.exit_code == 1 and "2 unchanged, 1 refused" in text.stderr
+
+    assert pith(home, "resolve", "2401.00003").exit_code == 0
+    assert pith(home, "show", good).exit_code == 0
+    assert pith(home, "bundle", good, "-o", str(tmp_path / "b.json")).exit_code == 0
+    for command in (("show", bad), ("bundle", bad)):
+        refused = pith(home, *command)
+        assert refused.exit_code == 1, refused.stderr
+        assert bad in refused.stderr and "no longer passes" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
+def test_the_verify_example_on_a_record_page_works_as_printed(
+    home: Path, tmp_path: Path, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    base = serve(out)
+    assert pith(home, "publish", str(out), "--base-url", base).exit_code == 0
+    code = _number(home, "2401.00001").rsplit(":", 1)[1]
+    page = (out / "pith" / code / "index.html").read_text()
+    [example] = re.findall(r"<pre>(.*?)</pre>", page, re.DOTALL)
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    monkeypatch.chdir(reader)
+    commands = [shlex.split(line) for line in html.unescape(example).splitlines()]
+    assert [c[0] for c in commands] == ["curl", "pith"]
+    [url] = [a for a in commands[0] if a.startswith("http")]
+    (reader / url.rsplit("/", 1)[1]).write_bytes(fetch(url).data)  # what curl -O does
+    verified = pith(home, *commands[1][1:])
+    assert verified.exit_code == 0, verified.stderr
+    assert commands[1][2] == f"{base}/pith/{code}/bundle.json"
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_first_publish_then_the_rerun_resumes(home: Path, tmp_path: Path) -> None:
+    total = 3000
+    data = factory.snapshot(tmp_path / "more.json", range(4, total + 1))
+    assert pith(home, "issue", str(data), "--workers", "1").exit_code == 0
+    out = tmp_path / "site"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuer", "publish", str(out), "--base-url", BASE, "--json"],
+        env={**os.environ, **pith_env(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Kill on an observable point: once the first batch is recorded as published.
+    db = sqlite3.connect(home / "registry.sqlite3", timeout=60)
+    try:
+        while proc.poll() is None:
+            with contextlib.suppress(sqlite3.OperationalError):  # table not migrated yet
+                if db.execute("SELECT COUNT(*) FROM published").fetchone()[0] >= BATCH:
+                    break
+            time.sleep(0.01)
+        assert proc.poll() is None, "publish finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        done = db.execute("SELECT COUNT(*) FROM published").fetchone()[0]
+    finally:
+        db.close()
+    assert BATCH <= done < total
+    again = pith(home, "publish", str(out), "--base-url", BASE, "--json")
+    assert again.exit_code == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["written"] == total - done and summary["unchanged"] == done
+    assert not list(out.rglob("*.tmp"))
+    assert len(list((out / "pith").iterdir())) == total
+    keys = KeySet.load(out / "pith-signing-key.json")
+    for code_dir in sorted((out / "pith").iterdir())[::100]:
+        verify_bundle(json.loads((code_dir / "bundle.json").read_bytes()), keys)

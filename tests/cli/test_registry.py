@@ -60,7 +60,7 @@ def test_issue_twice_then_resolve_show_event_add_bundle_verify(home: Path, tmp_p
         assert out.exit_code == 0, (alias, out.stderr)
         assert json.loads(out.stdout)["unique"] == number, alias
     missing = pith(home, "resolve", "2401.00003v1")
-    assert missing.exit_code == 1 and "not found" in missing.stderr
+    assert missing.exit_code == 3 and "not found" in missing.stderr
     bad = pith(home, "resolve", "hello")
     assert bad.exit_code == 2 and "cannot resolve" in bad.stderr
 
@@ -187,27 +187,57 @@ def test_two_issuers_on_one_registry_neither_duplicate_nor_fork(home: Path, tmp_
     _check_registry(home, 3000)
 
 
+def _records_committed(path: Path) -> int:
+    """How many records a running issuer has committed (0 before the registry exists)."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path, timeout=60)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is not created yet
+        return 0
+    finally:
+        db.close()
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_loses_and_duplicates_nothing(
     home: Path, tmp_path: Path
 ) -> None:
+    """Four runs, each SIGKILLed at a random point that is sure to fall mid-run.
+
+    The points are counts of committed records, observed by polling the
+    registry, never wall-clock delays: each run is killed once it has
+    committed a random 200-2,000 records more than the last one left, so every
+    kill lands while the run still has thousands of records to go, however
+    fast or slow the machine. The seed (PITH_KILL_SEED to replay) is in every
+    failure message.
+    """
     total = 12_000
     data = factory.snapshot(tmp_path / "in.json", range(1, total + 1))
-    rng = random.Random(int(os.environ.get("PITH_KILL_SEED", time.time_ns())))  # noqa: S311
+    seed = int(os.environ.get("PITH_KILL_SEED", time.time_ns()))
+    rng = random.Random(seed)  # noqa: S311 - a test schedule, not a secret
+    path = home / "registry.sqlite3"
     kills = 0
     for workers in ("1", "2", "2", "1"):
+        before = _records_committed(path)
+        target = before + rng.randint(200, 2000)
         proc = _spawn(home, str(data), "--workers", workers)
-        time.sleep(rng.uniform(0.3, 2.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+        while proc.poll() is None and _records_committed(path) < target:
+            time.sleep(0.005)
+        assert proc.poll() is None, f"seed {seed}: run ended before {target} records"
+        proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
-    assert kills >= 1
+        kills += 1
+        after = _records_committed(path)
+        assert target <= after < total, f"seed {seed}: {before} -> {after} records"
+    assert kills == 4
     final = _spawn(home, str(data))
     out, err = final.communicate(timeout=600)
     assert final.returncode == 0, err[-2000:]
     summary = json.loads(out)
     assert summary["issued"] + summary["already_issued"] == total
+    assert summary["already_issued"] >= 800  # what the killed runs committed was kept
     _check_registry(home, total)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +15,10 @@ from issuer.events import build_event
 from issuer.identifiers import PithNumber
 from issuer.keys.keyset import KeySet
 from issuer.pipeline import Issuer, IssueSummary, Reject, sign_records
+from issuer.publish import publish
 from issuer.record import CanonicalRecord
 from issuer.sources import SourceMetadata, read_stream
-from issuer.store import SCHEMA_VERSION, SqliteStore, open_store
+from issuer.store import SCHEMA_VERSION, SqliteStore, _sqlite, open_store
 from issuer.store._sqlite import NewRecord
 from issuer.verify import verify_bundle
 from tests import factory
@@ -326,3 +328,101 @@ def test_a_record_that_cannot_be_canonicalized_is_refused_and_the_run_goes_on(
     summary, rejects = _issue(store, path)
     assert (summary.issued, summary.refused, summary.exit_code) == (2, 1, EXIT_REFUSED)
     assert [(r.location, r.record_id) for r in rejects] == [(f"{path}:2", "2401.00002")]
+
+
+def _v1_registry(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """A registry as the previous release wrote it (schema 1), holding three records.
+
+    Built from migration 1 (the previous release's whole schema, unchanged) and
+    filled with the rows of a registry issued today, minus what schema 2 added.
+    """
+    with open_store(tmp_path / "today.sqlite3") as today:
+        _issue(today, factory.snapshot(tmp_path / "in.json", range(1, 4)))
+        numbers = [i.pith_number for i in today.records()]
+    db = sqlite3.connect(path)
+    with monkeypatch.context() as m:
+        m.setattr(_sqlite, "SCHEMA_VERSION", 1)
+        open_store(path).close()
+    db.execute("ATTACH DATABASE ? AS today", (str(tmp_path / "today.sqlite3"),))
+    for table in ("records", "arxiv_alias", "events", "keys_used", "short_collisions"):
+        columns = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))
+        db.execute(f"INSERT INTO main.{table} SELECT {columns} FROM today.{table}")  # noqa: S608
+    db.commit()
+    db.execute("DETACH DATABASE today")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.close()
+    return numbers
+
+
+def test_a_registry_of_the_previous_schema_is_migrated_and_publishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.sqlite3"
+    numbers = _v1_registry(path, monkeypatch, tmp_path)
+    with open_store(path) as store:
+        assert [i.pith_number for i in store.records()] == numbers
+        assert all(i.title is None for i in store.records())  # not kept before schema 2
+        summary = publish(
+            store, tmp_path / "site", factory.signer(), base_url="https://x.example", now=factory.T0
+        )
+        assert (summary.written, summary.refused) == (3, 0)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("SELECT COUNT(*) FROM published").fetchone()[0] == 3
+    db.close()
+
+
+def test_a_migration_that_fails_midway_leaves_the_previous_schema_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.sqlite3"
+    numbers = _v1_registry(path, monkeypatch, tmp_path)
+    with monkeypatch.context() as m:
+        # The last statement fails, after the others ran: as if killed inside the migration.
+        m.setitem(_sqlite._MIGRATIONS, 2, _sqlite._MIGRATIONS[2] + "; SELECT no_such_function()")
+        with pytest.raises(StoreError, match="cannot open registry"):
+            open_store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "published" not in tables and "publish_trees" not in tables
+    assert "title" not in {r[1] for r in db.execute("PRAGMA table_info(records)")}
+    db.close()
+    with open_store(path) as store:  # the real migration then runs from the start
+        assert [i.pith_number for i in store.records()] == numbers
+
+
+def test_the_title_as_issued_is_kept(store: SqliteStore, tmp_path: Path) -> None:
+    path = factory.snapshot(tmp_path / "in.json", range(1, 2))
+    [signed] = sign_records(_metas(path), factory.signer(), factory.T0)
+    assert isinstance(signed, NewRecord)
+    titled = NewRecord(**{**{f: getattr(signed, f) for f in NewRecord.__slots__}, "title": "T"})
+    store.write_records([titled])
+    [issued] = store.records()
+    assert issued.title == "T"
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "10.48550/arXiv.math.GT/0309136",
+        "10.48550/arxiv.math.gt/0309136",
+        "10.48550/ARXIV.MATH.GT/0309136",
+        "https://doi.org/10.48550/arXiv.math.GT/0309136",
+        "doi:10.48550/arXiv.math.GT/0309136",
+    ],
+)
+def test_dois_resolve_case_insensitively_for_old_style_ids(
+    store: SqliteStore, tmp_path: Path, alias: str
+) -> None:
+    line = json.loads(factory.snapshot_line(1))
+    line["id"] = "math.GT/0309136"
+    line["categories"] = "math.GT"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(line) + "\n")
+    summary, rejects = _issue(store, path)
+    assert (summary.issued, rejects) == (1, [])
+    [number] = store.current_arxiv("math.GT/0309136")
+    found = registry.resolve(store, alias)
+    assert (found.kind, found.unique) == ("doi", number)
+    assert registry.resolve(store, "10.48550/ARXIV.2401.00001").candidates == []
