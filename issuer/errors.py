@@ -7,7 +7,17 @@ the input (``FormatError``, ``SourceError``), the evidence
 (``VerificationError``), or the machine (``KeyAccessError``, ``SigningError``,
 ``StoreError``, ``NetworkError``).
 
-Exit codes: 0 ok, 1 refused input, 2 usage (typer's own), 3 operational.
+Exit codes, the same for every ``pith`` command (README, "Exit codes"):
+
+===  =====================================================================
+0    ok
+1    refused: the input or the evidence did not pass (a record refused, a
+     bundle that does not verify, an ambiguous alias)
+2    usage: a bad option or argument, an input file that cannot be read
+3    unavailable: not found (record, key, registry), key locked, database,
+     network, or an output path that cannot be written
+130  interrupted (Ctrl-C); running the same command again resumes
+===  =====================================================================
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_OPERATIONAL = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class Error(Exception):
@@ -97,6 +108,19 @@ class VerificationError(Error):
         self.step = step
 
 
+class WitnessConflictError(VerificationError):
+    """A witness refuses an ``add-checkpoint`` whose old size is not its latest (HTTP 409).
+
+    Args:
+        message: what conflicts.
+        known_size: the size of the latest checkpoint the witness cosigned for the origin.
+    """
+
+    def __init__(self, message: str, *, known_size: int) -> None:
+        super().__init__(message, reason="old_size_mismatch", step="old_size")
+        self.known_size = known_size
+
+
 class KeyAccessError(Error):
     """A key is unavailable: keyring locked, wrong passphrase, token absent."""
 
@@ -107,6 +131,14 @@ class SigningError(Error):
 
 class StoreError(Error):
     """The registry database is locked, corrupt or of the wrong schema."""
+
+
+class NotFoundError(Error):
+    """What was asked for is not there: a record, an alias, a key, the registry itself."""
+
+
+class OutputError(Error):
+    """An output path that cannot be written: a missing or read-only directory, a full disk."""
 
 
 class NetworkError(Error):

@@ -1,24 +1,31 @@
 """The ``pith`` command line: thin commands over the library, one error handler.
 
 Every :class:`issuer.errors.Error` that reaches a command is caught here, once:
-its ``diagnostics()`` go to stderr and the process exits with its
-``exit_code`` (0 ok, 1 refused, 2 usage or unreadable input, 3 operational).
-``--verbose`` re-raises instead, for a traceback. Locals are never shown in
-tracebacks, so key material cannot leak through one.
+``ERROR:`` and its ``diagnostics()`` go to stderr and the process exits with its
+``exit_code``, the same with or without ``--verbose`` (the table is in
+:mod:`issuer.errors` and the README). ``--verbose`` adds the traceback. An
+``OSError`` that no command turned into an error (a path it could not write)
+gets the same one line, exit 3; Ctrl-C exits 130 with a note that a re-run
+resumes. Locals are never shown in tracebacks, so key material cannot leak
+through one.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import traceback
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 from issuer import __version__
-from issuer.errors import Error
+from issuer.cli._output import set_quiet
+from issuer.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, Error
 
 logger = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted: run the same command again to resume"
 
 
 class _PithGroup(TyperGroup):
@@ -28,10 +35,25 @@ class _PithGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except Error as e:
-            if ctx.obj and ctx.obj.get("verbose"):
-                raise
-            typer.echo(f"error: {e.diagnostics()}", err=True)
-            raise typer.Exit(e.exit_code) from None
+            _fail(ctx, e, e.diagnostics(), e.exit_code)
+        except OSError as e:
+            # Commands name the paths they write; this is the net under the others.
+            where = f"{e.filename}: " if e.filename else ""
+            why = "not a directory" if isinstance(e, FileExistsError) else e.strerror or e
+            _fail(ctx, e, f"{where}{why}", EXIT_OPERATIONAL)
+        except KeyboardInterrupt:
+            typer.echo(f"\n{INTERRUPTED}", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            set_quiet(False)  # in-process callers (tests) run many invocations in one thread
+
+
+def _fail(ctx: Any, error: BaseException, text: str, code: int) -> NoReturn:
+    """Print ``ERROR: text`` (after the traceback with --verbose) and exit with ``code``."""
+    if ctx.obj and ctx.obj.get("verbose"):
+        traceback.print_exception(error)
+    typer.echo(f"ERROR: {text}", err=True)
+    raise typer.Exit(code) from None
 
 
 app = typer.Typer(
@@ -40,7 +62,6 @@ app = typer.Typer(
     help="Pith registry toolkit: derive, sign, issue, verify and publish Pith records.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
 
 
@@ -59,19 +80,25 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="Print only results, FAIL lines and errors: no progress, summaries or notes.",
+    ),
     home: str | None = typer.Option(
         None,
         "--home",
         envvar="PITH_HOME",
-        help="Registry home: keys/, signers.json (default ~/.local/share/pith).",
+        help="Registry home: keys/, signers.json, registry.sqlite3, rejects.jsonl, "
+        "seen-keys.json (default $XDG_DATA_HOME/pith, else ~/.local/share/pith).",
     ),
 ) -> None:
     """Pith registry toolkit."""
-    ctx.obj = {"verbose": verbose, "home": home}
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    ctx.obj = {"verbose": verbose, "quiet": quiet and not verbose, "home": home}
+    set_quiet(quiet and not verbose)
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 def _register() -> None:
@@ -80,10 +107,12 @@ def _register() -> None:
     from issuer.cli import (  # noqa: PLC0415
         _derive,
         _keys,
+        _log,
         _publish,
         _registry,
         _reissue,
         _verify,
+        _witness,
     )
 
     _derive.register(app)
@@ -92,6 +121,8 @@ def _register() -> None:
     _publish.register(app)
     _reissue.register(app)
     _verify.register(app)
+    _log.register(app)
+    _witness.register(app)
 
 
 _register()

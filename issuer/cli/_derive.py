@@ -9,7 +9,7 @@ import typer
 
 from issuer import cjson
 from issuer._time import fixed_or_system_clock
-from issuer.cli._output import now_option
+from issuer.cli._output import note, now_option
 from issuer.derive import Derivation, DeriveSummary, derive_files
 from issuer.errors import SourceError
 from issuer.sources import Notice, Refusal
@@ -38,6 +38,9 @@ def derive(
             "output; SOURCE_DATE_EPOCH is honoured too.",
         ),
     ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Accepted for uniformity: the output is always JSON.")
+    ] = False,
 ) -> None:
     """Derive canonical records, Pith numbers and aliases; one JSON object per line.
 
@@ -54,14 +57,13 @@ def derive(
         elif isinstance(outcome, Refusal):
             typer.echo(f"refused: {outcome}", err=True)
         elif isinstance(outcome, Notice):
-            typer.echo(f"note: {outcome}", err=True)
+            note(f"note: {outcome}")
         elif isinstance(outcome, SourceError):
-            typer.echo(f"error: {outcome.diagnostics()}", err=True)
+            typer.echo(f"ERROR: {outcome.diagnostics()}", err=True)
     out.flush()
-    typer.echo(
+    note(
         f"derived {summary.derived}, refused {summary.refused}, "
         f"from {summary.files} input(s)"
-        + (f"; {len(summary.failed_files)} input(s) failed" if summary.failed_files else ""),
-        err=True,
+        + (f"; {len(summary.failed_files)} input(s) failed" if summary.failed_files else "")
     )
     raise typer.Exit(summary.exit_code)

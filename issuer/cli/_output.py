@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.console import Console, RenderableType
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from issuer import cjson
 from issuer._time import parse_user_time
-from issuer.errors import FormatError, KeyAccessError, VerificationError
+from issuer.cli._secrets import PassphraseSource, prompt_secrets
+from issuer.errors import FormatError, OutputError
 from issuer.keys import Signer
 from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys, default_home
-from issuer.store import default_registry
+from issuer.store import REGISTRY_ENV, SqliteStore, open_store
 
 
 def now_option(value: str | None) -> str | None:
@@ -31,35 +43,6 @@ def now_option(value: str | None) -> str | None:
         except FormatError as e:
             raise typer.BadParameter(e.diagnostics()) from e
     return value
-
-
-PASSPHRASE_ENV = "PITH_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
-PIN_ENV = "PITH_PKCS11_PIN"
-_SECRET_ENV = {"passphrase": PASSPHRASE_ENV, "pin": PIN_ENV}
-
-
-def cli_secrets(*, confirm: bool = False) -> Callable[[str], str]:
-    """A secrets handler: the environment variable, else a terminal prompt, else an error.
-
-    Args:
-        confirm: ask twice (when creating a key), so a typo cannot lock the key away.
-    """
-
-    def handler(name: str) -> str:
-        env = _SECRET_ENV.get(name)
-        if env and os.environ.get(env):
-            return os.environ[env]
-        if not sys.stdin.isatty():
-            raise KeyAccessError(
-                f"a {name} is needed and there is no terminal to ask on",
-                hint=f"set {env}" if env else None,
-            )
-        value = getpass.getpass(f"{name.capitalize()}: ")
-        if confirm and getpass.getpass(f"Repeat {name}: ") != value:
-            raise KeyAccessError(f"the two {name}s differ")
-        return value
-
-    return handler
 
 
 def emit_json(value: Any) -> None:
@@ -76,30 +59,26 @@ def home_of(ctx: typer.Context) -> Path:
 
 
 def open_signer(
-    ctx: typer.Context, key_id: str | None, signer_uri: str | None, now: datetime
+    ctx: typer.Context,
+    key_id: str | None,
+    signer_uri: str | None,
+    now: datetime,
+    passphrase: PassphraseSource | None = None,
 ) -> Signer:
     """The checked signer for ``key_id`` (default: the key that signs at ``now``).
 
-    ``signer_uri`` defaults to where ``pith keys generate`` put the key. A key
-    whose signatures made ``now`` would not count (rotated, revoked) is refused
-    here, before anything is signed with it.
+    ``signer_uri`` defaults to where ``pith keys generate`` put the key. The
+    key is chosen by :meth:`LocalKeys.key_to_sign_with`, which refuses a key
+    whose signatures made ``now`` would not count (rotated, revoked).
 
     Raises:
         KeyAccessError: no such key, no signer, the signer holds another key, or the
             key cannot sign at ``now``.
     """
     local = LocalKeys(home_of(ctx))
-    keys = local.keys()
-    key = local.get(key_id) if key_id else local.signing_key(now)
-    try:
-        key = keys.require(key.key_id, key.fingerprint, now)
-    except VerificationError as e:
-        raise KeyAccessError(
-            f"refusing to sign with {key.key_id}: {e.message}",
-            hint="sign with the current key (see pith keys list)",
-        ) from e
+    key = local.key_to_sign_with(key_id, now)
     uri = signer_uri or local.signer_uri(key.key_id)
-    return Signer.from_uri(uri, key, cli_secrets())
+    return Signer.from_uri(uri, key, prompt_secrets(key.key_id, uri, passphrase=passphrase))
 
 
 def local_keys(ctx: typer.Context) -> KeySet:
@@ -107,19 +86,112 @@ def local_keys(ctx: typer.Context) -> KeySet:
     return LocalKeys(home_of(ctx)).keys()
 
 
-def progress_bar(what: str) -> Progress:
-    """A count-of-total progress bar on stderr (stdout is for ``--json``), on a terminal only."""
-    return Progress(
+class _Bar(Progress):
+    """A progress bar with its counts on a second line, so that both fit 80 columns."""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            if task.fields.get("counts"):
+                yield Text(f"  {task.fields['counts']}", overflow="ellipsis", no_wrap=True)
+
+
+def progress_bar(what: str, *, in_bytes: bool = False, console: Console | None = None) -> Progress:
+    """A progress bar on stderr (stdout is for ``--json``), on a terminal and without --quiet.
+
+    One line: what, the bar, the done fraction, labelled elapsed and remaining
+    times; the task's ``counts`` field goes on the line below. The bar shrinks
+    to keep the line within the terminal's width (80 columns and up).
+
+    Args:
+        what: the label, e.g. ``issuing``.
+        in_bytes: count bytes (shown as MB) rather than items.
+        console: where to draw (tests); default stderr.
+    """
+    console = console or Console(stderr=True)
+    done: ProgressColumn = DownloadColumn() if in_bytes else MofNCompleteColumn()
+    return _Bar(
         TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
+        BarColumn(bar_width=None),
+        TaskProgressColumn(),
+        done,
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("remaining"),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[counts]}"),
-        console=Console(stderr=True),
-        disable=not sys.stderr.isatty(),
+        console=console,
+        expand=True,
+        disable=quiet() or not console.is_terminal,
     )
 
 
-def registry_path(value: Path | None) -> Path:
-    """``--registry`` or the default registry path."""
-    return value or default_registry()
+# Set by the root callback on every invocation (tests run many in one process).
+_QUIET: ContextVar[bool] = ContextVar("pith_quiet", default=False)
+
+
+def set_quiet(value: bool) -> None:
+    """Record ``--quiet`` for this invocation."""
+    _QUIET.set(value)
+
+
+def quiet() -> bool:
+    """Whether ``--quiet`` was given: print results, FAIL lines and errors only."""
+    return _QUIET.get()
+
+
+def note(text: str) -> None:
+    """A summary or note for the operator on stderr, unless ``--quiet``."""
+    if not quiet():
+        typer.echo(text, err=True)
+
+
+def registry_path(ctx: typer.Context, value: Path | None) -> Path:
+    """``--registry`` (or ``PITH_REGISTRY``), else ``registry.sqlite3`` in the ``--home``."""
+    if value is not None:
+        return value
+    if os.environ.get(REGISTRY_ENV):  # typer reads it for --registry; this is for callers
+        return Path(os.environ[REGISTRY_ENV]).expanduser()
+    return home_of(ctx) / "registry.sqlite3"
+
+
+def open_registry(
+    ctx: typer.Context, value: Path | None, *, must_exist: bool = True
+) -> SqliteStore:
+    """The registry of ``--registry`` / ``--home``; only ``pith issue`` may create it.
+
+    Raises:
+        NotFoundError: ``must_exist`` and there is no registry there.
+        OutputError: the directory it would be created in does not exist.
+        StoreError: locked, corrupt, or of a newer schema.
+    """
+    path = registry_path(ctx, value)
+    if not must_exist and not path.parent.is_dir():
+        raise OutputError(
+            f"cannot create registry {path}: {path.parent} is not a directory",
+            hint=f"create the directory first (mkdir -p {path.parent}) or fix --registry",
+        )
+    return open_store(path, must_exist=must_exist)
+
+
+def output_error(path: Path, error: OSError) -> OutputError:
+    """An ``OSError`` met writing ``path``, as the one-line error the CLI prints (exit 3)."""
+    why = error.strerror or str(error)
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        # mkdir names the path it could not make; the operator needs the file in the way.
+        blocker = next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker or error.filename or path} is not a directory"
+    return OutputError(f"cannot write {path}: {why}")
+
+
+def make_dir(path: Path) -> None:
+    """Create the output directory ``path`` (and its parents) or fail with one line.
+
+    Raises:
+        OutputError: it cannot be created, e.g. a parent is a file or read-only.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise output_error(path, e) from e
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: permission denied")

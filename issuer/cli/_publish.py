@@ -11,13 +11,15 @@ from issuer._time import fixed_or_system_clock
 from issuer.cli._output import (
     emit_json,
     local_keys,
+    make_dir,
+    note,
+    open_registry,
     open_signer,
     progress_bar,
-    registry_path,
 )
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
+from issuer.errors import UsageError
 from issuer.publish import PublishSummary, publish
-from issuer.store import open_store
 
 
 def register(app: typer.Typer) -> None:
@@ -43,17 +45,19 @@ def publish_command(
 ) -> None:
     """Publish every record: bundle.json, state.json, .well-known bundle, index.html.
 
-    Also pith-signing-key.json. Incremental: only records whose state changed
-    since the last run (or whose files are missing) are written again. Every
-    file is replaced atomically; a crash leaves each file old or new, and the
-    next run finishes the job.
+    Also pith-signing-key.json and an index of records by year. Incremental:
+    only records that changed since the last run, were published under another
+    --base-url or key, or miss a file are written again. Every file is replaced
+    atomically; a killed run leaves each file old or new, and the next run
+    resumes where it stopped. A record the registry holds that no longer passes
+    is reported (refused: PITH_NUMBER: why) and skipped; exit 1 if any was.
     """
     if not base_url.startswith(("https://", "http://")):
-        typer.echo("error: --base-url must be an http(s) URL", err=True)
-        raise typer.Exit(2)
+        raise UsageError("--base-url must be an http(s) URL")
     when = fixed_or_system_clock(now)()
     sign = open_signer(ctx, key, signer, when)
-    with open_store(registry_path(registry_file)) as store:
+    with open_registry(ctx, registry_file) as store:
+        make_dir(outdir)
         total = store.count()
         bar = progress_bar("publishing")
         with bar:
@@ -73,12 +77,14 @@ def publish_command(
                 extra=local_keys(ctx),
                 force=force,
                 on_record=advance,
+                on_refused=lambda number, why: typer.echo(f"refused: {number}: {why}", err=True),
             )
     if json_out:
         emit_json({**summary.to_dict(), "outdir": str(outdir), "base_url": base_url})
     else:
-        typer.echo(
+        note(
             f"published {summary.records} records to {outdir}: {summary.written} written, "
-            f"{summary.unchanged} unchanged ({summary.files} files, {summary.bytes:,} bytes)",
-            err=True,
+            f"{summary.unchanged} unchanged, {summary.refused} refused "
+            f"({summary.files} files, {summary.bytes:,} bytes)"
         )
+    raise typer.Exit(summary.exit_code)

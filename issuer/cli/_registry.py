@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.progress import TaskID
 
 from issuer import cjson, registry
 from issuer._fs import atomic_write
@@ -26,21 +19,26 @@ from issuer._time import fixed_or_system_clock
 from issuer.cli._output import (
     emit_json,
     local_keys,
+    note,
     now_option,
+    open_registry,
     open_signer,
+    output_error,
+    progress_bar,
+    quiet,
     registry_path,
 )
-from issuer.errors import EXIT_REFUSED, FormatError
+from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
 from issuer.keys import DEFAULT_BASE_URL
 from issuer.pipeline import Issuer, IssueSummary, Reject
-from issuer.store import open_store
+from issuer.store import SqliteStore
 
 RegistryOpt = Annotated[
     Path | None,
     typer.Option(
         "--registry",
         envvar="PITH_REGISTRY",
-        help="Registry database (default $PITH_HOME/registry.sqlite3).",
+        help="Registry database (default registry.sqlite3 in --home / $PITH_HOME).",
         show_default=False,
     ),
 ]
@@ -56,6 +54,9 @@ NowOpt = Annotated[
     typer.Option("--now", callback=now_option, help="Fix the clock (ISO 8601 with Z, or epoch)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+AlwaysJsonOpt = Annotated[
+    bool, typer.Option("--json", help="Accepted for uniformity: the output is always JSON.")
+]
 
 event_app = typer.Typer(help="Append signed events to a record's chains.", no_args_is_help=True)
 
@@ -70,20 +71,10 @@ def register(app: typer.Typer) -> None:
 
 
 class _RichProgress:
-    """A progress bar on stderr with rate and ETA (by input bytes)."""
+    """A progress bar on stderr with elapsed and remaining time (by input bytes)."""
 
     def __init__(self) -> None:
-        self._bar = Progress(
-            TextColumn("issuing"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[counts]}"),
-            transient=False,
-            console=Console(stderr=True),  # stdout is for results (--json)
-        )
+        self._bar = progress_bar("issuing", in_bytes=True)
         self._task: TaskID | None = None
 
     def start(self, total_bytes: int | None) -> None:
@@ -138,20 +129,19 @@ def issue(
     Exit 0 when every record issued or was already there, 1 when any was
     refused, 2 for usage or unreadable input, 3 for key or database trouble.
     """
-    path = registry_path(registry_file)
+    path = registry_path(ctx, registry_file)
     rejects_path = rejects or path.with_name("rejects.jsonl")
     clock = fixed_or_system_clock(now)
     sign = open_signer(ctx, key, signer, clock())
-    rejects_path.parent.mkdir(parents=True, exist_ok=True)
-    with open_store(path) as store, rejects_path.open("ab") as rejects_file:
+    with open_registry(ctx, path, must_exist=False) as store, _append(rejects_path) as rejects_file:
 
         def on_reject(reject: Reject) -> None:
             rejects_file.write(cjson.dumps(reject.to_dict()) + b"\n")
             rejects_file.flush()
             if not json_out:
-                typer.echo(f"refused: {reject.location}: {reject.reason}", err=True)
+                typer.echo(f"refused: {reject}", err=True)
 
-        progress = _RichProgress() if sys.stderr.isatty() else None
+        progress = _RichProgress() if sys.stderr.isatty() and not quiet() else None
         summary = Issuer(
             store,
             sign,
@@ -164,10 +154,11 @@ def issue(
     if json_out:
         emit_json(result)
     else:
+        parts = summary.refusals_text()
         typer.echo(
             f"issued {summary.issued}, already issued {summary.already_issued}, refused "
-            f"{summary.refused + summary.conflicts} (see {rejects_path}), short-alias collisions "
-            f"{summary.collisions}",
+            f"{summary.refusals} ({f'{parts}; ' if parts else ''}see {rejects_path}), "
+            f"short-alias collisions {summary.collisions}",
             err=True,
         )
         for notice in summary.notices:
@@ -175,29 +166,41 @@ def issue(
     raise typer.Exit(summary.exit_code)
 
 
+# A DOI link, as doi.org serves it: resolved as the bare DOI is.
+_DOI_URL = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", re.IGNORECASE)
+
+
 def resolve(
+    ctx: typer.Context,
     alias: Annotated[
-        str, typer.Argument(help="pith:YYYY:CODE, pith:SHORT, arXiv id [vN], or arXiv DOI.")
+        str,
+        typer.Argument(
+            help="pith:YYYY:CODE, pith:SHORT, arXiv id [vN] or abs URL, arXiv DOI or DOI URL."
+        ),
     ],
     registry_file: RegistryOpt = None,
+    json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Resolve an alias to its Pith number(s) and records; every candidate is named.
 
-    Exit 0 for exactly one match, 1 for none or for an ambiguous short form.
+    Exit 0 for exactly one match, 1 for an ambiguous short form, 3 for none.
     """
-    with open_store(registry_path(registry_file)) as store:
-        found = registry.resolve(store, alias)
+    with open_registry(ctx, registry_file) as store:
+        found = registry.resolve(store, _DOI_URL.sub("", alias.strip()))
         records: list[dict[str, Any]] = []
         for number in found.candidates:
             issued = store.record(number)
             if issued is not None:
                 records.append({"pith_number": number, "canonical_record": issued.record.to_dict()})
+        versions = _issued_versions(store, found.query) if not found.candidates else []
     emit_json(
         {"query": found.query, "kind": found.kind, "candidates": records, "unique": found.unique}
     )
     if not found.candidates:
-        typer.echo(f"not found: {alias}", err=True)
-        raise typer.Exit(EXIT_REFUSED)
+        hint = None
+        if versions:
+            hint = "issued versions: " + ", ".join(f"v{v}" for v in versions)
+        raise NotFoundError(f"not found: {alias}", hint=hint)
     if found.unique is None:
         typer.echo(
             f"ambiguous: {alias} names {len(found.candidates)} records: "
@@ -207,13 +210,28 @@ def resolve(
         raise typer.Exit(EXIT_REFUSED)
 
 
+def _issued_versions(store: SqliteStore, query: str) -> list[int]:
+    """The versions issued of the arXiv id in ``query`` (asked with a version that is not)."""
+    unversioned = re.sub(r"v[0-9]+$", "", query)
+    if unversioned == query:
+        return []
+    versions: set[int] = set()
+    for number in registry.resolve(store, unversioned).candidates:
+        issued = store.record(number)
+        if issued is not None:
+            source_id = issued.record.to_dict()["source"]["id"]
+            versions.update(h["version"] for h in store.alias_history(source_id))
+    return sorted(versions)
+
+
 def show(
     ctx: typer.Context,
     pith_number: Annotated[str, typer.Argument(help="A full Pith number.")],
     registry_file: RegistryOpt = None,
+    json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Print a record, its receipt, aliases (with the unversioned alias' history) and state."""
-    with open_store(registry_path(registry_file)) as store:
+    with open_registry(ctx, registry_file) as store:
         emit_json(registry.show(store, pith_number, local_keys(ctx)))
 
 
@@ -233,6 +251,7 @@ def event_add(
     signer: SignerOpt = None,
     key: KeyOpt = None,
     now: NowOpt = None,
+    json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Sign an event and append it to the head of its (record, target) chain."""
     raw = sys.stdin.buffer.read() if str(payload) == "-" else _read(payload)
@@ -242,7 +261,7 @@ def event_add(
         raise FormatError(f"{payload}: {e.message}") from e
     when = fixed_or_system_clock(now)()
     sign = open_signer(ctx, key, signer, when)
-    with open_store(registry_path(registry_file)) as store:
+    with open_registry(ctx, registry_file) as store:
         event = registry.add_event(
             store,
             pith_number,
@@ -266,7 +285,18 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as e:
-        raise FormatError(f"cannot read {path}: {e.strerror}") from e
+        raise UnreadableInputError(f"cannot read {path}: {e.strerror}") from e
+
+
+@contextlib.contextmanager
+def _append(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for appending, or the one-line error naming it."""
+    try:
+        file = path.open("ab")
+    except OSError as e:
+        raise output_error(path, e) from e
+    with file:
+        yield file
 
 
 def bundle(
@@ -282,14 +312,18 @@ def bundle(
     signer: SignerOpt = None,
     key: KeyOpt = None,
     now: NowOpt = None,
+    json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Write the signed bundle of a record; `pith verify` accepts it with the registry's key."""
     when = fixed_or_system_clock(now)()
-    sign = open_signer(ctx, key, signer, when)
-    with open_store(registry_path(registry_file)) as store:
+    with open_registry(ctx, registry_file) as store:
+        sign = open_signer(ctx, key, signer, when)
         built = registry.bundle(store, pith_number, sign, when, base_url, extra=local_keys(ctx))
     if out is None:
         emit_json(built)
     else:
-        atomic_write(out, cjson.dumps(built) + b"\n")
-        typer.echo(f"wrote {out}", err=True)
+        try:
+            atomic_write(out, cjson.dumps(built) + b"\n")
+        except OSError as e:
+            raise output_error(out, e) from e
+        note(f"wrote {out}")

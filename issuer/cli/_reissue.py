@@ -12,15 +12,15 @@ from issuer._time import fixed_or_system_clock
 from issuer.cli._output import (
     emit_json,
     local_keys,
+    note,
+    open_registry,
     open_signer,
     progress_bar,
-    registry_path,
 )
 from issuer.cli._registry import JsonOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import UsageError
 from issuer.publish import publish, published_base_url
 from issuer.reissue import ReissueSummary, reissue
-from issuer.store import open_store
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +71,7 @@ def reissue_command(
     when = fixed_or_system_clock(now)()
     sign = open_signer(ctx, None, signer, when)
     keys = local_keys(ctx)
-    with open_store(registry_path(registry_file)) as store:
+    with open_registry(ctx, registry_file) as store:
         total = store.count()
         with progress_bar("re-signing") as bar:
             task = bar.add_task("reissue", total=total, counts="")
@@ -99,12 +99,11 @@ def reissue_command(
     if json_out:
         emit_json(summary.to_dict())
     else:
-        typer.echo(
+        note(
             f"re-signed under {summary.key_id}: {summary.receipts:,} receipts, "
             f"{summary.events:,} events, {summary.bundles:,} bundles "
             f"({summary.receipts_current:,} receipts and {summary.events_current:,} events "
-            f"were already; {summary.records:,} records)",
-            err=True,
+            f"were already; {summary.records:,} records)"
         )
         if out is None:
-            typer.echo("bundles are built on demand; republish with: pith publish", err=True)
+            note("bundles are built on demand; republish with: pith publish")

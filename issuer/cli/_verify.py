@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from issuer.cli._output import emit_json, home_of
+from issuer.cli._output import emit_json, home_of, note
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -22,9 +24,17 @@ from issuer.errors import (
     VerificationError,
 )
 from issuer.fetch import fetch, is_url, new_client
-from issuer.keys._seen import SEEN_FILE, check_rollback, load_seen, remember
-from issuer.keys.keyset import KeySet, load_material, shipped_keys_dir
-from issuer.verify import compare_mirrors, verify_bundle_report
+from issuer.keys import seen_keys_path, verifier_keys, verifier_trust
+from issuer.keys.keyset import KeySet
+from issuer.reasons import Reason
+from issuer.verify import (
+    MirrorComparison,
+    VerificationReport,
+    compare_mirrors,
+    verify_bundle_report,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
@@ -71,11 +81,31 @@ _NOT_BUNDLES = {"state.json", "pith-signing-key.json"}
 def _bundles_under(path: Path) -> Iterator[Path]:
     """Every ``*.json`` under ``path``, except a published tree's non-bundle files.
 
-    Those are ``state.json``, the key document and hidden settings files.
+    Those are ``state.json``, the key document, hidden settings files, and the
+    ``.well-known`` copies of bundles (each record is checked once, at
+    ``pith/CODE/bundle.json``; name a ``.well-known`` directory to check those).
     """
     for file in path.rglob("*.json"):
-        if file.is_file() and file.name not in _NOT_BUNDLES and not file.name.startswith("."):
+        inside = file.relative_to(path).parts[:-1]
+        if (
+            file.is_file()
+            and file.name not in _NOT_BUNDLES
+            and not file.name.startswith(".")
+            and not any(part.startswith(".") for part in inside)
+        ):
             yield file
+
+
+def _keys_option(values: list[Path] | None) -> list[Path] | None:
+    """Refuse ``--keys URL``: trust comes from files the verifier chose, never fetched."""
+    for value in values or []:
+        if is_url(str(value)) or str(value).lower().startswith(("http:", "https:")):
+            raise UsageError(
+                "--keys takes a local file or directory, not a URL: trust is never fetched",
+                hint="download the key document, check its fingerprint out of band, then "
+                "pass the file: pith verify --keys pith-signing-key.json ...",
+            )
+    return values
 
 
 def _why(error: Exception) -> str:
@@ -87,33 +117,20 @@ def _why(error: Exception) -> str:
 
 
 def trusted_keys(extra: list[Path] | None, trust_root: str | None = None) -> KeySet:
-    """The shipped keys plus each ``--keys`` directory or file, statements applied.
-
-    With ``trust_root``, only that key is trusted outright; the others count
-    only when reached from it by rotation statements signed by both keys.
-
-    Raises:
-        FormatError: an unreadable or malformed key file, or an unknown trust root.
-        VerificationError: a key statement that cannot be trusted.
-    """
-    material = load_material(shipped_keys_dir())
-    for path in extra or []:
-        material.extend(load_material(path))
-    root = material.find(trust_root) if trust_root is not None else None
-    return KeySet.trusting(material, root)
+    """The shipped keys plus each ``--keys`` path (:func:`issuer.keys.verifier_keys`)."""
+    return verifier_keys(extra or [], trust_root)
 
 
 def _trust(ctx: typer.Context, extra: list[Path] | None, trust_root: str | None) -> KeySet:
-    """The verifier's key set, refused if it rolls back what this verifier has seen."""
-    keys = trusted_keys(extra, trust_root)
-    seen_path = home_of(ctx) / SEEN_FILE
-    seen = load_seen(seen_path)
-    check_rollback(keys, seen)
-    try:
-        remember(keys, seen_path, seen)
-    except OSError as e:
-        typer.echo(f"warning: cannot remember the key statements in {seen_path}: {e}", err=True)
-    return keys
+    """The verifier's key set (:func:`issuer.keys.verifier_trust`); warns if not remembered."""
+    trust = verifier_trust(extra or [], trust_root, seen_keys_path(home_of(ctx)))
+    if trust.not_remembered is not None:
+        typer.echo(
+            f"warning: cannot remember the key statements in {trust.seen_path}: "
+            f"{trust.not_remembered}",
+            err=True,
+        )
+    return trust.keys
 
 
 def verify(
@@ -131,7 +148,9 @@ def verify(
         typer.Option(
             "--keys",
             help="Also trust these keys: a directory of key-record files, or one file holding "
-            "a record, a list, or a pith-signing-key.json document. Repeatable.",
+            "a record, a list, or a pith-signing-key.json document (local files only, not "
+            "URLs). Repeatable.",
+            callback=_keys_option,
         ),
     ] = None,
     trust_root: Annotated[
@@ -143,7 +162,12 @@ def verify(
         ),
     ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="One JSON result per input on stdout (stable reasons).")
+        bool,
+        typer.Option(
+            "--json",
+            help="JSON Lines on stdout: one result object per input, every one of the same "
+            "shape (stable reasons); with --mirror, one comparison object per record.",
+        ),
     ] = False,
     mirrors: Annotated[
         list[str] | None,
@@ -168,20 +192,12 @@ def verify(
     try:
         trusted = _trust(ctx, keys, trust_root)
     except FormatError as e:
-        typer.echo(f"error: --keys: {e.diagnostics()}", err=True)
+        typer.echo(f"ERROR: --keys: {e.diagnostics()}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except VerificationError as e:
         typer.echo(f"FAIL: key set: {e.reason}: {e.message}", err=True)
         if json_out:
-            emit_json(
-                {
-                    "source": "keys",
-                    "ok": False,
-                    "step": "keys",
-                    "reason": str(e.reason),
-                    "message": e.message,
-                }
-            )
+            emit_json(_failure("keys", "keys", str(e.reason), e.message).to_dict())
         raise typer.Exit(EXIT_REFUSED) from None
     if mirrors:
         raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
@@ -190,22 +206,73 @@ def verify(
         if isinstance(data, Exception):
             typer.echo(f"ERROR: {name}: {_why(data)}", err=True)
             if json_out:
-                emit_json(
-                    {"source": name, "ok": False, "reason": "unreadable", "message": _why(data)}
-                )
+                emit_json(_failure(name, "read", str(Reason.UNREADABLE), _why(data)).to_dict())
             code = EXIT_USAGE
             continue
-        report = verify_bundle_report(data, trusted, name, expected=expected)
+        report = _verify_one(data, trusted, name, expected)
         if report.ok:
-            typer.echo(f"OK: {name} ({report.pith_number})", err=True)
+            note(f"OK: {name} ({report.pith_number})")
         else:
-            typer.echo(
-                f"FAIL: {name}: {report.failed_step}: {report.reason}: {report.message}", err=True
-            )
+            _print_fail(report, trust_root)
             code = max(code, EXIT_REFUSED) if code != EXIT_USAGE else code
         if json_out:
             emit_json(report.to_dict())
     raise typer.Exit(code)
+
+
+def _failure(source: str, step: str, reason: str, message: str) -> VerificationReport:
+    """A result for an input that never reached the verifier, in the same --json shape."""
+    return VerificationReport(source, False, [], step, reason, message)
+
+
+def _verify_one(
+    data: bytes, trusted: KeySet, name: str, expected: str | None
+) -> VerificationReport:
+    """Verify one input; a document too deep or too large to parse is a malformed one.
+
+    The parser bounds these; this keeps one hostile input from ending a run of many
+    if a bound is missed (Python refuses > 4,300-digit integers with ValueError,
+    deep nesting with RecursionError).
+    """
+    try:
+        report = verify_bundle_report(data, trusted, name, expected=expected)
+    except (ValueError, RecursionError, MemoryError) as e:
+        logger.debug("%s: parser refused the document", name, exc_info=True)
+        why = "nested too deeply" if isinstance(e, RecursionError) else "too large to parse"
+        return _failure(name, "structure", str(Reason.MALFORMED), why)
+    if (
+        report.failed_step == "structure"
+        and report.reason == Reason.MALFORMED
+        and report.message
+        and report.message.startswith("missing")
+        and "'bundle_type'" in report.message
+    ):
+        # Not a bundle with a few fields missing: some other JSON document altogether.
+        return dataclasses.replace(report, message="not a Pith bundle (no bundle_type field)")
+    return report
+
+
+# What a failed check usually means for the operator, and what to do.
+_HINTS: dict[str, str] = {
+    Reason.UNKNOWN_KEY: "trust the registry's key with --keys FILE (its pith-signing-key.json), "
+    "after checking its fingerprint out of band",
+}
+_TRUST_ROOT_HINT = (
+    "--trust-root trusts one key and the keys its rotation statements lead to, forward "
+    "in time: pin the oldest key you trust, not a newer one"
+)
+
+
+def _print_fail(report: VerificationReport, trust_root: str | None) -> None:
+    typer.echo(
+        f"FAIL: {report.source}: {report.failed_step}: {report.reason}: {report.message}",
+        err=True,
+    )
+    hint = _HINTS.get(report.reason or "")
+    if trust_root is not None and report.reason == Reason.UNKNOWN_KEY:
+        hint = _TRUST_ROOT_HINT
+    if hint:
+        typer.echo(f"Hint: {hint}", err=True)
 
 
 def _mirrored(record: str, mirrors: list[str], trusted: KeySet, json_out: bool) -> int:
@@ -214,14 +281,20 @@ def _mirrored(record: str, mirrors: list[str], trusted: KeySet, json_out: bool) 
         comparison = compare_mirrors(record, mirrors, trusted)
     except FormatError as e:
         raise UsageError(f"with --mirror, give full Pith numbers: {e.message}") from e
+    except (ValueError, RecursionError, MemoryError):
+        # A mirror served a document the parser could not bound: this record fails, the
+        # run goes on to the next.
+        logger.debug("%s: parser refused a mirror's document", record, exc_info=True)
+        failed = _failure(record, "structure", str(Reason.MALFORMED), "too large to parse")
+        _print_fail(failed, None)
+        if json_out:
+            emit_json(MirrorComparison(record, [failed]).to_dict())
+        return EXIT_REFUSED
     for report in comparison.reports:
         if report.ok and report.result is not None:
-            typer.echo(f"OK: {report.source} (state {report.result.state_sha256})", err=True)
+            note(f"OK: {report.source} (state {report.result.state_sha256})")
         else:
-            typer.echo(
-                f"FAIL: {report.source}: {report.failed_step}: {report.reason}: {report.message}",
-                err=True,
-            )
+            _print_fail(report, None)
     for d in comparison.disagreements:
         said = ", ".join(f"{url} says {value}" for url, value in d["values"].items())
         typer.echo(f"DISAGREE: {d['field']}: {said}", err=True)

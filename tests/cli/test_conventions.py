@@ -1,0 +1,323 @@
+"""CLI conventions and hints (#13 §9, §10, §12), and hostile documents in a batch (#12 §5).
+
+Shell completion, ``--quiet``, ``--json`` everywhere, one JSON shape per
+``verify`` result; the hints an operator needs where they get stuck; labelled
+progress within 80 columns; Ctrl-C; malformed documents reported per input.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from issuer.cli import app
+from issuer.cli._output import progress_bar
+from tests import factory
+from tests.cli._run import pith, pith_env
+from tests.conftest import BUNDLE_PATH
+
+NOW = "2026-05-17T23:59:22Z"
+ROTATION = "2026-06-01T00:00:00Z"
+CASES = Path(__file__).parents[1] / "conformance" / "bundles"
+runner = CliRunner()
+
+
+def _ok(result: Any) -> Any:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A registry home with key k1 and three records issued at version 2."""
+    home = tmp_path / "home"
+    _ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    data = factory.snapshot(tmp_path / "in.json", range(1, 4), versions=2)
+    _ok(pith(home, "issue", str(data), "--workers", "1", "--now", NOW))
+    return home
+
+
+@pytest.fixture
+def site(home: Path, tmp_path: Path) -> Path:
+    """The registry published to ``tmp_path/site``."""
+    out = tmp_path / "site"
+    _ok(pith(home, "publish", str(out), "--base-url", "https://r.example", "--now", NOW))
+    return out
+
+
+def _number(home: Path, arxiv_id: str = "2401.00001") -> str:
+    return str(json.loads(_ok(pith(home, "resolve", arxiv_id)).stdout)["unique"])
+
+
+# --- (9) conventions ----------------------------------------------------------------------
+
+
+def test_shell_completion_is_offered() -> None:
+    assert "--install-completion" in runner.invoke(app, ["--help"]).stdout
+    shown = runner.invoke(app, ["--show-completion", "bash"], env={"_TYPER_COMPLETE_TEST": "1"})
+    assert shown.exit_code == 0, shown.stderr
+    assert "complete" in shown.stdout and "pith" in shown.stdout
+
+
+def test_quiet_prints_results_and_failures_only(home: Path, site: Path) -> None:
+    keys = str(site / "pith-signing-key.json")
+    loud = _ok(pith(home, "verify", str(site), "--keys", keys))
+    assert loud.stderr.count("OK: ") == 3
+    assert _ok(pith(home, "--quiet", "verify", str(site), "--keys", keys)).stderr == ""
+    failed = pith(home, "-q", "verify", str(site), str(BUNDLE_PATH.parent / "nope.json"))
+    assert failed.exit_code == 2
+    assert "OK: " not in failed.stderr and "FAIL: " in failed.stderr and "ERROR: " in failed.stderr
+    published = _ok(pith(home, "-q", "publish", str(site), "--base-url", "https://r.example"))
+    assert published.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["resolve", "show", "bundle", "event add", "derive"])
+def test_every_command_that_prints_json_accepts_json(
+    home: Path, tmp_path: Path, command: str
+) -> None:
+    number = _number(home)
+    payload = tmp_path / "p.json"
+    payload.write_text('{"orcid": "0000-0002-1825-0097"}')
+    args = {
+        "resolve": ["resolve", "2401.00001"],
+        "show": ["show", number],
+        "bundle": ["bundle", number],
+        "event add": ["event", "add", number, "--type", "author_attestation", "--payload", "{p}"],
+        "derive": ["derive", str(factory.snapshot(tmp_path / "in.json", range(1, 3)))],
+    }[command]
+    result = _ok(pith(home, *(str(payload) if a == "{p}" else a for a in args), "--json"))
+    assert isinstance(json.loads(result.stdout.splitlines()[0]), dict)
+
+
+def test_verify_json_is_json_lines_of_one_shape(tmp_path: Path) -> None:
+    not_a_bundle = tmp_path / "other.json"
+    not_a_bundle.write_text('{"hello": "world"}')
+    inputs = [
+        str(BUNDLE_PATH),
+        str(CASES / "unknown_key_fail" / "bundle.json"),
+        str(tmp_path / "missing.json"),
+        str(not_a_bundle),
+    ]
+    result = runner.invoke(app, ["verify", "--json", *inputs])
+    assert result.exit_code == 2
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["source"] for r in lines] == inputs
+    assert [r["ok"] for r in lines] == [True, False, False, False]
+    assert len({tuple(sorted(r)) for r in lines}) == 1  # one shape, unreadable included
+    assert lines[2]["reason"] == "unreadable" and lines[2]["checks"][-1]["step"] == "read"
+    assert "JSON Lines" in runner.invoke(app, ["verify", "--help"]).stdout
+
+
+# --- (10) hints ---------------------------------------------------------------------------
+
+
+def test_unknown_key_suggests_keys() -> None:
+    result = runner.invoke(app, ["verify", str(CASES / "test_key_issued" / "bundle.json")])
+    assert result.exit_code == 1
+    assert "unknown_key" in result.stderr and "Hint: trust the registry's key with --keys" in (
+        result.stderr
+    )
+
+
+def test_pinning_a_newer_key_says_to_pin_the_oldest(home: Path, site: Path) -> None:
+    signer = f"file:{home.parent / 'k2.p8'}"
+    _ok(
+        pith(
+            home,
+            "keys",
+            "rotate",
+            "--to",
+            "k2",
+            "--signer",
+            signer,
+            "--now",
+            "2026-06-01T00:00:00Z",
+        )
+    )
+    _ok(pith(home, "publish", str(site), "--base-url", "https://r.example"))
+    keys = str(site / "pith-signing-key.json")
+    pinned_new = pith(home, "verify", str(site), "--keys", keys, "--trust-root", "k2")
+    assert pinned_new.exit_code == 1
+    assert "pin the oldest key you trust" in pinned_new.stderr
+    _ok(pith(home, "verify", str(site), "--keys", keys, "--trust-root", "k1"))
+
+
+def test_keys_url_is_refused_with_a_clear_message() -> None:
+    result = runner.invoke(app, ["verify", str(BUNDLE_PATH), "--keys", "https://r.example/k.json"])
+    assert result.exit_code == 2
+    assert "not a URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_resolve_a_version_not_issued_names_the_versions_that_are(home: Path) -> None:
+    result = pith(home, "resolve", "2401.00001v1")
+    assert result.exit_code == 3
+    assert "not found: 2401.00001v1" in result.stderr and "issued versions: v2" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "https://doi.org/10.48550/arXiv.2401.00002",
+        "http://dx.doi.org/10.48550/arXiv.2401.00002",
+        "doi:10.48550/arXiv.2401.00002",
+        "https://arxiv.org/abs/2401.00002",
+    ],
+)
+def test_doi_urls_resolve_as_abs_urls_do(home: Path, alias: str) -> None:
+    assert json.loads(_ok(pith(home, "resolve", alias)).stdout)["unique"] == _number(
+        home, "2401.00002"
+    )
+
+
+def test_a_json_file_that_is_not_a_bundle_says_so(tmp_path: Path) -> None:
+    other = tmp_path / "package.json"
+    other.write_text('{"name": "left-pad", "version": "1.3.0"}')
+    result = runner.invoke(app, ["verify", str(other)])
+    assert result.exit_code == 1
+    assert "not a Pith bundle" in result.stderr and "missing" not in result.stderr
+
+
+def test_a_published_tree_checks_each_record_once(home: Path, site: Path) -> None:
+    result = _ok(pith(home, "verify", str(site), "--keys", str(site / "pith-signing-key.json")))
+    checked = [line.split()[1] for line in result.stderr.splitlines() if line.startswith("OK: ")]
+    assert len(checked) == 3 and not any(".well-known" in c for c in checked)
+    well_known = site / ".well-known"
+    again = _ok(
+        pith(home, "verify", str(well_known), "--keys", str(site / "pith-signing-key.json"))
+    )
+    assert again.stderr.count("OK: ") == 3  # named explicitly, the copies are checked
+
+
+# --- (12) progress and Ctrl-C -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_bytes", [False, True], ids=["items", "bytes"])
+def test_progress_labels_its_times_and_fits_80_columns(in_bytes: bool) -> None:
+    drawn = io.StringIO()
+    console = Console(file=drawn, width=80, force_terminal=True, color_system=None)
+    with progress_bar("re-signing bundles", in_bytes=in_bytes, console=console) as bar:
+        task = bar.add_task("x", total=10_000_000_000)
+        bar.update(
+            task,
+            completed=1_234_567_890,
+            counts="1,234,567 issued, 12,345,678 already issued, 123,456 refused",
+        )
+        bar.refresh()
+    lines = [line for line in re.split(r"[\r\n]", drawn.getvalue()) if line.strip()]
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", "\n".join(lines))
+    assert "elapsed" in text and "remaining" in text and "1,234,567 issued" in text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+
+
+def test_ctrl_c_says_how_to_resume_and_exits_130(home: Path, tmp_path: Path) -> None:
+    registry = tmp_path / "interrupted.sqlite3"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuer", "issue", "-", "--registry", str(registry)],
+        env={**os.environ, **pith_env(home)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join(factory.snapshot_line(n) for n in range(1, 20)))
+    proc.stdin.flush()  # stdin stays open: pith waits for more input
+    while not registry.exists() and proc.poll() is None:  # started, signal handlers in place
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert b"interrupted: run the same command again to resume" in err
+    assert b"Traceback" not in err
+
+
+# --- (#12 §5) malformed documents in a batch ----------------------------------------------
+
+
+def _hostile(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "deep.json": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        "deep-array.json": b"[" * 100_000 + b"]" * 100_000,
+        "bigint.json": b'{"bundle_version": ' + b"9" * 5000 + b"}",
+        "huge-array.json": b'{"events": [' + b",".join([b"0"] * 1_000_000) + b"]}",
+    }
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    return [directory / name for name in files]
+
+
+def test_malformed_documents_fail_one_by_one_and_the_run_goes_on(tmp_path: Path) -> None:
+    batch = tmp_path / "batch"
+    hostile = _hostile(batch)
+    shutil.copy(BUNDLE_PATH, batch / "z-good.json")
+    result = runner.invoke(app, ["verify", str(batch), "--json"])
+    assert result.exit_code == 1, result.stderr
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.stderr
+    for path in hostile:
+        assert re.search(rf"FAIL: {re.escape(str(path))}: .*malformed", result.stderr), (
+            result.stderr
+        )
+    assert f"OK: {batch / 'z-good.json'}" in result.stderr
+    assert len(result.stdout.splitlines()) == len(hostile) + 1
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """A real HTTP server on 127.0.0.1 for a directory; yields a function → base URL."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(directory: Path) -> str:
+        handler = functools.partial(_Quiet, directory=str(directory))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_mirror_serving_malformed_documents_fails_those_records_only(
+    home: Path, site: Path, tmp_path: Path, serve: Any
+) -> None:
+    numbers = [_number(home, f"2401.0000{n}") for n in (1, 2, 3)]
+    hostile = _hostile(tmp_path / "hostile")
+    for number, bad in zip(numbers[:2], hostile[2:], strict=True):  # bigint, huge array
+        code = number[10:]
+        for where in (site / "pith" / code, site / ".well-known" / "pith" / code):
+            shutil.copy(bad, where / "bundle.json")
+    keys = str(site / "pith-signing-key.json")
+    result = pith(home, "verify", *numbers, "--mirror", serve(site), "--keys", keys, "--json")
+    assert result.exit_code == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("malformed") == 2, result.stderr
+    assert result.stderr.count("OK: ") == 1, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(c["pith_number"], c["ok"]) for c in lines] == list(
+        zip(numbers, [False, False, True], strict=True)
+    )
