@@ -117,6 +117,18 @@ def candidate_records(store: SqliteStore, numbers: list[str]) -> Candidates:
     return Candidates(records, refusals)
 
 
+def issued_versions(store: SqliteStore, query: str) -> list[int]:
+    """The versions issued of the arXiv id in ``query``, when it names a version that is not."""
+    unversioned = re.sub(r"v[0-9]+$", "", query)
+    if unversioned == query:
+        return []
+    versions: set[int] = set()
+    for issued in candidate_records(store, resolve(store, unversioned).candidates).records:
+        source_id = issued.record.to_dict()["source"]["id"]
+        versions.update(h["version"] for h in store.alias_history(source_id))
+    return sorted(versions)
+
+
 def _arxiv_case(text: str) -> str:
     """An arXiv id in arXiv's case: ``MATH.gt/0309136`` → ``math.GT/0309136``."""
     old = _OLD_STYLE.fullmatch(text)

@@ -279,6 +279,9 @@ def test_a_record_that_no_longer_passes_is_refused_and_every_other_is_served(
     assert text.exit_code == 1 and "2 unchanged, 1 refused" in text.stderr
 
     assert pith(home, "resolve", "2401.00003").exit_code == 0
+    resolved = pith(home, "resolve", "2401.00002")
+    assert resolved.exit_code == 1 and f"refused: {bad}: " in resolved.stderr
+    assert json.loads(resolved.stdout)["refused"][0]["pith_number"] == bad
     assert pith(home, "show", good).exit_code == 0
     assert pith(home, "bundle", good, "-o", str(tmp_path / "b.json")).exit_code == 0
     for command in (("show", bad), ("bundle", bad)):
