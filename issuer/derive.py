@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from issuer._time import Clock
-from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, SourceError, UnreadableInputError
+from issuer.errors import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    FormatError,
+    SourceError,
+    UnreadableInputError,
+)
 from issuer.identifiers import PithNumber, source_aliases
 from issuer.record import CanonicalRecord
 from issuer.sources import Notice, Refusal, SourceMetadata, read
@@ -41,7 +48,12 @@ class Derivation:
 
 
 def derive(meta: SourceMetadata, created_at: datetime) -> Derivation:
-    """Derive the canonical record, Pith number and aliases of one source record."""
+    """Derive the canonical record, Pith number and aliases of one source record.
+
+    Raises:
+        FormatError: if ``meta`` is outside the source grammar (the readers refuse
+            such records before they get here).
+    """
     record = CanonicalRecord.from_source(meta)
     number = PithNumber.for_record(record)
     return Derivation(meta, record, number, source_aliases(record, number, created_at))
@@ -87,10 +99,16 @@ def derive_files(
         try:
             for item in read(path):
                 if isinstance(item, SourceMetadata):
-                    summary.derived += 1
-                    yield derive(item, created_at)
+                    try:
+                        derived = derive(item, created_at)
+                    except FormatError as e:
+                        summary.refused += 1
+                        yield Refusal(item.location, e.message, item.arxiv_id)
+                    else:
+                        summary.derived += 1
+                        yield derived
                 elif isinstance(item, Refusal):
-                    summary.refused += 1
+                    summary.refused += item.count
                     yield item
                 else:
                     summary.notices += 1

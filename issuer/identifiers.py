@@ -1,4 +1,4 @@
-"""Pith numbers, short forms and source aliases (spec §4).
+"""Pith numbers, short forms, source aliases (spec §4), and the source grammar (§3).
 
 ``code`` is the first 26 characters (130 bits) of the upper-case RFC 4648
 base32 of the canonical record's SHA-256 digest. The Pith number prefixes it
@@ -6,19 +6,29 @@ with the v1 submission year; the short forms are its first 8, 12 or 16
 characters. Pith numbers are compared in full; a short form can be ambiguous
 (about 3 million records make a few 8-character collisions likely), and
 resolvers must name every candidate rather than pick one.
+
+The *source grammar* is the one definition of what an arXiv id, a category,
+a version and a submission time may be. The readers refuse a record with it
+(``FILE:LINE``), issuance builds records with it, and the verifier and the
+merge check records with it (through :meth:`CanonicalRecord.from_dict`), so a
+record the verifier would refuse is never issued.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from issuer._time import format_seconds
+from issuer._time import format_seconds, parse_seconds
+from issuer.cjson import MAX_SAFE_INTEGER
 from issuer.errors import FormatError
-from issuer.record import CanonicalRecord
+
+if TYPE_CHECKING:  # annotations only: record.py imports the grammar from here
+    from issuer.record import CanonicalRecord
 
 PREFIX = "pith:"
 CODE_LENGTH = 26
@@ -29,6 +39,165 @@ ARXIV_DOI_PREFIX = "10.48550/arxiv."
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _CODE_RE = re.compile(r"[A-Z2-7]+")
 _FULL_RE = re.compile(r"pith:([0-9]{4}):([A-Z2-7]{26})")
+
+# --- The source grammar (spec §3): readers, issuance, verification and merge share it.
+
+#: New-style ids (0704.0001, 1811.06992) and old-style ids (math/9201201,
+#: hep-th/9901001, math.AG/0601001): arXiv's two identifier schemes.
+ARXIV_ID_RE = re.compile(r"(?:[0-9]{4}\.[0-9]{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/[0-9]{7})")
+#: A category: an archive (``hep-th``, ``math``) and an optional subject (``cs.LG``).
+CATEGORY_RE = re.compile(r"[a-z][a-z-]*(?:\.[A-Za-z-]+)?")
+#: Versions are integers canonical JSON can carry: 1 … 2^53−1.
+MAX_VERSION = MAX_SAFE_INTEGER
+_MAX_VERSION_DIGITS = len(str(MAX_VERSION))
+#: Submission years: the Pith number carries the year as four digits.
+MIN_YEAR, MAX_YEAR = 1000, 9999
+
+
+def check_arxiv_id(value: object, what: str = "arXiv id") -> str:
+    """An arXiv id without version, or :class:`FormatError` naming ``what``.
+
+    Raises:
+        FormatError: if ``value`` is not a new- or old-style arXiv id.
+    """
+    if not isinstance(value, str) or not ARXIV_ID_RE.fullmatch(value):
+        raise FormatError(f"{what}: not an arXiv id: {shown(value)}")
+    return value
+
+
+def check_category(value: object, what: str = "category") -> str:
+    """An arXiv category such as ``cs.LG`` or ``hep-th``.
+
+    Raises:
+        FormatError: if ``value`` is not a category.
+    """
+    if not isinstance(value, str) or not CATEGORY_RE.fullmatch(value):
+        raise FormatError(f"{what}: not a category: {shown(value)}")
+    return value
+
+
+def check_categories(values: Sequence[object], what: str = "categories") -> tuple[str, ...]:
+    """All categories of a paper, primary first: at least one, each a category.
+
+    Raises:
+        FormatError: if there is none or one is not a category.
+    """
+    if not values:
+        raise FormatError(f"{what}: empty")
+    return tuple(check_category(v, what) for v in values)
+
+
+def check_version(value: object, what: str = "version") -> int:
+    """A version number: an integer from 1 to 2^53−1.
+
+    Raises:
+        FormatError: if ``value`` is not such an integer.
+    """
+    if type(value) is not int or value < 1:
+        raise FormatError(f"{what}: not a positive integer: {shown(value)}")
+    if value > MAX_VERSION:
+        raise FormatError(f"{what}: {shown(value)} is above 2^53-1")
+    return value
+
+
+def parse_version_digits(digits: str, what: str = "version") -> int:
+    """The version written as decimal ``digits`` (no sign, no leading zero).
+
+    Raises:
+        FormatError: if ``digits`` is not such a number from 1 to 2^53−1.
+    """
+    if not (digits.isascii() and digits.isdigit()) or digits.startswith("0"):
+        raise FormatError(f"{what}: not a positive integer: {shown(digits)}")
+    if len(digits) > _MAX_VERSION_DIGITS:  # before int(): a 5,000-digit label stays cheap
+        raise FormatError(f"{what}: {shown(digits)} is above 2^53-1")
+    return check_version(int(digits), what)
+
+
+def check_submitted(value: datetime, what: str = "submitted_at") -> datetime:
+    """A v1 submission time: UTC-aware, with a four-digit year (1000 to 9999).
+
+    Raises:
+        FormatError: if the year is out of range or the time is naive.
+    """
+    if value.tzinfo is None:
+        raise FormatError(f"{what}: a time without a timezone")
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise FormatError(f"{what}: year {value.year} is not between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def check_submitted_at(value: object, what: str = "submitted_at") -> datetime:
+    """``submitted_at`` as the record carries it (``YYYY-MM-DDTHH:MM:SSZ``), parsed.
+
+    Raises:
+        FormatError: if it is not that wire format or its year is out of range.
+    """
+    try:
+        when = parse_seconds(value)
+    except FormatError as e:
+        raise FormatError(f"{what}: {e.message}") from e
+    return check_submitted(when, what)
+
+
+def check_license(value: object, what: str = "license") -> str | None:
+    """A license URL (a non-empty string of valid Unicode) or None.
+
+    Raises:
+        FormatError: otherwise.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or not is_unicode(value):
+        raise FormatError(f"{what}: not a non-empty string or null")
+    return value
+
+
+def check_source(
+    arxiv_id: object,
+    *,
+    version: object,
+    categories: Sequence[object],
+    license_url: object,
+    submitted: datetime,
+    texts: dict[str, str],
+) -> tuple[str, ...]:
+    """Check what a source says about a paper against the grammar; the categories back.
+
+    What readers and :meth:`CanonicalRecord.from_source` both check, so no
+    record that :meth:`CanonicalRecord.from_dict` (the verifier) would refuse
+    is ever built. ``texts`` are the title and abstract, by name: they are
+    hashed as UTF-8, so they must be valid Unicode.
+
+    Raises:
+        FormatError: naming the first field outside the grammar.
+    """
+    check_arxiv_id(arxiv_id, "source id")
+    check_version(version, "source version")
+    checked = check_categories(categories)
+    check_license(license_url)
+    check_submitted(submitted, "v1 submission time")
+    for name, text in texts.items():
+        if not is_unicode(text):
+            raise FormatError(f"{name}: not valid Unicode (a lone surrogate)")
+    return checked
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogates), so it can be hashed as UTF-8."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut short for a message: refusals quote input, which may be huge."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
 
 #: Alias kinds in the registry's order (sorted by ``alias_kind``).
 ALIAS_KINDS = ("arxiv", "arxiv_version", "doi", "pith_short_12", "pith_short_16", "pith_short_8")

@@ -36,7 +36,7 @@ from issuer.identifiers import PithNumber
 from issuer.keys import SeedSigner, Signer
 from issuer.receipts import sign_receipt
 from issuer.record import CanonicalRecord
-from issuer.sources import Notice, Refusal, SourceMetadata, read_stream
+from issuer.sources import Notice, Refusal, SourceMetadata, check_gzip, entries_prefix, read_stream
 from issuer.store._sqlite import NewRecord, SqliteStore
 
 logger = logging.getLogger(__name__)
@@ -72,20 +72,49 @@ class NoProgress:
 
 @dataclass(frozen=True)
 class Reject:
-    """A record (or a whole input) that did not issue, and why."""
+    """A record (or a whole input) that did not issue, and why.
+
+    Attributes:
+        location: ``FILE:LINE``, or ``FILE`` for a whole input.
+        reason: why.
+        record_id: the arXiv id, where known.
+        entries: set when this one reject stands for that many entries of an
+            input that cannot issue at all (an Atom feed).
+    """
 
     location: str
     reason: str
     record_id: str | None = None
+    entries: int | None = None
+
+    @property
+    def count(self) -> int:
+        """How many refusals this reject stands for in the summary."""
+        return 1 if self.entries is None else self.entries
+
+    def __str__(self) -> str:
+        return f"{self.location}: {entries_prefix(self.entries)}{self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
         """The rejects-file line."""
-        return {"location": self.location, "record_id": self.record_id, "reason": self.reason}
+        return {
+            "location": self.location,
+            "record_id": self.record_id,
+            "reason": self.reason,
+            "count": self.count,
+        }
 
 
 @dataclass
 class IssueSummary:
-    """Counts for a run; decides the exit code."""
+    """Counts for a run; decides the exit code.
+
+    Every reject reported through ``on_reject`` is counted exactly once: a
+    refused record in ``refused`` (an Atom feed's one reject by its entries),
+    a version issued before with other content in ``conflicts``, an input that
+    could not be read or cannot issue as a whole in ``failed_files``; so the
+    ``refused:`` lines add up to :attr:`refusals`.
+    """
 
     issued: int = 0
     already_issued: int = 0
@@ -102,9 +131,27 @@ class IssueSummary:
         """2 if an input could not be read, 1 if anything was refused, else 0."""
         if self.unreadable:
             return EXIT_USAGE
-        if self.refused or self.conflicts or self.failed_files:
+        if self.refusals:
             return EXIT_REFUSED
         return EXIT_OK
+
+    @property
+    def refusals(self) -> int:
+        """Everything refused: records, conflicting versions and whole inputs."""
+        return self.refused + self.conflicts + len(self.failed_files)
+
+    def refusals_text(self) -> str:
+        """What :attr:`refusals` is made of, e.g. ``20 records, 4 inputs``; ``""`` for none."""
+        parts = [
+            (self.refused, "record", "records"),
+            (len(self.failed_files), "input", "inputs"),
+            (
+                self.conflicts,
+                "version issued before with other content",
+                "versions issued before with other content",
+            ),
+        ]
+        return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` summary."""
@@ -112,6 +159,7 @@ class IssueSummary:
             "issued": self.issued,
             "already_issued": self.already_issued,
             "refused": self.refused,
+            "refusals": self.refusals,
             "conflicts": self.conflicts,
             "short_alias_collisions": self.collisions,
             "inputs": self.files,
@@ -155,10 +203,10 @@ def sign_records(
     for meta in metas:
         try:
             record = CanonicalRecord.from_source(meta)
+            number = PithNumber.for_record(record)
         except FormatError as e:
             out.append(Reject(meta.location, e.message, meta.arxiv_id))
             continue
-        number = PithNumber.for_record(record)
         receipt = sign_receipt(record.canonical_sha256, signer, now)
         payload = {
             "canonical_record": record.to_dict(),
@@ -247,10 +295,12 @@ class Issuer:
         counting = _Counting(stream)
         reported = 0
         batch: list[SourceMetadata] = []
+        name = "<stdin>" if path == "-" else path
         try:
-            for item in read_stream(
-                io.BufferedReader(counting), "<stdin>" if path == "-" else path
-            ):
+            # A damaged gzip file issues nothing. Checked here: read_stream cannot, since
+            # the counting wrapper it gets does not seek.
+            check_gzip(stream, name)
+            for item in read_stream(io.BufferedReader(counting), name):
                 if isinstance(item, SourceMetadata):
                     batch.append(item)
                     if len(batch) >= self.batch_size:
@@ -259,8 +309,9 @@ class Issuer:
                         self._pending_bytes += counting.consumed - reported
                         reported = counting.consumed
                 elif isinstance(item, Refusal):
-                    self.summary.refused += 1
-                    self._reject(Reject(item.location, item.reason, item.record_id))
+                    reject = Reject(item.location, item.reason, item.record_id, item.entries)
+                    self.summary.refused += reject.count
+                    self._reject(reject)
                 elif isinstance(item, Notice):
                     self.summary.notices.append(str(item))
         except SourceError as e:
@@ -286,8 +337,14 @@ class Issuer:
             digest = existing.get((meta.arxiv_id, meta.version))
             if digest is None:
                 fresh.append(meta)
+                continue
+            try:
+                record = CanonicalRecord.from_source(meta)
+            except FormatError as e:
+                self.summary.refused += 1
+                self._reject(Reject(meta.location, e.message, meta.arxiv_id))
             else:
-                self._known(meta, CanonicalRecord.from_source(meta), digest)
+                self._known(meta, record, digest)
         if not fresh:
             return
         now = self.clock()

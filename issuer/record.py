@@ -20,17 +20,31 @@ from typing import TYPE_CHECKING, Any
 from issuer import cjson
 from issuer._time import format_seconds, parse_seconds
 from issuer.errors import FormatError
+from issuer.identifiers import (
+    ARXIV_ID_RE,
+    check_arxiv_id,
+    check_category,
+    check_license,
+    check_source,
+    check_submitted_at,
+    check_version,
+)
 
 if TYPE_CHECKING:
     from issuer.sources import SourceMetadata
 
+__all__ = [
+    "ARXIV_ID_RE",  # re-exported for older imports: the grammar lives in identifiers.py
+    "SCHEMA_VERSION",
+    "SOURCE_KIND_ARXIV",
+    "CanonicalRecord",
+    "canon_text",
+    "text_sha256",
+]
+
 SCHEMA_VERSION = "1.0"
 SOURCE_KIND_ARXIV = "arxiv"
 
-# New-style ids (0704.0001, 1811.06992) and old-style ids (math/9201201,
-# hep-th/9901001, math.AG/0601001): arXiv's two identifier schemes.
-ARXIV_ID_RE = re.compile(r"(?:[0-9]{4}\.[0-9]{4,5}|[a-z][a-z-]*(?:\.[A-Z]{2})?/[0-9]{7})")
-_CATEGORY_RE = re.compile(r"[a-z][a-z-]*(?:\.[A-Za-z-]+)?")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -74,9 +88,24 @@ class CanonicalRecord:
 
     @classmethod
     def from_source(cls, meta: SourceMetadata) -> CanonicalRecord:
-        """Build the record for the version ``meta`` describes."""
-        primary = meta.categories[0]
-        cross = tuple(sorted(set(meta.categories[1:]) - {primary}))
+        """Build the record for the version ``meta`` describes.
+
+        The fields are checked with the same grammar :meth:`from_dict` (and so
+        the verifier) applies, so a record that would not verify is never built.
+
+        Raises:
+            FormatError: if a field is outside the source grammar.
+        """
+        categories = check_source(
+            meta.arxiv_id,
+            version=meta.version,
+            categories=meta.categories,
+            license_url=meta.license,
+            submitted=meta.submitted_at,
+            texts={"title": meta.title, "abstract": meta.abstract},
+        )
+        primary = categories[0]
+        cross = tuple(sorted(set(categories[1:]) - {primary}))
         return cls(
             source_id=meta.arxiv_id,
             version=meta.version,
@@ -132,29 +161,22 @@ class CanonicalRecord:
         )
         if src["kind"] != SOURCE_KIND_ARXIV:
             raise FormatError(f"{where}.source.kind: unsupported {src['kind']!r}")
-        if not isinstance(src["id"], str) or not ARXIV_ID_RE.fullmatch(src["id"]):
-            raise FormatError(f"{where}.source.id: not an arXiv id: {src['id']!r}")
-        version = src["version"]
-        if type(version) is not int or version < 1:
-            raise FormatError(f"{where}.source.version: not a positive integer: {version!r}")
-        lic = meta["license"]
-        if lic is not None and (not isinstance(lic, str) or not lic):
-            raise FormatError(f"{where}.metadata.license: not a string or null")
-        primary = meta["primary_cat"]
-        if not isinstance(primary, str) or not _CATEGORY_RE.fullmatch(primary):
-            raise FormatError(f"{where}.metadata.primary_cat: not a category: {primary!r}")
+        # One grammar (identifiers.py) for the fields: the readers refuse with it too.
+        check_arxiv_id(src["id"], f"{where}.source.id")
+        version = check_version(src["version"], f"{where}.source.version")
+        lic = check_license(meta["license"], f"{where}.metadata.license")
+        primary = check_category(meta["primary_cat"], f"{where}.metadata.primary_cat")
         cross = meta["cross_cats_sorted"]
-        if (
-            not isinstance(cross, list)
-            or not all(isinstance(c, str) and _CATEGORY_RE.fullmatch(c) for c in cross)
-            or cross != sorted(set(cross))
-            or primary in cross
-        ):
+        if not isinstance(cross, list):
+            raise FormatError(f"{where}.metadata.cross_cats_sorted: not a list")
+        for cat in cross:
+            check_category(cat, f"{where}.metadata.cross_cats_sorted")
+        if cross != sorted(set(cross)) or primary in cross:
             raise FormatError(
                 f"{where}.metadata.cross_cats_sorted: must be sorted unique categories "
                 "without the primary one"
             )
-        parse_seconds(meta["submitted_at"])
+        check_submitted_at(meta["submitted_at"], f"{where}.metadata.submitted_at")
         for field in ("title_canon_sha256", "abstract_canon_sha256"):
             value = meta[field]
             if not isinstance(value, str) or not _HEX64_RE.fullmatch(value):

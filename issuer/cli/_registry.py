@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import TaskID
@@ -31,7 +30,6 @@ from issuer.cli._output import (
 from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
 from issuer.keys import DEFAULT_BASE_URL
 from issuer.pipeline import Issuer, IssueSummary, Reject
-from issuer.store import SqliteStore
 
 RegistryOpt = Annotated[
     Path | None,
@@ -166,10 +164,6 @@ def issue(
     raise typer.Exit(summary.exit_code)
 
 
-# A DOI link, as doi.org serves it: resolved as the bare DOI is.
-_DOI_URL = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", re.IGNORECASE)
-
-
 def resolve(
     ctx: typer.Context,
     alias: Annotated[
@@ -183,19 +177,28 @@ def resolve(
 ) -> None:
     """Resolve an alias to its Pith number(s) and records; every candidate is named.
 
-    Exit 0 for exactly one match, 1 for an ambiguous short form, 3 for none.
+    Exit 0 for exactly one match, 1 for an ambiguous short form or a candidate
+    that no longer passes, 3 for none.
     """
     with open_registry(ctx, registry_file) as store:
-        found = registry.resolve(store, _DOI_URL.sub("", alias.strip()))
-        records: list[dict[str, Any]] = []
-        for number in found.candidates:
-            issued = store.record(number)
-            if issued is not None:
-                records.append({"pith_number": number, "canonical_record": issued.record.to_dict()})
-        versions = _issued_versions(store, found.query) if not found.candidates else []
+        found = registry.resolve(store, alias)
+        candidates = registry.candidate_records(store, found.candidates)
+        versions = registry.issued_versions(store, found.query) if not found.candidates else []
+    records = [
+        {"pith_number": issued.pith_number, "canonical_record": issued.record.to_dict()}
+        for issued in candidates.records
+    ]
     emit_json(
-        {"query": found.query, "kind": found.kind, "candidates": records, "unique": found.unique}
+        {
+            "query": found.query,
+            "kind": found.kind,
+            "candidates": records,
+            "unique": found.unique,
+            "refused": [{"pith_number": n, "why": why} for n, why in candidates.refusals],
+        }
     )
+    for number, why in candidates.refusals:
+        typer.echo(f"refused: {number}: {why}", err=True)
     if not found.candidates:
         hint = None
         if versions:
@@ -208,20 +211,8 @@ def resolve(
             err=True,
         )
         raise typer.Exit(EXIT_REFUSED)
-
-
-def _issued_versions(store: SqliteStore, query: str) -> list[int]:
-    """The versions issued of the arXiv id in ``query`` (asked with a version that is not)."""
-    unversioned = re.sub(r"v[0-9]+$", "", query)
-    if unversioned == query:
-        return []
-    versions: set[int] = set()
-    for number in registry.resolve(store, unversioned).candidates:
-        issued = store.record(number)
-        if issued is not None:
-            source_id = issued.record.to_dict()["source"]["id"]
-            versions.update(h["version"] for h in store.alias_history(source_id))
-    return sorted(versions)
+    if candidates.refusals:
+        raise typer.Exit(EXIT_REFUSED)
 
 
 def show(

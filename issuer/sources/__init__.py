@@ -9,13 +9,23 @@ in constant memory:
   naming what is missing or altered (spec §3);
 - OAI-PMH error responses and the API's error feed — :class:`SourceError`.
 
-gzip-compressed input is read transparently. Per-record problems are yielded
-as :class:`Refusal`; only problems with the file as a whole raise.
+gzip-compressed input is read transparently; a damaged gzip file is refused
+as unreadable (see :mod:`issuer.sources._gzip`). Per-record problems are
+yielded as :class:`Refusal`, with ``FILE:LINE``; only problems with the file
+as a whole raise. Every record is checked against the source grammar
+(:mod:`issuer.identifiers`) the verifier uses, so what issues verifies.
+
+Memory is bounded by the input's records, not its size: a snapshot line is
+read up to 8 MiB (a longer one is refused and skipped), an OAI-PMH record up
+to 4 MiB, and every XML element is freed once read.
+
+A UTF-8 byte-order mark at the start of a file is skipped (arXiv never writes
+one, some editors do; it is not part of any record). XML may also be UTF-16,
+with or without a byte-order mark, as the XML declaration says.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import sys
 from collections.abc import Iterator
@@ -23,26 +33,36 @@ from pathlib import Path
 from typing import IO
 
 from issuer.errors import SourceError, UnreadableInputError
-from issuer.sources import _atom, _oai, _snapshot
+from issuer.sources import _atom, _gzip, _oai, _snapshot
 from issuer.sources._model import (
     Item,
     Notice,
     Refusal,
     SourceMetadata,
+    entries_prefix,
     parse_arxiv_date,
 )
-from issuer.sources._xml import iter_elements, prolog_declares_doctype
+from issuer.sources._xml import (
+    DOCTYPE_REFUSED,
+    ElementStream,
+    looks_like_xml,
+    prolog_declares_doctype,
+)
 
 __all__ = [
     "Item",
     "Notice",
     "Refusal",
     "SourceMetadata",
+    "check_gzip",
     "detect",
+    "entries_prefix",
     "parse_arxiv_date",
     "read",
     "read_stream",
 ]
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 HEAD_SIZE = 1 << 16
 STDIN = "-"
@@ -83,9 +103,9 @@ def _read_head(stream: IO[bytes]) -> bytes:
 
 def detect(head: bytes) -> str:
     """Name the container from the first bytes: ``xml``, ``jsonl``, ``json`` or ``unknown``."""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"<"):
+    if looks_like_xml(head):
         return "xml"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"{"):
         first = text.split(b"\n", 1)[0].strip()
         return "json" if first == b"{" else "jsonl"
@@ -112,22 +132,40 @@ def read(path: str | Path) -> Iterator[Item]:
         yield from read_stream(stream, name)
 
 
+def check_gzip(stream: IO[bytes], name: str) -> None:
+    """Check a seekable gzip ``stream`` whole and rewind it; nothing for other streams.
+
+    :func:`read_stream` does this itself for a seekable stream; call it first
+    when the stream handed to :func:`read_stream` is a wrapper that cannot seek.
+
+    Raises:
+        UnreadableInputError: if the gzip data is corrupt, truncated or has trailing garbage.
+    """
+    try:
+        _gzip.check_whole(stream, name)
+    except OSError as e:  # reading the file itself failed
+        raise UnreadableInputError(f"cannot read: {e.strerror or e}", location=name) from e
+
+
 def read_stream(stream: IO[bytes], name: str) -> Iterator[Item]:
     """Read arXiv metadata from a binary stream; ``name`` is used in locations.
 
     Raises:
-        SourceError: if the stream is not a format that can issue as a whole.
+        SourceError: if the stream is not a format that can issue as a whole;
+            :class:`UnreadableInputError` if it cannot be read (damaged gzip included).
     """
+    check_gzip(stream, name)
     try:
         head = _read_head(stream)
-        if head.startswith(b"\x1f\x8b"):
-            unzipped = gzip.GzipFile(fileobj=io.BufferedReader(_Chain(head, stream)))
-            stream = unzipped  # type: ignore[assignment]
+        if _gzip.is_gzip(head):
+            stream = _gzip.open_gzip(io.BufferedReader(_Chain(head, stream)), name)
             head = _read_head(stream)
-    except (OSError, EOFError) as e:
-        raise UnreadableInputError(f"cannot read: {e}", location=name) from e
-    body = io.BufferedReader(_Chain(head, stream), buffer_size=HEAD_SIZE)
+    except OSError as e:
+        raise UnreadableInputError(f"cannot read: {e.strerror or e}", location=name) from e
     kind = detect(head)
+    if kind == "jsonl" and head.startswith(UTF8_BOM):
+        head = head[len(UTF8_BOM) :]  # documented: a BOM at the start of the file is skipped
+    body = io.BufferedReader(_Chain(head, stream), buffer_size=HEAD_SIZE)
     if kind == "xml":
         yield from _read_xml(head, body, name)
     elif kind == "jsonl":
@@ -150,18 +188,15 @@ def read_stream(stream: IO[bytes], name: str) -> Iterator[Item]:
 
 def _read_xml(head: bytes, body: IO[bytes], name: str) -> Iterator[Item]:
     if prolog_declares_doctype(head):
-        raise SourceError(
-            location=name,
-            message="XML with a DOCTYPE or entity declaration is refused (arXiv never sends one; "
-            "it could expand entities or fetch external files)",
-        )
-    events = iter_elements(body, name)
+        raise SourceError(DOCTYPE_REFUSED, location=name)
+    stream = ElementStream(body, name)
+    events = iter(stream)
     try:
         _, root = next(events)
     except StopIteration:  # pragma: no cover - lxml raises on an empty document
         raise SourceError("empty XML document", location=name) from None
     if root.tag == _oai.ROOT:
-        yield from _oai.read(events, name)
+        yield from _oai.read(stream, events, name)
     elif root.tag == _atom.ROOT:
         yield from _atom.read(root, events, name)
     else:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from issuer.record import ARXIV_ID_RE
+from issuer.identifiers import ARXIV_ID_RE, shown
 from issuer.sources._model import (
     Refusal,
     RefuseRecordError,
     SourceMetadata,
+    checked,
     parse_arxiv_date,
     parse_version_label,
 )
@@ -32,7 +33,7 @@ def parse(raw: etree._Element, location: str) -> SourceMetadata | Refusal:
     """Read one ``<arXivRaw>``; a record missing what a canonical record needs is refused."""
     arxiv_id = (_field(raw, "id") or "").strip()
     if not ARXIV_ID_RE.fullmatch(arxiv_id):
-        return Refusal(location, f"arXivRaw record has no valid <id> (got {arxiv_id!r})")
+        return Refusal(location, f"arXivRaw record has no valid <id> (got {shown(arxiv_id)})")
     try:
         return _parse(raw, arxiv_id, location)
     except RefuseRecordError as e:
@@ -64,7 +65,7 @@ def _parse(raw: etree._Element, arxiv_id: str, location: str) -> SourceMetadata:
     if not categories:
         raise RefuseRecordError("record has no <categories>")
     license_text = (_field(raw, "license") or "").strip()
-    return SourceMetadata(
+    meta = SourceMetadata(
         arxiv_id=arxiv_id,
         version=max(versions),
         title=title,
@@ -76,3 +77,4 @@ def _parse(raw: etree._Element, arxiv_id: str, location: str) -> SourceMetadata:
         source_format=FORMAT,
         location=location,
     )
+    return checked(meta)

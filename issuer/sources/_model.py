@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from issuer.errors import FormatError
+from issuer.identifiers import check_source, check_submitted, parse_version_digits, shown
+
 
 @dataclass(frozen=True)
 class SourceMetadata:
@@ -38,15 +41,36 @@ class SourceMetadata:
 
 @dataclass(frozen=True)
 class Refusal:
-    """A record the reader recognised but that cannot issue, and why."""
+    """A record the reader recognised but that cannot issue, and why.
+
+    Attributes:
+        location: ``FILE:LINE`` of the record, or ``FILE`` for ``entries``.
+        reason: why it cannot issue.
+        record_id: the arXiv id, where the record names one.
+        entries: set when one refusal stands for this many entries of a file
+            that cannot issue at all (an Atom feed): one line per file.
+    """
 
     location: str
     reason: str
     record_id: str | None = None
+    entries: int | None = None
+
+    @property
+    def count(self) -> int:
+        """How many records this refusal stands for."""
+        return 1 if self.entries is None else self.entries
 
     def __str__(self) -> str:
         who = f" ({self.record_id})" if self.record_id else ""
-        return f"{self.location}{who}: {self.reason}"
+        return f"{self.location}{who}: {entries_prefix(self.entries)}{self.reason}"
+
+
+def entries_prefix(entries: int | None) -> str:
+    """``"100 entries: "`` for a refusal that stands for a whole file's entries, else ``""``."""
+    if entries is None:
+        return ""
+    return f"{entries} {'entry' if entries == 1 else 'entries'}: "
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,35 @@ class RefuseRecordError(Exception):
     """Internal to the readers: this record cannot issue; the message says why."""
 
 
+def checked(meta: SourceMetadata, now: datetime | None = None) -> SourceMetadata:
+    """``meta`` if its record can issue under the source grammar (:mod:`issuer.identifiers`).
+
+    The grammar is the one the verifier applies, so nothing is issued that a
+    verifier would refuse later. In addition, a v1 submission time after
+    ``now`` (default: the system clock) is refused: arXiv never serves one.
+
+    Raises:
+        RefuseRecordError: naming the field that is out of the grammar.
+    """
+    try:
+        check_source(
+            meta.arxiv_id,
+            version=meta.version,
+            categories=meta.categories,
+            license_url=meta.license,
+            submitted=meta.submitted_at,
+            texts={"title": meta.title, "abstract": meta.abstract},
+        )
+    except FormatError as e:
+        raise RefuseRecordError(e.message) from e
+    limit = now or datetime.now(UTC)
+    if meta.submitted_at > limit:
+        raise RefuseRecordError(
+            f"v1 submission time {meta.submitted_at.isoformat()} is in the future"
+        )
+    return meta
+
+
 def parse_arxiv_date(text: str, what: str = "date") -> datetime:
     """Parse an arXiv version date such as ``Mon, 2 Apr 2007 19:18:42 GMT``.
 
@@ -92,11 +145,16 @@ def parse_arxiv_date(text: str, what: str = "date") -> datetime:
     if m and m.group(2) in _MONTHS:
         day, month, year, hh, mm, ss = m.groups()
         try:
-            return datetime(
+            when = datetime(
                 int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=UTC
             )
         except ValueError:
             pass  # e.g. 31 Feb: reported below
+        else:
+            try:
+                return check_submitted(when, what)
+            except FormatError as e:
+                raise RefuseRecordError(e.message) from e
     raise RefuseRecordError(
         f"{what}: not an arXiv date (like 'Mon, 2 Apr 2007 19:18:42 GMT'): {text!r}"
     )
@@ -109,9 +167,12 @@ def parse_version_label(label: str, what: str = "version") -> int:
     """``v2`` → 2.
 
     Raises:
-        RefuseRecordError: if ``label`` is not ``v`` followed by a positive integer.
+        RefuseRecordError: if ``label`` is not ``v`` followed by an integer from 1 to 2^53−1.
     """
     m = _VERSION_RE.fullmatch(label)
     if not m:
-        raise RefuseRecordError(f"{what}: not a version label (v1, v2, ...): {label!r}")
-    return int(m.group(1))
+        raise RefuseRecordError(f"{what}: not a version label (v1, v2, ...): {shown(label)}")
+    try:
+        return parse_version_digits(m.group(1), what)
+    except FormatError as e:
+        raise RefuseRecordError(e.message) from e

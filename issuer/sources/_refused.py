@@ -9,11 +9,6 @@ the toolkit says precisely what is missing and which format to use instead.
 
 from __future__ import annotations
 
-from lxml import etree
-
-from issuer.sources._model import Refusal
-from issuer.sources._xml import text_of
-
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ARXIV_ATOM_NS = "http://arxiv.org/schemas/atom"
 OAI_ARXIV_NS = "http://arxiv.org/OAI/arXiv/"
@@ -48,25 +43,15 @@ def atom_reason(generation: str, has_license: bool) -> str:
     return f"arXiv API Atom feed cannot issue: {'; '.join(problems)}; {USE_INSTEAD}"
 
 
-def atom_entry(entry: etree._Element, generation: str, location: str) -> Refusal:
-    """Refuse one Atom ``<entry>``, naming the paper where the entry names one."""
-    entry_id = (text_of(entry.find(f"{{{ATOM_NS}}}id")) or "").strip()
-    record_id = entry_id.rsplit("/abs/", 1)[-1] if "/abs/" in entry_id else None
-    has_license = entry.find(f"{{{ARXIV_ATOM_NS}}}license") is not None
+def atom_entry_reason(entry_id: str, has_license: bool, generation: str) -> str:
+    """Why one Atom ``<entry>`` cannot issue."""
     if not entry_id:
-        return Refusal(location, "empty Atom entry (the API's answer for an id it does not know)")
-    return Refusal(location, atom_reason(generation, has_license), record_id)
+        return "empty Atom entry (the API's answer for an id it does not know)"
+    return atom_reason(generation, has_license)
 
 
-def oai_arxiv_record(meta: etree._Element, location: str) -> Refusal:
-    """Refuse one OAI ``arXiv``-prefix record: no submission time, TeX converted."""
-    arxiv_id = (text_of(meta.find(f"{{{OAI_ARXIV_NS}}}id")) or "").strip() or None
-    created = (text_of(meta.find(f"{{{OAI_ARXIV_NS}}}created")) or "").strip()
-    has_date = f" (only the date <created>{created}</created>)" if created else ""
-    return Refusal(
-        location,
-        "OAI-PMH metadataPrefix=arXiv cannot issue: it has no v1 submission time"
-        f"{has_date}, and arXiv converts TeX in its titles and abstracts, so they are not "
-        f"the raw text; {USE_INSTEAD}",
-        arxiv_id,
-    )
+OAI_ARXIV_REASON = (
+    "OAI-PMH metadataPrefix=arXiv cannot issue: it has no v1 submission time (only the "
+    "date <created>), and arXiv converts TeX in its titles and abstracts, so they are not "
+    f"the raw text; {USE_INSTEAD}"
+)

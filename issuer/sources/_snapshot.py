@@ -5,43 +5,146 @@ is not a usable record is refused with its line number and the rest goes on.
 The snapshot carries raw text, every version's date and the license key
 (``null`` for older papers). The look-alike arxiv-public-datasets layout has
 no license key and dateless version labels: it is recognised and refused.
+
+Each line is parsed strictly, so that no two parsers can read it differently:
+
+- a line longer than :data:`MAX_LINE_BYTES` is refused without being held in
+  memory (it is skipped in chunks), and the run goes on;
+- a duplicate object key, an integer outside ±(2^53−1), a number too large
+  for a float, ``NaN``/``Infinity``, or nesting too deep refuse the line;
+- a UTF-8 byte-order mark at the very start of the file is skipped (the
+  caller, :func:`issuer.sources.read_stream`, does that); anywhere else it
+  makes the line invalid JSON. JSON lines are UTF-8: other encodings are
+  refused as a whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+import json
+import math
+from collections.abc import Iterator
+from typing import IO, Any, NoReturn
 
-import orjson
-
-from issuer.record import ARXIV_ID_RE
+from issuer.identifiers import ARXIV_ID_RE, MAX_VERSION, shown
 from issuer.sources._model import (
     Item,
     Refusal,
     RefuseRecordError,
     SourceMetadata,
+    checked,
     parse_arxiv_date,
     parse_version_label,
 )
 
 FORMAT = "snapshot"
 
+#: The longest line read. Real snapshot lines are a few KiB; the longest
+#: (collaborations with thousands of authors) are well under 1 MiB.
+MAX_LINE_BYTES = 8 << 20
+_SKIP_CHUNK = 1 << 20
+
 _PUBLIC_DATASETS = (
     "this is the arxiv-public-datasets layout (versions without dates, no license key), "
     "not the arXiv metadata snapshot; it cannot say the license or the v1 submission time"
 )
+_MAX_INT_DIGITS = len(str(MAX_VERSION))
 
 
-def read(lines: Iterable[bytes], name: str, first_line: int = 1) -> Iterator[Item]:
-    """Yield one item per non-blank line."""
-    for lineno, line in enumerate(lines, first_line):
+class _LineRefusedError(Exception):
+    """Internal: the line is not strict JSON in the snapshot's domain."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _LineRefusedError(f"duplicate key {key[:40]!r}")
+            seen.add(key)
+    return result
+
+
+def _integer(text: str) -> int:
+    digits = text.lstrip("-")
+    # Length first: int() of more than 4,300 digits raises a raw ValueError, and is slow.
+    if len(digits) <= _MAX_INT_DIGITS:
+        value = int(text)
+        if abs(value) <= MAX_VERSION:
+            return value
+    raise _LineRefusedError(f"integer {shown(text, 30)} is outside +/-(2^53-1)")
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _LineRefusedError(f"number {shown(text, 30)} is too large")
+    return value
+
+
+def _constant(name: str) -> NoReturn:
+    raise _LineRefusedError(f"{name} is not JSON")
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_int=_integer,
+    parse_float=_number,
+    parse_constant=_constant,
+)
+
+
+def loads_line(line: bytes) -> Any:
+    """Decode one snapshot line strictly (see the module docstring).
+
+    Raises:
+        RefuseRecordError: with the reason the line is refused.
+    """
+    try:
+        return _decoder.decode(line.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise RefuseRecordError(f"invalid JSON: not UTF-8 at byte {e.start}") from e
+    except _LineRefusedError as e:
+        raise RefuseRecordError(f"invalid JSON: {e}") from e
+    except json.JSONDecodeError as e:
+        raise RefuseRecordError(f"invalid JSON: {e.msg} at column {e.colno}") from e
+    except RecursionError as e:
+        raise RefuseRecordError("invalid JSON: nested too deeply") from e
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes | None]:
+    """Each line of ``stream``; ``None`` for a line over :data:`MAX_LINE_BYTES` (skipped)."""
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        del line  # free it before skipping the rest of the line
+        while True:
+            rest = stream.readline(_SKIP_CHUNK)
+            if not rest or rest.endswith(b"\n"):
+                break
+        yield None
+
+
+def read(stream: IO[bytes], name: str, first_line: int = 1) -> Iterator[Item]:
+    """Yield one item per non-blank line of ``stream``."""
+    for lineno, line in enumerate(_lines(stream), first_line):
+        location = f"{name}:{lineno}"
+        if line is None:
+            yield Refusal(
+                location,
+                f"line longer than {MAX_LINE_BYTES >> 20} MiB: not a snapshot record, skipped",
+            )
+            continue
         if not line.strip():
             continue
-        location = f"{name}:{lineno}"
         try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            yield Refusal(location, f"invalid JSON: {e}")
+            obj = loads_line(line)
+        except RefuseRecordError as e:
+            yield Refusal(location, str(e))
             continue
         yield parse(obj, location)
 
@@ -52,7 +155,7 @@ def parse(obj: Any, location: str) -> SourceMetadata | Refusal:
         return Refusal(location, "snapshot line is not a JSON object")
     arxiv_id = obj.get("id")
     if not isinstance(arxiv_id, str) or not ARXIV_ID_RE.fullmatch(arxiv_id):
-        return Refusal(location, f'no valid arXiv "id" (got {arxiv_id!r})')
+        return Refusal(location, f'no valid arXiv "id" (got {shown(arxiv_id)})')
     try:
         return _parse(obj, arxiv_id, location)
     except RefuseRecordError as e:
@@ -76,7 +179,9 @@ def _parse(obj: dict[str, Any], arxiv_id: str, location: str) -> SourceMetadata:
     dates: dict[int, str] = {}
     for entry in versions:
         if not isinstance(entry, dict) or not isinstance(entry.get("created"), str):
-            raise RefuseRecordError(f'"versions" entry is not {{"version", "created"}}: {entry!r}')
+            raise RefuseRecordError(
+                f'"versions" entry is not {{"version", "created"}}: {shown(entry, 100)}'
+            )
         dates[parse_version_label(str(entry.get("version")), '"versions"')] = entry["created"]
     if 1 not in dates:
         raise RefuseRecordError('"versions" lists no v1, so the submission time is unknown')
@@ -89,15 +194,17 @@ def _parse(obj: dict[str, Any], arxiv_id: str, location: str) -> SourceMetadata:
     if not categories:
         raise RefuseRecordError('"categories" is empty')
     assert title is not None and abstract is not None  # noqa: S101 - _string checked
-    return SourceMetadata(
-        arxiv_id=arxiv_id,
-        version=max(dates),
-        title=title,
-        abstract=abstract,
-        categories=categories,
-        license=lic or None,
-        submitted_at=submitted,
-        dois=tuple(doi.split()),
-        source_format=FORMAT,
-        location=location,
+    return checked(
+        SourceMetadata(
+            arxiv_id=arxiv_id,
+            version=max(dates),
+            title=title,
+            abstract=abstract,
+            categories=categories,
+            license=lic or None,
+            submitted_at=submitted,
+            dois=tuple(doi.split()),
+            source_format=FORMAT,
+            location=location,
+        )
     )

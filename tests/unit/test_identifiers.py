@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 
 from issuer.errors import FormatError
 from issuer.identifiers import (
     PithNumber,
     ShortPith,
+    check_arxiv_id,
+    check_category,
+    check_submitted,
+    check_submitted_at,
+    check_version,
     code_from_digest,
     parse_any,
     parse_pith_number,
     parse_short,
+    parse_version_digits,
 )
 
 REAL = "pith:2018:AH5S4WE2T4KISLKPOBTLFWQMX3"
@@ -77,3 +87,62 @@ def test_parse_short_errors(text: str, message: str) -> None:
 def test_non_string_is_refused() -> None:
     with pytest.raises(FormatError):
         parse_pith_number(2018)
+
+
+# The source grammar: one definition for readers, issuance, verification and merge.
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "ok"),
+    [
+        (check_arxiv_id, "1811.06992", True),
+        (check_arxiv_id, "0704.0001", True),
+        (check_arxiv_id, "math.AG/0601001", True),
+        (check_arxiv_id, "hep-th/9901001", True),
+        (check_arxiv_id, "1811.06992v2", False),
+        (check_arxiv_id, "Math/9201201", False),
+        (check_arxiv_id, 1811.06992, False),
+        (check_category, "cs.LG", True),
+        (check_category, "cond-mat.stat-mech", True),
+        (check_category, "hep-th", True),
+        (check_category, "CS.LG", False),
+        (check_category, "cs.LG!", False),
+        (check_category, "", False),
+        (check_version, 1, True),
+        (check_version, 2**53 - 1, True),
+        (check_version, 2**53, False),
+        (check_version, 0, False),
+        (check_version, True, False),
+        (check_submitted_at, "1991-08-14T00:00:00Z", True),
+        (check_submitted_at, "9999-12-31T23:59:59Z", True),
+        (check_submitted_at, "0999-12-31T23:59:59Z", False),
+        (check_submitted_at, "2018-11-16T19:01:40+00:00", False),
+    ],
+)
+def test_source_grammar(check: Callable[[Any], object], value: Any, ok: bool) -> None:
+    if ok:
+        check(value)
+    else:
+        with pytest.raises(FormatError):
+            check(value)
+
+
+def test_version_digits_are_bounded_before_conversion() -> None:
+    assert parse_version_digits("9007199254740991") == 2**53 - 1
+    for digits in (
+        "9007199254740992",
+        "9" * 5000,
+        "01",
+        "",
+        "\u0661",
+    ):  # the last: ARABIC-INDIC DIGIT ONE
+        with pytest.raises(FormatError):
+            parse_version_digits(digits)
+
+
+def test_submission_year_bounds() -> None:
+    check_submitted(datetime(1000, 1, 1, tzinfo=UTC))
+    with pytest.raises(FormatError, match="year 999"):
+        check_submitted(datetime(999, 12, 31, tzinfo=UTC))
+    with pytest.raises(FormatError, match="timezone"):
+        check_submitted(datetime(2020, 1, 1))
