@@ -1,0 +1,155 @@
+"""The witness over HTTP: ``POST /add-checkpoint`` (C2SP tlog-witness), and a small client.
+
+:class:`WitnessServer` is the standard library's threading HTTP server with
+one route. It reads at most :data:`~._witness.MAX_REQUEST_SIZE` bytes, only
+with a ``Content-Length`` (413 above the limit, 411 without one, before
+reading anything), drops a client that stalls for :data:`CLIENT_TIMEOUT`
+seconds, and keeps connections alive (HTTP/1.1), as the spec recommends. The
+checks and the answer are :func:`._witness.respond`'s; the one lock around
+state updates is in :mod:`._witness_state`. Requests are logged, never printed.
+
+:func:`submit` is the client side: it posts a request and returns the
+witness's answer, for ``pith publish --witness`` and the tests.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import re
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from issuer.errors import NetworkError
+from issuer.tlog._witness import MAX_REQUEST_SIZE, Witness, WitnessResponse, respond
+
+logger = logging.getLogger(__name__)
+
+ADD_CHECKPOINT = "/add-checkpoint"
+CLIENT_TIMEOUT = 30.0
+"""Seconds a connection may stay silent before the server drops it."""
+_MAX_RESPONSE = 64 * 1024
+_LENGTH_RE = re.compile("[0-9]{1,12}")  # ASCII digits only (str.isdigit takes '²')
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: WitnessServer
+    protocol_version = "HTTP/1.1"
+    timeout = CLIENT_TIMEOUT
+    server_version = "pith-witness"
+    # Headers and body go out in two writes: with Nagle's algorithm on, the
+    # body waits for the client's delayed ACK (40 ms a request on Linux).
+    disable_nagle_algorithm = True
+
+    def do_POST(self) -> None:
+        if urllib.parse.urlsplit(self.path).path != ADD_CHECKPOINT:
+            self._send(404, b"not found: POST /add-checkpoint\n", close=True)
+            return
+        length = self.headers.get("Content-Length")
+        if length is None or self.headers.get("Transfer-Encoding"):
+            self._send(411, b"a Content-Length is required\n", close=True)
+            return
+        if _LENGTH_RE.fullmatch(length) is None:
+            self._send(400, b"malformed Content-Length\n", close=True)
+            return
+        if int(length) > MAX_REQUEST_SIZE:
+            self._send(413, f"at most {MAX_REQUEST_SIZE} bytes\n".encode(), close=True)
+            return
+        body = self.rfile.read(int(length))
+        if len(body) != int(length):
+            self._send(400, b"the body is shorter than its Content-Length\n", close=True)
+            return
+        answer = respond(self.server.witness, body)
+        logger.info(
+            "add-checkpoint from %s: %d %s",
+            self.client_address[0],
+            answer.status,
+            answer.reason or "",
+        )
+        self._answer(answer)
+
+    def do_GET(self) -> None:
+        if urllib.parse.urlsplit(self.path).path == ADD_CHECKPOINT:
+            self._send(405, b"use POST\n", allow=True)
+        else:
+            self._send(404, b"not found: POST /add-checkpoint\n")
+
+    def _answer(self, answer: WitnessResponse) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    def _send(self, status: int, body: bytes, *, close: bool = False, allow: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        if allow:
+            self.send_header("Allow", "POST")
+        if close:  # the unread body would be taken for the next request
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.client_address[0], *args)
+
+
+class WitnessServer(ThreadingHTTPServer):
+    """An HTTP witness bound to ``address``; run it with ``serve_forever()``.
+
+    Args:
+        address: ``(host, port)``; port 0 picks a free one (see :attr:`url`).
+        witness: the witness that answers.
+    """
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], witness: Witness) -> None:
+        self.witness = witness
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        """The base URL the server listens on (``http://HOST:PORT``)."""
+        host, port = self.server_address[:2]
+        shown = host.decode() if isinstance(host, bytes) else host
+        return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log (never print) what broke a connection."""
+        logger.exception("witness request from %s failed", client_address[0])
+
+
+def submit(url: str, body: bytes, timeout: float = CLIENT_TIMEOUT) -> WitnessResponse:
+    """POST an ``add-checkpoint`` body to the witness at ``url`` (its submission prefix).
+
+    Raises:
+        NetworkError: the witness cannot be reached, or its answer is not HTTP.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"not an http(s) witness URL: {url!r}")
+    conn_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    conn = conn_class(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(
+            "POST",
+            parts.path.rstrip("/") + ADD_CHECKPOINT,
+            body=body,
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+        response = conn.getresponse()
+        data = response.read(_MAX_RESPONSE)
+        content_type = response.getheader("Content-Type", "")
+    except (OSError, http.client.HTTPException) as e:
+        raise NetworkError(f"witness {url}: {e}") from e
+    finally:
+        conn.close()
+    return WitnessResponse(response.status, content_type, data)
