@@ -4,19 +4,112 @@ Issuance and re-issuance spread their work over processes that each hold
 the signing seed. Workers are spawned, not forked, so they inherit no open
 database handle; they get the key id and seed over the pool's pipe, and
 each exits when the process that started it dies, even by SIGKILL.
+
+They do not get the operator's secrets either: the environment a worker
+starts with is the parent's without ``PITH_KEY_PASSPHRASE``,
+``PITH_PKCS11_PIN`` or any other ``PITH_*`` variable naming a passphrase,
+PIN, password or secret (a worker needs only the seed, and a secret in its
+environment would be readable in ``/proc/PID/environ`` for as long as it
+runs). The parent's own environment is left as it is. multiprocessing has
+no option for a child's environment, so the spawn start method's launch is
+repeated here with ``os.posix_spawn``, which takes one.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import context, popen_spawn_posix, reduction, resource_tracker, spawn, util
+from typing import Any
 
 from issuer.keys import SeedSigner, Signer
 
 _signer: Signer | None = None
+_SECRET_WORDS = frozenset({"PASSPHRASE", "PIN", "PASSWORD", "SECRET"})
+
+
+def is_secret_variable(name: str) -> bool:
+    """Whether the environment variable ``name`` holds (or points at) one of pith's secrets."""
+    parts = name.upper().split("_")
+    return parts[0] == "PITH" and not _SECRET_WORDS.isdisjoint(parts[1:])
+
+
+def worker_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a worker starts with: ``environ`` (default ours) without secrets."""
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if not is_secret_variable(k)}
+
+
+def _spawn(path: str, args: list[str], passfds: list[int]) -> int:
+    """``util.spawnv_passfds`` with the worker environment: start ``args``, keep ``passfds``."""
+    fds = sorted(set(passfds))
+    made_inheritable = [fd for fd in fds if not os.get_inheritable(fd)]
+    for fd in made_inheritable:  # only for the spawn: exec closes the others' copies
+        os.set_inheritable(fd, True)
+    try:
+        return os.posix_spawn(path, args, worker_environment())
+    finally:
+        for fd in made_inheritable:
+            os.set_inheritable(fd, False)
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+class _Popen(popen_spawn_posix.Popen):
+    """CPython's spawn launch (multiprocessing/popen_spawn_posix.py), through :func:`_spawn`."""
+
+    _fds: list[int]  # set by popen_spawn_posix.Popen; not in typeshed
+
+    def _launch(self, process_obj: Any) -> None:
+        tracker_fd = resource_tracker.getfd()
+        if tracker_fd is None:  # pragma: no cover - getfd() starts the tracker first
+            raise OSError("multiprocessing's resource tracker did not start")
+        self._fds.append(tracker_fd)
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        fp = io.BytesIO()
+        context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, fp)
+            reduction.dump(process_obj, fp)
+        finally:
+            context.set_spawning_popen(None)
+
+        parent_r = child_w = child_r = parent_w = None
+        try:
+            parent_r, child_w = os.pipe()
+            child_r, parent_w = os.pipe()
+            cmd = spawn.get_command_line(tracker_fd=tracker_fd, pipe_handle=child_r)
+            self._fds.extend([child_r, child_w])
+            self.pid = _spawn(spawn.get_executable(), cmd, self._fds)
+            self.sentinel = parent_r
+            with open(parent_w, "wb", closefd=False) as f:
+                f.write(fp.getbuffer())
+        finally:
+            fds_to_close = [fd for fd in (parent_r, parent_w) if fd is not None]
+            self.finalizer = util.Finalize(self, _close_fds, fds_to_close)
+            for fd in (child_r, child_w):
+                if fd is not None:
+                    os.close(fd)
+
+
+class _Process(context.SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:  # noqa: N802 - multiprocessing's name
+        return _Popen(process_obj)
+
+
+class _Context(context.SpawnContext):
+    """The spawn start method, children started without the operator's secrets."""
+
+    Process = _Process
 
 
 def _init(key_id: str, seed: bytes) -> None:
@@ -45,10 +138,10 @@ def worker_signer() -> Signer:
 
 
 def signing_pool(signer: SeedSigner, workers: int) -> ProcessPoolExecutor:
-    """``workers`` spawned processes, each holding ``signer``'s key."""
+    """``workers`` spawned processes, each holding ``signer``'s key and none of the secrets."""
     return ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_Context(),
         initializer=_init,
         initargs=signer.worker_args(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,16 @@ SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
 
 @pytest.fixture
-def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh SoftHSM2 token labelled 'pith' (PIN 1234); returns the module path.
+def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SoftHSM2 token labelled 'pith' (PIN 1234); yields the module path.
 
     SoftHSM2 is installed by `make test` from Debian's packages; without it this
     fixture fails with a message saying so (PKCS#11 is tested, never skipped).
+
+    PKCS#11 state (the loaded module, its configuration, sessions and logins)
+    belongs to the process: the module is finalized before the test, so that it
+    reads this test's SOFTHSM2_CONF, and after it, so that no session or login
+    reaches the next test (or a second pytest run in this process).
     """
     import shutil
     import subprocess
@@ -73,4 +79,8 @@ def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         check=True,
         capture_output=True,
     )
-    return SOFTHSM_MODULE
+    from issuer.keys import _pkcs11
+
+    _pkcs11.reset(SOFTHSM_MODULE)
+    yield SOFTHSM_MODULE
+    _pkcs11.reset(SOFTHSM_MODULE)

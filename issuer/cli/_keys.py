@@ -13,19 +13,45 @@ from rich.table import Table
 from issuer import cjson
 from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock, format_seconds, parse_user_time
-from issuer.cli._output import cli_secrets, emit_json, home_of
+from issuer.cli._output import emit_json, home_of
 from issuer.cli._registry import NowOpt
+from issuer.cli._secrets import NEW_PASSPHRASE_ENV, PassphraseSource, secrets_for
 from issuer.errors import FormatError, KeyAccessError, UsageError
-from issuer.keys import DEFAULT_BASE_URL, PublicKey, Signer, validate_key_id
-from issuer.keys._statements import sign_revocation, sign_rotation
+from issuer.keys import DEFAULT_BASE_URL, validate_key_id
 from issuer.keys.keyset import KeySet
-from issuer.keys.local import LocalKeys, check_storable, default_signer_uri
+from issuer.keys.local import LocalKeys
+from issuer.publish import with_log_keys
 
 keys_app = typer.Typer(
     help="Generate, list, show, export, rotate and revoke signing keys.", no_args_is_help=True
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+PassphraseFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="Read the key file passphrase from the first line of this file "
+        "(else PITH_KEY_PASSPHRASE_FILE, PITH_KEY_PASSPHRASE, or a prompt).",
+    ),
+]
+PassphraseFdOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--passphrase-fd",
+        help="Read the key file passphrase from the first line of this open file descriptor.",
+    ),
+]
+
+
+def _passphrase(file: Path | None, fd: int | None) -> PassphraseSource:
+    if file is not None and fd is not None:
+        raise UsageError("give --passphrase-file or --passphrase-fd, not both")
+    return PassphraseSource(
+        file=file,
+        fd=fd,
+        hint="set PITH_KEY_PASSPHRASE, or use --passphrase-file PATH / --passphrase-fd N",
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -58,19 +84,15 @@ def generate(
     base_url: Annotated[
         str, typer.Option("--base-url", help="Registry base URL, for the record's url field.")
     ] = DEFAULT_BASE_URL,
+    passphrase_file: PassphraseFileOpt = None,
+    passphrase_fd: PassphraseFdOpt = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Generate a signing key and record its public key; never overwrites a key."""
     local = LocalKeys(home_of(ctx))
-    if local.keys().get(key_id) is not None:
-        raise KeyAccessError(f"key {key_id} exists already in {local.keys_dir}")
-    uri = signer or default_signer_uri(key_id)
-    check_storable(uri)
-    made = Signer.generate_at(uri, key_id, cli_secrets(confirm=True))
-    key = PublicKey(
-        key_id, made.public_key.raw, url=f"{base_url.rstrip('/')}/pith-signing-key.json"
-    )
-    local.add(key, uri)
+    url = f"{base_url.rstrip('/')}/pith-signing-key.json"
+    secrets = secrets_for(_passphrase(passphrase_file, passphrase_fd))
+    key, uri = local.generate(key_id, signer, url, secrets)
     if json_out:
         emit_json({"key": key.to_dict(), "signer": uri})
     else:
@@ -148,12 +170,22 @@ def export(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")
     ] = None,
+    log_origin: Annotated[
+        str | None,
+        typer.Option(
+            "--log-origin",
+            help="Also list each key as the note verifier key of this transparency log "
+            "(log_keys), e.g. pith.science/log.",
+        ),
+    ] = None,
 ) -> None:
     """Write the pith-signing-key.json document: every local public key and key statement."""
     keys = LocalKeys(home_of(ctx)).keys()
     if not len(keys):
         raise KeyAccessError("no local keys to export", hint="pith keys generate KEY_ID")
     document = keys.to_document()
+    if log_origin is not None:
+        document = with_log_keys(document, keys, log_origin)
     if out is None:
         emit_json(document)
     else:
@@ -193,6 +225,23 @@ def rotate(
             "or, if the key was already made with pith keys generate, where it lives.",
         ),
     ] = None,
+    passphrase_file: PassphraseFileOpt = None,
+    passphrase_fd: PassphraseFdOpt = None,
+    new_passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-passphrase-file",
+            help=f"The new key's passphrase, from the first line of this file (else "
+            f"--new-passphrase-fd, {NEW_PASSPHRASE_ENV}, then the current key's passphrase).",
+        ),
+    ] = None,
+    new_passphrase_fd: Annotated[
+        int | None,
+        typer.Option(
+            "--new-passphrase-fd",
+            help="The new key's passphrase, from the first line of this open file descriptor.",
+        ),
+    ] = None,
     now: NowOpt = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -201,55 +250,43 @@ def rotate(
     The old key's record gets rotates_at, the statement is kept beside the key
     records and goes into pith keys export and pith publish. Verifiers follow it
     from any key they pinned. Rerunning after a crash finishes the rotation.
+    The current and the new key may have different passphrases.
     """
     local = LocalKeys(home_of(ctx))
     clock = fixed_or_system_clock(now)()
-    when = clock if at is None else _user_time(at, "--at")
-    if when < clock:
-        raise UsageError(
-            "--at is in the past: signatures the key made since would stop counting",
-            hint="after a compromise, rotate now and revoke: pith keys revoke KEY_ID",
-        )
-    old = local.current()
-    if old.key_id == to:
-        raise UsageError(f"{to} is the current key already")
-    into_old = next((r for r in local.keys().rotations if r.to_key.raw == old.raw), None)
-    if into_old is not None and when <= into_old.rotates_at:
-        raise UsageError(
-            f"--at must be after {format_seconds(into_old.rotates_at)}, when "
-            f"{into_old.from_key.key_id} rotates to {old.key_id}"
-        )
-    secrets = cli_secrets()
-    old_signer = Signer.from_uri(local.signer_uri(old.key_id), old, secrets)
-    existing = local.keys().get(to)
-    if existing is not None:
-        uri = signer or local.signer_uri(to)
-        new_signer = Signer.from_uri(uri, existing, secrets)
-    else:
-        uri = signer or default_signer_uri(to)
-        check_storable(uri)
-        new_signer = Signer.generate_at(uri, to, cli_secrets(confirm=True))
-    done = local.rotation_from(old.key_id)
-    envelope = (
-        done.envelope
-        if done is not None and done.to_key.raw == new_signer.public_key.raw
-        else sign_rotation(old_signer, new_signer, rotates_at=when, issued_at=clock)
+    old_source = _passphrase(passphrase_file, passphrase_fd)
+    if new_passphrase_file is not None and new_passphrase_fd is not None:
+        raise UsageError("give --new-passphrase-file or --new-passphrase-fd, not both")
+    new_source = PassphraseSource(
+        file=new_passphrase_file,
+        fd=new_passphrase_fd,
+        env=(NEW_PASSPHRASE_ENV,),
+        then=old_source,
+        hint=f"set {NEW_PASSPHRASE_ENV}, or use --new-passphrase-file PATH / --new-passphrase-fd N",
     )
-    rotation = local.record_rotation(envelope, uri)
+    done = local.rotate(
+        to,
+        signer_uri=signer,
+        at=None if at is None else _user_time(at, "--at"),
+        now=clock,
+        old_secrets=secrets_for(old_source),
+        new_secrets=secrets_for(new_source),
+    )
+    when, old = format_seconds(done.rotation.rotates_at), done.rotation.from_key
     if json_out:
         emit_json(
             {
                 "from_key": old.key_id,
                 "to_key": to,
-                "rotates_at": format_seconds(rotation.rotates_at),
-                "signer": uri,
-                "statement": str(local.rotation_path(old.key_id)),
+                "rotates_at": when,
+                "signer": done.signer_uri,
+                "statement": str(done.statement),
             }
         )
     else:
         typer.echo(
-            f"rotated {old.key_id} → {to} ({new_signer.public_key.fingerprint}) at "
-            f"{format_seconds(rotation.rotates_at)}; statement: {local.rotation_path(old.key_id)}",
+            f"rotated {old.key_id} → {to} ({done.new_key.fingerprint}) at {when}; "
+            f"statement: {done.statement}",
             err=True,
         )
         typer.echo("publish the new key document: pith publish (or pith keys export)", err=True)
@@ -266,6 +303,8 @@ def revoke(
         ),
     ],
     reason: Annotated[str, typer.Option("--reason", help="What happened, for verifiers.")],
+    passphrase_file: PassphraseFileOpt = None,
+    passphrase_fd: PassphraseFdOpt = None,
     now: NowOpt = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -276,34 +315,25 @@ def revoke(
     pith reissue to re-sign what it signed, and pith publish.
     """
     local = LocalKeys(home_of(ctx))
-    clock = fixed_or_system_clock(now)()
-    since = _user_time(compromised_since, "--compromised-since")
-    if since > clock:
-        raise UsageError("--compromised-since is in the future")
-    if not reason.strip():
-        raise UsageError("--reason must say what happened")
-    target = local.get(key_id)
-    signing = local.signing_key(clock)
-    if signing.key_id == key_id:
-        raise KeyAccessError(
-            f"{key_id} is the key signing now; a revocation is signed by another key",
-            hint="rotate first: pith keys rotate --to NEW_KEY_ID, then revoke",
-        )
-    signer = Signer.from_uri(local.signer_uri(signing.key_id), signing, cli_secrets())
-    envelope = sign_revocation(
-        target, signer, compromised_since=since, reason=reason, issued_at=clock
+    done = local.revoke(
+        key_id,
+        compromised_since=_user_time(compromised_since, "--compromised-since"),
+        reason=reason,
+        now=fixed_or_system_clock(now)(),
+        secrets=secrets_for(_passphrase(passphrase_file, passphrase_fd)),
     )
-    local.record_revocation(envelope)
-    path = local.revocation_path(key_id)
+    signed_by = done.signed_by.key_id
     if json_out:
         emit_json(
             {
                 "revoked_key": key_id,
-                "compromised_since": format_seconds(since),
-                "signed_by": signing.key_id,
-                "statement": str(path),
+                "compromised_since": format_seconds(done.revocation.compromised_since),
+                "signed_by": signed_by,
+                "statement": str(done.statement),
             }
         )
     else:
-        typer.echo(f"revoked {key_id} (signed by {signing.key_id}); statement: {path}", err=True)
+        typer.echo(
+            f"revoked {key_id} (signed by {signed_by}); statement: {done.statement}", err=True
+        )
         typer.echo("now re-sign what it signed: pith reissue, then pith publish", err=True)

@@ -28,9 +28,11 @@ from issuer.keys import seen_keys_path, verifier_keys, verifier_trust
 from issuer.keys.keyset import KeySet
 from issuer.reasons import Reason
 from issuer.verify import (
+    LogPolicy,
     MirrorComparison,
     VerificationReport,
     compare_mirrors,
+    log_policy,
     verify_bundle_report,
 )
 
@@ -177,18 +179,50 @@ def verify(
             "bundle is fetched from every mirror, verified, and compared.",
         ),
     ] = None,
+    require_log: Annotated[
+        bool,
+        typer.Option(
+            "--require-log",
+            help="Refuse a bundle any of whose log leaves (record, events) has no inclusion "
+            "proof in a checkpoint signed by a trusted key.",
+        ),
+    ] = False,
+    witnesses: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness cosignature verifier key, NAME+KEYID+BASE64 (type 0x04): every "
+            "checkpoint a proof uses must carry enough of their cosignatures. Repeatable.",
+        ),
+    ] = None,
+    witness_threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--witness-threshold",
+            help="How many distinct --witness keys must cosign (default: every one).",
+        ),
+    ] = None,
 ) -> None:
     """Verify Pith bundles offline; trust comes only from the shipped keys and --keys.
 
     Checks, in order: structure, canonical record and canonical_sha256, Pith
     number and short form, aliases, key hints, receipt, every event, the state
-    recomputed from the events, the bundle hash and signature. A URL is
+    recomputed from the events, the bundle hash and signature, then any log
+    proofs in timestamp_proofs (required with --require-log). A URL is
     fetched (timeouts, a size limit) and verified against local trust only.
     Key statements (rotations, revocations) in the key files are followed
     first; a key set older than one this verifier has seen is refused.
     Exit 0 when every input is valid (and mirrors agree), 1 when any is not
     (or the key set is refused), 2 for usage or unreadable input.
     """
+    try:
+        log = log_policy(
+            require=require_log, witnesses=witnesses or [], threshold=witness_threshold
+        )
+    except FormatError as e:
+        raise UsageError(f"--witness: {e.message}", hint=e.hint) from e
+    except ValueError as e:
+        raise UsageError(f"--witness-threshold: {e}") from e
     try:
         trusted = _trust(ctx, keys, trust_root)
     except FormatError as e:
@@ -209,7 +243,7 @@ def verify(
                 emit_json(_failure(name, "read", str(Reason.UNREADABLE), _why(data)).to_dict())
             code = EXIT_USAGE
             continue
-        report = _verify_one(data, trusted, name, expected)
+        report = _verify_one(data, trusted, name, expected, log)
         if report.ok:
             note(f"OK: {name} ({report.pith_number})")
         else:
@@ -226,7 +260,7 @@ def _failure(source: str, step: str, reason: str, message: str) -> VerificationR
 
 
 def _verify_one(
-    data: bytes, trusted: KeySet, name: str, expected: str | None
+    data: bytes, trusted: KeySet, name: str, expected: str | None, log: LogPolicy | None = None
 ) -> VerificationReport:
     """Verify one input; a document too deep or too large to parse is a malformed one.
 
@@ -235,7 +269,7 @@ def _verify_one(
     deep nesting with RecursionError).
     """
     try:
-        report = verify_bundle_report(data, trusted, name, expected=expected)
+        report = verify_bundle_report(data, trusted, name, expected=expected, log=log)
     except (ValueError, RecursionError, MemoryError) as e:
         logger.debug("%s: parser refused the document", name, exc_info=True)
         why = "nested too deeply" if isinstance(e, RecursionError) else "too large to parse"

@@ -10,11 +10,22 @@ URI attributes understood: path ``token``, ``object`` (the key id), ``id``;
 query ``module-path`` (else ``PITH_PKCS11_MODULE``), ``pin-source`` (a file
 holding the PIN), ``pin-value`` (discouraged: it ends up in shell history).
 Without either PIN attribute the secrets handler is asked for ``"pin"``.
+
+PKCS#11 login belongs to the process and the token, not to a session: once
+one session logs in, every session of the process on that token is logged
+in, and logging out (which python-pkcs11 does when it closes the session
+that logged in) logs them all out. So the signers of one process share one
+logged-in session per (module, token), counted: it is closed, and the token
+logged out, when the last of them is closed. :func:`reset` forgets all of
+it and finalizes the module, so the next use starts from nothing (a test
+that makes a new token, or pytest run twice in one process).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +49,8 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 SCHEME = "pkcs11"
 ED25519_OID = "1.3.101.112"
 MODULE_ENV = "PITH_PKCS11_MODULE"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,14 +110,26 @@ def _pin(parsed: Pkcs11Uri, secrets: SecretsHandler) -> str:
     return secrets("pin")
 
 
-def _session(parsed: Pkcs11Uri, secrets: SecretsHandler) -> Any:
+class _Login:
+    """The logged-in session this process holds on one token, and how many signers use it."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.users = 0
+
+
+_logins: dict[tuple[str, str], _Login] = {}
+_logins_lock = threading.Lock()
+
+
+def _open(parsed: Pkcs11Uri, secrets: SecretsHandler) -> Any:
     try:
-        lib = pkcs11.lib(parsed.module)
-        token = lib.get_token(token_label=parsed.token)
+        token = pkcs11.lib(parsed.module).get_token(token_label=parsed.token)
         try:
             return token.open(rw=True, user_pin=_pin(parsed, secrets))
         except pkcs11.UserAlreadyLoggedIn:
-            # Login is per process and token: a second session shares the first's.
+            # Logged in by a session this module does not hold (another library in
+            # this process): use that login, and leave logging out to its owner.
             return token.open(rw=True)
     except KeyAccessError:
         raise
@@ -113,6 +138,52 @@ def _session(parsed: Pkcs11Uri, secrets: SecretsHandler) -> Any:
             f"cannot open PKCS#11 token {parsed.token!r}: {type(e).__name__} {e}",
             hint="check the module path, that the token is present, and the PIN",
         ) from e
+
+
+def _session(parsed: Pkcs11Uri, secrets: SecretsHandler) -> Any:
+    """The process's logged-in session on the token; release it with :func:`_release`."""
+    key = (parsed.module, parsed.token)
+    with _logins_lock:
+        login = _logins.get(key)
+        if login is None:
+            login = _logins[key] = _Login(_open(parsed, secrets))
+        login.users += 1
+        return login.session
+
+
+def _release(session: Any) -> None:
+    """One signer is done with ``session``; the last one closes it (and logs out)."""
+    with _logins_lock:
+        for key, login in list(_logins.items()):
+            if login.session is session:
+                login.users -= 1
+                if login.users > 0:
+                    return
+                del _logins[key]
+                break
+    try:
+        session.close()
+    except pkcs11.PKCS11Error as e:  # already closed by C_Finalize: nothing left to undo
+        logger.debug("closing a PKCS#11 session: %s", type(e).__name__)
+
+
+def reset(module: str) -> None:
+    """Forget every session and login this process holds through ``module``, and finalize it.
+
+    C_Finalize closes every session; the next use of the module initializes
+    it again, reading its configuration afresh (SoftHSM2 reads
+    ``SOFTHSM2_CONF`` then).
+
+    Raises:
+        KeyAccessError: the module cannot be loaded.
+    """
+    with _logins_lock:
+        for key in [k for k in _logins if k[0] == module]:
+            del _logins[key]
+        try:
+            pkcs11.lib(module).finalize()
+        except (pkcs11.PKCS11Error, RuntimeError, OSError) as e:
+            raise KeyAccessError(f"cannot finalize PKCS#11 module {module}: {e}") from e
 
 
 def _raw_point(ec_point: bytes) -> bytes:
@@ -139,8 +210,10 @@ class Pkcs11Signer(Signer):
         return signature
 
     def close(self) -> None:
-        """Close the token session."""
-        self._session.close()
+        """Done signing: the token session is closed when no other signer uses it."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            _release(session)
 
     @classmethod
     def load(cls, uri: str, public_key: PublicKey, secrets: SecretsHandler) -> Signer:
@@ -166,12 +239,15 @@ class Pkcs11Signer(Signer):
                 key_type=KeyType.EC_EDWARDS,
                 label=parsed.object,
             )
+            raw = _raw_point(public[Attribute.EC_POINT])
         except (pkcs11.NoSuchKey, pkcs11.MultipleObjectsReturned) as e:
-            session.close()
+            _release(session)
             raise KeyAccessError(
                 f"token {parsed.token!r} has no single Ed25519 key pair labelled {parsed.object}"
             ) from e
-        raw = _raw_point(public[Attribute.EC_POINT])
+        except BaseException:
+            _release(session)
+            raise
         return cls(PublicKey(public_key.key_id, raw), session, private)
 
     @classmethod
@@ -185,28 +261,30 @@ class Pkcs11Signer(Signer):
         if parsed.object != validate_key_id(key_id):
             raise KeyAccessError(f"signer URI names object {parsed.object}, not key {key_id}")
         session = _session(parsed, secrets)
-        existing = list(session.get_objects({Attribute.LABEL: key_id}))
-        if existing:
-            session.close()
-            raise KeyAccessError(
-                f"token {parsed.token!r} already holds an object labelled {key_id}; "
-                "refusing to overwrite a signing key"
+        try:
+            if list(session.get_objects({Attribute.LABEL: key_id})):
+                raise KeyAccessError(
+                    f"token {parsed.token!r} already holds an object labelled {key_id}; "
+                    "refusing to overwrite a signing key"
+                )
+            params = session.create_domain_parameters(
+                KeyType.EC_EDWARDS,
+                {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
+                local=True,
             )
-        params = session.create_domain_parameters(
-            KeyType.EC_EDWARDS,
-            {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
-            local=True,
-        )
-        public, private = params.generate_keypair(
-            store=True,
-            label=key_id,
-            id=key_id.encode(),
-            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
-            private_template={
-                Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: False,
-                Attribute.SIGN: True,
-            },
-        )
-        raw = _raw_point(public[Attribute.EC_POINT])
+            public, private = params.generate_keypair(
+                store=True,
+                label=key_id,
+                id=key_id.encode(),
+                mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+                private_template={
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.SIGN: True,
+                },
+            )
+            raw = _raw_point(public[Attribute.EC_POINT])
+        except BaseException:
+            _release(session)
+            raise
         return cls(PublicKey(key_id, raw), session, private)

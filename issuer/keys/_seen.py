@@ -21,7 +21,8 @@ from typing import Any
 
 from issuer import cjson
 from issuer._fs import atomic_write
-from issuer.errors import FormatError, VerificationError
+from issuer.errors import VerificationError
+from issuer.keys._documents import malformed, read_document
 from issuer.keys.keyset import KeySet
 from issuer.reasons import Reason
 
@@ -59,24 +60,25 @@ def load_seen(path: Path) -> Seen:
     Raises:
         FormatError: the file is unreadable or not a seen-keys file.
     """
+    what, hint = "seen-keys file", "delete it to forget what was seen"
     try:
-        data = cjson.loads(path.read_bytes())
+        data = read_document(path, what, hint=hint)
     except FileNotFoundError:
         return Seen()
-    except OSError as e:
-        raise FormatError(f"cannot read {path}: {e.strerror}") from e
-    except FormatError as e:
-        raise FormatError(f"{path}: {e.message}", hint="delete it to forget what was seen") from e
     try:
         if data["document_type"] != DOCUMENT_TYPE:
             raise TypeError
-        rotations = {str(r["from"]): str(r["to"]) for r in data["rotations"]}
-        revoked = {str(f) for f in data["revoked"]}
+        rotations = {_fingerprint(r["from"]): _fingerprint(r["to"]) for r in data["rotations"]}
+        revoked = {_fingerprint(f) for f in data["revoked"]}
     except (KeyError, TypeError) as e:
-        raise FormatError(
-            f"{path} is not a seen-keys file", hint="delete it to forget what was seen"
-        ) from e
+        raise malformed(path, what, f"not a {DOCUMENT_TYPE} document", hint=hint) from e
     return Seen(rotations, revoked)
+
+
+def _fingerprint(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
 
 
 def _rollback(message: str) -> VerificationError:

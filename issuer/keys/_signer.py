@@ -71,6 +71,15 @@ class Signer(ABC):
     def _sign(self, message: bytes) -> bytes:
         """Backend signature over ``message``."""
 
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing open
+        """Release what the backend holds open (a token session); in-memory seeds need nothing."""
+
+    def __enter__(self) -> Signer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def sign(self, message: bytes) -> bytes:
         """Sign ``message`` (a 32-byte digest in every Pith format).
 
@@ -124,7 +133,11 @@ class Signer(ABC):
             KeyAccessError: unknown scheme, key unavailable, or not the expected key.
         """
         signer = signer_class(uri).load(uri, public_key, secrets)
-        signer.check(public_key)
+        try:
+            signer.check(public_key)
+        except BaseException:
+            signer.close()
+            raise
         return signer
 
     @staticmethod
@@ -136,7 +149,11 @@ class Signer(ABC):
         """
         validate_key_id(key_id)
         signer = signer_class(uri).generate(uri, key_id, secrets)
-        signer.check(signer.public_key)
+        try:
+            signer.check(signer.public_key)
+        except BaseException:
+            signer.close()
+            raise
         return signer
 
 

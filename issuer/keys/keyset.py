@@ -26,8 +26,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from issuer import cjson
 from issuer.errors import FormatError, VerificationError
+from issuer.keys._documents import malformed, read_document
 from issuer.keys._public import PublicKey, fingerprint_b32
 from issuer.keys._statements import (
     Revocation,
@@ -297,13 +297,17 @@ def load_key_file(path: Path) -> Material:
     Raises:
         FormatError: unreadable or malformed.
     """
+    what = "key document"
     try:
-        data = cjson.loads(path.read_bytes())
-    except OSError as e:
+        data = read_document(path, what)
+    except FileNotFoundError as e:
         raise FormatError(f"cannot read key file {path}: {e.strerror}") from e
+    try:
+        return parse_key_document(data, str(path))
+    except RecursionError as e:  # a record whose unknown fields nest deeper than Python goes
+        raise malformed(path, what, "nested too deeply") from e
     except FormatError as e:
-        raise FormatError(f"{path}: {e.message}") from e
-    return parse_key_document(data, str(path))
+        raise FormatError(f"malformed {what}: {e.message}", hint=e.hint) from e
 
 
 def load_material(path: Path) -> Material:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,7 +130,7 @@ def test_pkcs11_signer_round_trip(softhsm: str) -> None:
     with pytest.raises(KeyAccessError, match="already holds"):
         Signer.generate_at(uri, "hsm-key", _secrets())
     for signer in (made, loaded):
-        signer.close()  # type: ignore[attr-defined]
+        signer.close()
     # With every session closed the token is logged out, so the PIN is checked again.
     with pytest.raises(KeyAccessError, match="cannot open PKCS#11 token"):
         _reload(uri, made.public_key, _secrets(pin="0000"))
@@ -158,3 +163,106 @@ def test_unknown_scheme_and_repr_hide_secrets() -> None:
     text = repr(signer) + str(vars(signer)) + str(signer)
     assert "<redacted>" in text
     assert "\\x07\\x07" not in text and seed.hex() not in text
+
+
+def test_a_key_file_reached_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real.pem"
+    made = Signer.generate_at(f"file:{real}", "file-key", _secrets())
+    link = tmp_path / "link.pem"
+    link.symlink_to(real)
+    with pytest.raises(KeyAccessError, match="symbolic link") as refused:
+        _reload(f"file:{link}", made.public_key)
+    assert f"file:{real}" in refused.value.diagnostics()
+    dangling = tmp_path / "dangling.pem"
+    dangling.symlink_to(tmp_path / "nowhere.pem")
+    with pytest.raises(KeyAccessError, match="exists already"):
+        Signer.generate_at(f"file:{dangling}", "k", _secrets())
+    assert not (tmp_path / "nowhere.pem").exists(), "generate must not write through a link"
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o707, 0o777, 0o720])
+def test_a_key_file_in_a_directory_others_can_write_is_refused(tmp_path: Path, mode: int) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o700)
+    uri = f"file:{folder / 'k.pem'}"
+    made = Signer.generate_at(uri, "file-key", _secrets())
+    folder.chmod(mode)
+    with pytest.raises(KeyAccessError, match="which others can write to") as refused:
+        _reload(uri, made.public_key)
+    assert f"chmod go-w {folder}" in refused.value.diagnostics()
+    with pytest.raises(KeyAccessError, match="which others can write to"):
+        Signer.generate_at(f"file:{folder / 'k2.pem'}", "k2", _secrets())
+    folder.chmod(0o1777)  # sticky, like /tmp: others cannot replace what is ours
+    _assert_signs(_reload(uri, made.public_key))
+    nested = folder / "a" / "b"
+    nested.mkdir(parents=True)
+    (folder / "a").chmod(0o777)
+    with pytest.raises(KeyAccessError, match=f"is in {folder / 'a'},"):
+        Signer.generate_at(f"file:{nested / 'k3.pem'}", "k3", _secrets())
+
+
+SECRET_SERVICE_ROUND_TRIP = """
+import base64, json, keyring
+from issuer.keys import Signer
+made = Signer.generate_at("keyring:pith-test/kr-real", "kr-real")
+loaded = Signer.from_uri("keyring:pith-test/kr-real", made.public_key)
+assert loaded.sign(bytes(32)) == made.sign(bytes(32))
+stored = keyring.get_password("pith-test", "kr-real")
+print(json.dumps({
+    "backend": type(keyring.get_keyring()).__module__,
+    "fingerprint": loaded.public_key.fingerprint,
+    "stored": stored.split(":", 1)[1],
+}))
+"""
+
+
+def test_keyring_signer_round_trip_on_a_real_secret_service(tmp_path: Path) -> None:
+    """gnome-keyring over D-Bus, started here in its own session: what a desktop or server has."""
+    needed = [shutil.which(tool) for tool in ("dbus-run-session", "gnome-keyring-daemon")]
+    if None in needed:
+        pytest.fail("gnome-keyring and dbus are not installed: run `make system-deps`")
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    runtime.mkdir(mode=0o700)
+    script = tmp_path / "round_trip.py"
+    script.write_text(SECRET_SERVICE_ROUND_TRIP)
+    # The daemon's output goes to a file: a daemon outliving the session must not hold our pipes.
+    log = tmp_path / "gnome-keyring.log"
+    session = (
+        'printf "keyring unlock password" | gnome-keyring-daemon --unlock --components=secrets '
+        f'>"{log}" 2>&1 && exec "{sys.executable}" "{script}"'
+    )
+    run = subprocess.run(
+        ["dbus-run-session", "--", "sh", "-c", session],
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "XDG_RUNTIME_DIR": str(runtime),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:] + log.read_text(errors="replace")[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "keyring.backends.SecretService"
+    assert len(base64.b64decode(result["stored"])) == 32
+    # The keyring keeps the seed encrypted at rest: it is in no file in plain text.
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert result["stored"].encode() not in path.read_bytes(), path
+    assert any(home.rglob("*.keyring")), "the seed went to gnome-keyring's store"
+
+
+def test_a_key_file_made_meanwhile_is_never_replaced(tmp_path: Path) -> None:
+    from issuer.keys._file import _write_new
+
+    path = tmp_path / "k.pem"
+    path.write_bytes(b"the other command's key")  # appeared after generate's check
+    with pytest.raises(KeyAccessError, match="exists already"):
+        _write_new(path, b"our key")
+    assert path.read_bytes() == b"the other command's key"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.pem"]

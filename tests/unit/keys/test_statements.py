@@ -191,5 +191,5 @@ def test_seen_file_round_trips_and_only_grows(tmp_path: Path) -> None:
     assert refused.value.reason == Reason.KEY_ROLLBACK
     check_rollback(KeySet([K3.public_key]), seen)  # a set about other keys is not compared
     path.write_text('{"document_type": "something else"}')
-    with pytest.raises(FormatError, match="not a seen-keys file"):
+    with pytest.raises(FormatError, match="malformed seen-keys file"):
         load_seen(path)
