@@ -4,6 +4,10 @@
 signature (``signed_message`` ``bundle_sha256_bytes``) is over its 32 raw
 bytes and carries ``bundle_sha256`` itself. Keys listed in ``public_keys``
 are hints for the verifier, never trust.
+
+A bundle holds at most :data:`MAX_EVENTS` events; the verifier refuses a
+longer list as ``malformed`` before checking any event, so verifying costs
+time and memory in proportion to a bundle the registry could have built.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from issuer.record import CanonicalRecord
 BUNDLE_TYPE = "pith_open_graph_bundle"
 BUNDLE_VERSION = "1.0"
 SIGNED_MESSAGE = "bundle_sha256_bytes"
+#: Most events one bundle carries (the registry's bundles hold a handful).
+MAX_EVENTS = 10_000
 
 BUNDLE_FIELDS = (
     "bundle_type",

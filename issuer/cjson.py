@@ -11,6 +11,18 @@ JCS does and sorts keys by code point); objects whose keys would sort
 differently by UTF-16 code units fall back to a small pure-Python encoder.
 Reading (:func:`loads`) is for documents that will be verified: it also
 refuses duplicate object keys, so no two parsers can see different documents.
+
+Limits. Every document read or written stays within these, so hostile input
+costs memory and time in proportion to its size and is refused with
+:class:`CanonicalJSONError` (never ``RecursionError``, ``ValueError`` or
+``MemoryError``):
+
+- :data:`MAX_DOCUMENT_BYTES` (16 MiB) per document read, checked before parsing;
+- :data:`MAX_DEPTH` (128) levels of nested arrays and objects;
+- :data:`MAX_CONTAINER_ITEMS` (100,000) elements per array or members per object;
+- integers within ±(2^53−1), so at most 16 digits: longer digit strings are
+  refused before they are converted (CPython refuses to convert more than
+  4,300 digits at all).
 """
 
 from __future__ import annotations
@@ -26,6 +38,14 @@ import orjson
 from issuer.errors import FormatError
 
 MAX_SAFE_INTEGER = 2**53 - 1
+#: Largest document :func:`loads` reads, in bytes (characters for ``str`` input).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+#: Deepest nesting of arrays and objects (orjson refuses to write beyond 255).
+MAX_DEPTH = 128
+#: Most elements in one array, or members in one object.
+MAX_CONTAINER_ITEMS = 100_000
+_MAX_INT_DIGITS = len(str(MAX_SAFE_INTEGER))
+_SHOWN = 40  # characters of a refused value or key quoted in a message
 
 _SORT = orjson.OPT_SORT_KEYS
 _BMP_MAX = 0xFFFF
@@ -43,6 +63,12 @@ class _RefusalError(Exception):
         super().__init__(what)
         self.what = what
         self.path: list[str] = []
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut short: a refusal names what it refused, not a 16 MiB string."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**_SHOWN else "<huge>"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def _utf16_key(key: str) -> bytes:
@@ -83,9 +109,9 @@ def _check_leaf(value: Any, kind: type) -> None:
         _check_str(value)
     elif kind is int:
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            raise _RefusalError(f"integer {value} is outside +/-(2^53-1)")
+            raise _RefusalError(f"integer {_shown(value)} is outside +/-(2^53-1)")
     elif kind is float:
-        raise _RefusalError(f"float {value!r} is not allowed (use an integer or a string)")
+        raise _RefusalError(f"float {_shown(value)} is not allowed (use an integer or a string)")
     elif kind is not bool and value is not None:
         raise _RefusalError(f"{kind.__name__} is not a JSON value")
 
@@ -95,24 +121,32 @@ def _validate(value: Any) -> bool:
 
     This walk runs before every write, so it is written for speed: leaves are
     checked inline (ASCII strings, the common case, cost one ``isascii``) and
-    only containers recurse.
+    only containers recurse, counting their depth.
     """
     kind = type(value)
     if kind is dict:
-        return _validate_dict(value)
+        return _validate_dict(value, 1)
     if kind is list or kind is tuple:
-        return _validate_list(value)
+        return _validate_list(value, 1)
     _check_leaf(value, kind)
     return False
 
 
-def _validate_dict(value: dict[Any, Any]) -> bool:
+def _check_container(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise _RefusalError(f"nested more than {MAX_DEPTH} levels deep")
+    if len(value) > MAX_CONTAINER_ITEMS:
+        raise _RefusalError(f"{len(value)} items in one container (at most {MAX_CONTAINER_ITEMS})")
+
+
+def _validate_dict(value: dict[Any, Any], depth: int) -> bool:
+    _check_container(value, depth)
     hazard = False
     ascii_keys = True
     for key, item in value.items():
         try:
             if type(key) is not str:
-                raise _RefusalError(f"object key {key!r} is not a string")
+                raise _RefusalError(f"object key {_shown(key)} is not a string")
             if not key.isascii():
                 ascii_keys = False
                 _check_str(key)
@@ -121,14 +155,16 @@ def _validate_dict(value: dict[Any, Any]) -> bool:
                 if not item.isascii():
                     _check_str(item)
             elif kind is dict:
-                hazard |= _validate_dict(item)
+                hazard |= _validate_dict(item, depth + 1)
             elif kind is list or kind is tuple:
-                hazard |= _validate_list(item)
+                hazard |= _validate_list(item, depth + 1)
             else:
                 _check_leaf(item, kind)
         except _RefusalError as r:
             r.path.append(
-                f".{key}" if isinstance(key, str) and key.isidentifier() else f"[{key!r}]"
+                f".{key}"
+                if isinstance(key, str) and key.isidentifier() and len(key) <= _SHOWN
+                else f"[{_shown(key)}]"
             )
             raise
     if ascii_keys:
@@ -136,7 +172,8 @@ def _validate_dict(value: dict[Any, Any]) -> bool:
     return hazard or _needs_utf16_sort(value.keys())
 
 
-def _validate_list(value: list[Any] | tuple[Any, ...]) -> bool:
+def _validate_list(value: list[Any] | tuple[Any, ...], depth: int) -> bool:
+    _check_container(value, depth)
     hazard = False
     for index, item in enumerate(value):
         try:
@@ -145,9 +182,9 @@ def _validate_list(value: list[Any] | tuple[Any, ...]) -> bool:
                 if not item.isascii():
                     _check_str(item)
             elif kind is dict:
-                hazard |= _validate_dict(item)
+                hazard |= _validate_dict(item, depth + 1)
             elif kind is list or kind is tuple:
-                hazard |= _validate_list(item)
+                hazard |= _validate_list(item, depth + 1)
             else:
                 _check_leaf(item, kind)
         except _RefusalError as r:
@@ -157,7 +194,10 @@ def _validate_list(value: list[Any] | tuple[Any, ...]) -> bool:
 
 
 def _raise(refusal: _RefusalError, doing: str) -> NoReturn:
-    path = "$" + "".join(reversed(refusal.path))
+    steps = refusal.path[::-1]
+    if len(steps) > _SHOWN // 4:  # a deep path: its start and end say where
+        steps = [*steps[:5], "...", *steps[-5:]]
+    path = "$" + "".join(steps)
     raise CanonicalJSONError(f"{doing}: {path}: {refusal.what}") from refusal
 
 
@@ -192,7 +232,9 @@ def dumps(value: Any) -> bytes:
     except _RefusalError as r:
         _raise(r, "cannot write canonical JSON")
     except RecursionError as e:
-        raise CanonicalJSONError("cannot write canonical JSON: nested too deeply") from e
+        raise CanonicalJSONError(
+            f"cannot write canonical JSON: nested more than {MAX_DEPTH} levels deep"
+        ) from e
     if hazard:
         return _encode_py(value).encode("utf-8")
     return orjson.dumps(value, option=_SORT)
@@ -247,7 +289,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _RefusalError(f"duplicate object key {key!r}")
+                raise _RefusalError(f"duplicate object key {_shown(key)}")
             seen.add(key)
     return result
 
@@ -260,9 +302,19 @@ def _refuse_float(text: str) -> NoReturn:
     raise _RefusalError(f"number {text} is not an integer (floats are not allowed)")
 
 
+def _parse_int(text: str) -> int:
+    # Counted before int() runs: CPython refuses over 4,300 digits with a ValueError,
+    # and converting a long digit string costs quadratic time.
+    digits = len(text) - text.startswith("-")
+    if digits > _MAX_INT_DIGITS:
+        raise _RefusalError(f"a {digits}-digit integer is outside +/-(2^53-1)")
+    return int(text)
+
+
 _decoder = json.JSONDecoder(
     object_pairs_hook=_no_duplicates,
     parse_float=_refuse_float,
+    parse_int=_parse_int,
     parse_constant=_refuse_constant,
 )
 
@@ -273,12 +325,18 @@ def loads(data: bytes | str) -> Any:
     """Parse a document that is to be verified, strictly.
 
     Refuses what :func:`dumps` refuses, plus duplicate object keys, invalid
-    UTF-8 and a byte-order mark. It does not require the input to be in
-    canonical form: hashes are always recomputed over :func:`dumps` output.
+    UTF-8, a byte-order mark and documents over :data:`MAX_DOCUMENT_BYTES`
+    (checked first). It does not require the input to be in canonical form:
+    hashes are always recomputed over :func:`dumps` output.
 
     Raises:
-        CanonicalJSONError: if the document is not strict JSON in the domain.
+        CanonicalJSONError: if the document is not strict JSON in the domain,
+            or exceeds one of the module's limits.
     """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise CanonicalJSONError(
+            f"invalid JSON: {len(data)} bytes is over the {MAX_DOCUMENT_BYTES}-byte limit"
+        )
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
         if raw.startswith(b"\xef\xbb\xbf"):
@@ -298,7 +356,7 @@ def loads(data: bytes | str) -> Any:
             f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
         ) from e
     except RecursionError as e:
-        raise CanonicalJSONError("invalid JSON: nested too deeply") from e
+        raise CanonicalJSONError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep") from e
     try:
         _validate(value)
     except _RefusalError as r:

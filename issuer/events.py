@@ -186,7 +186,7 @@ def _check_shape(event: Any) -> None:
         missing, extra = sorted(fields - set(event)), sorted(set(event) - fields)
         raise _fail(Reason.MALFORMED, f"event fields: missing {missing}, unexpected {extra}")
     if event["schema_version"] != SCHEMA_VERSION:
-        raise _fail(Reason.MALFORMED, f"schema_version {event['schema_version']!r}")
+        raise _fail(Reason.MALFORMED, f"schema_version {event['schema_version']!r:.80}")
     for name in ("event_type", "subject_pith_number", "target", "created_at"):
         if not isinstance(event[name], str):
             raise _fail(Reason.MALFORMED, f"{name} must be a string")
@@ -241,11 +241,11 @@ def check_event(event: Any, subject: str, keys: KeySet, *, parsed: bool = False)
     _check_shape(event)
     kind = EVENT_TYPES.get(event["event_type"])
     if kind is None:
-        raise _fail(Reason.UNKNOWN_TYPE, f"unknown event type {event['event_type']!r}")
+        raise _fail(Reason.UNKNOWN_TYPE, f"unknown event type {event['event_type']!r:.80}")
     if event["target"] != kind.target:
         raise _fail(
             Reason.WRONG_TARGET,
-            f"{kind.name} events target {kind.target!r}, not {event['target']!r}",
+            f"{kind.name} events target {kind.target!r}, not {event['target']!r:.80}",
         )
     if event["subject_pith_number"] != subject:
         raise _fail(
@@ -275,6 +275,6 @@ def check_event(event: Any, subject: str, keys: KeySet, *, parsed: bool = False)
     signer = event["signer"]
     named = keys.get(signer["key_id"])
     if named is None:
-        raise _fail(Reason.UNKNOWN_KEY, f"signer names key {signer['key_id']!r}, not trusted")
+        raise _fail(Reason.UNKNOWN_KEY, f"signer names key {signer['key_id']!r:.80}, not trusted")
     if signer["public_key_fingerprint"] != named.fingerprint:
         raise _fail(Reason.FINGERPRINT_MISMATCH, "signer fingerprint does not match its key")

@@ -2,27 +2,56 @@
 
 The server is never trusted: what is fetched is verified with the reader's
 own keys, and keys served beside it count for nothing. So fetching only has
-to be safe to do: bounded in time (connect and read timeouts) and in size
-(a body larger than the limit is refused while it streams, whatever
-Content-Length claimed), TLS certificates verified, at most a few redirects.
+to be safe to do:
+
+- bounded in time: one overall deadline per fetch (``timeout`` seconds from
+  the first byte sent to the last byte read), enforced at every socket read
+  and write, so a server that drips a byte a second or sends ``1xx`` interim
+  responses forever fails like one that sends nothing;
+- bounded in size: at most ``max_bytes`` of body after undoing every
+  ``Content-Encoding`` layer (``gzip``, ``deflate``, stacked as in
+  ``gzip, gzip``), decompressed in small pieces so a compression bomb is
+  refused before it is expanded, whatever ``Content-Length`` claimed;
+- TLS certificates verified, at most a few redirects.
 """
 
 from __future__ import annotations
 
+import contextvars
 import re
+import time
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import httpcore
 import httpx
 
 from issuer import __version__
+from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.errors import NetworkError, UsageError
 
-MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # the registry's largest bundles are a few hundred KB
+MAX_BUNDLE_BYTES = MAX_DOCUMENT_BYTES  # the registry's largest bundles are a few hundred KB
 TIMEOUT_SECONDS = 20.0
 MAX_REDIRECTS = 5
+#: ``Content-Encoding`` layers undone; more than this many stacked is refused.
+MAX_ENCODINGS = 3
+ACCEPT_ENCODING = "gzip, deflate"
+
+_PIECE = 64 * 1024  # most bytes one decompression step may produce
+_GZIP = frozenset({"gzip", "x-gzip"})
+_DEFLATE = "deflate"
+_IDENTITY = "identity"
+_ZLIB_FCHECK = 31  # a zlib header, read as a big-endian 16-bit number, is a multiple of 31
 
 _RECORD_PATH = re.compile(
     r"/(?:\.well-known/)?pith/([A-Z2-7]{26})(?:/(?:bundle\.json|index\.html)?)?$"
+)
+
+# The monotonic time by which the current fetch must be done (None outside a fetch).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "pith_fetch_deadline", default=None
 )
 
 
@@ -72,14 +101,22 @@ def fetch(
 ) -> Fetched:
     """GET a bundle, refusing anything slow, huge or not a 200.
 
+    Args:
+        url: a bundle, resolver or ``.well-known`` URL.
+        max_bytes: the most body bytes accepted, counted after decoding.
+        timeout: seconds the whole fetch may take, redirects included.
+        client: a client from :func:`new_client` to reuse (its connections).
+
     Raises:
         UsageError: not an http(s) URL.
-        NetworkError: connection, TLS, timeout, HTTP status or size-limit failure,
-            naming the URL.
+        NetworkError: connection, TLS, deadline, HTTP status, encoding or
+            size-limit failure, naming the URL.
     """
     target, code = bundle_url(url)
     own = client is None
     http = client or new_client(timeout)
+    deadline = time.monotonic() + timeout
+    token = _DEADLINE.set(deadline)
     try:
         with http.stream("GET", target) as response:
             if response.status_code != httpx.codes.OK:
@@ -87,24 +124,202 @@ def fetch(
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise NetworkError(f"{target}: {declared} bytes is over the {max_bytes}-byte limit")
+            layers = _layers(
+                target, response.headers.get_list("content-encoding", split_commas=True)
+            )
             body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise NetworkError(f"{target}: body is over the {max_bytes}-byte limit")
+            for piece in _decoded(target, _counted(target, response.iter_raw(), max_bytes), layers):
+                if len(body) + len(piece) > max_bytes:
+                    raise NetworkError(
+                        f"{target}: body is over the {max_bytes}-byte limit once decoded"
+                    )
+                body += piece
+                if time.monotonic() > deadline:
+                    raise NetworkError(_late(target, timeout))
+    except httpx.TimeoutException as e:
+        raise NetworkError(_late(target, timeout), hint=_LATE_HINT) from e
     except httpx.HTTPError as e:
         raise NetworkError(f"{target}: {type(e).__name__}: {e}") from e
     finally:
+        _DEADLINE.reset(token)
         if own:
             http.close()
     return Fetched(target, bytes(body), code)
 
 
+_LATE_HINT = "the server is slow or stalling; try again later, or another mirror"
+
+
+def _late(target: str, timeout: float) -> str:
+    return f"{target}: no complete response within the {timeout:g}-second deadline"
+
+
 def new_client(timeout: float = TIMEOUT_SECONDS) -> httpx.Client:
-    """An HTTP client with the toolkit's limits: timeouts, few redirects, TLS verified."""
-    return httpx.Client(
+    """An HTTP client with the toolkit's limits: timeouts, few redirects, TLS verified.
+
+    Its connections honour the overall deadline of each :func:`fetch` made with it.
+    """
+    client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-        headers={"User-Agent": f"pith-issuer/{__version__}", "Accept": "application/json"},
+        headers={
+            "User-Agent": f"pith-issuer/{__version__}",
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
     )
+    # httpx has no public hook below the transport: each connection pool (the direct
+    # one, and one per proxy taken from the environment) gets a deadline-aware backend.
+    for transport in (client._transport, *client._mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        if pool is not None and hasattr(pool, "_network_backend"):
+            pool._network_backend = _DeadlineBackend(pool._network_backend)
+    return client
+
+
+# -- the deadline, at the socket ------------------------------------------------------
+
+
+def _bounded(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
+    """``timeout`` cut to what is left of the current fetch's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the fetch deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the fetch's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """Opens :class:`_DeadlineStream` connections through another backend."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(
+            path, _bounded(timeout, httpcore.ConnectTimeout), socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+# -- bounded decoding -----------------------------------------------------------------
+
+
+def _layers(target: str, encodings: list[str]) -> list[_Inflater]:
+    """Decoders for a ``Content-Encoding`` list, in the order to apply them (last first)."""
+    names = [e.strip().lower() for e in encodings if e.strip().lower() not in {"", _IDENTITY}]
+    if len(names) > MAX_ENCODINGS:
+        raise NetworkError(f"{target}: {len(names)} content encodings (at most {MAX_ENCODINGS})")
+    for name in names:
+        if name not in _GZIP and name != _DEFLATE:
+            raise NetworkError(
+                f"{target}: unsupported Content-Encoding {name!r} (asked for {ACCEPT_ENCODING})"
+            )
+    return [_Inflater(name) for name in reversed(names)]
+
+
+def _counted(target: str, chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
+    """The raw body, refused once it is over ``max_bytes`` even before decoding."""
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise NetworkError(f"{target}: body is over the {max_bytes}-byte limit")
+        yield chunk
+
+
+def _decoded(target: str, chunks: Iterator[bytes], layers: list[_Inflater]) -> Iterator[bytes]:
+    """The body with every layer undone, lazily: each layer holds at most one piece."""
+    for layer in layers:
+        chunks = layer.pipe(target, chunks)
+    return chunks
+
+
+class _Inflater:
+    """One ``gzip`` or ``deflate`` layer, undone in pieces of at most ``_PIECE`` bytes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._d: Any = None  # zlib's decompressor; deflate's framing is known at the first bytes
+
+    def _start(self, first: bytes) -> Any:
+        if self.name in _GZIP:
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        # "deflate" means zlib-wrapped (RFC 9110), but some servers send raw deflate.
+        header = int.from_bytes(first[:2], "big")
+        zlib_header = (
+            len(first) > 1 and first[0] & 0x0F == zlib.DEFLATED and header % _ZLIB_FCHECK == 0
+        )
+        return zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
+
+    def pipe(self, target: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """Decode ``chunks``; refuse a corrupt or truncated stream."""
+        try:
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                if self._d is None:
+                    self._d = self._start(chunk)
+                data = chunk
+                while True:
+                    out = self._d.decompress(data, _PIECE)
+                    data = self._d.unconsumed_tail
+                    if out:
+                        yield out
+                    # More to come while input is left, or while the last piece was full.
+                    if not data and len(out) < _PIECE:
+                        break
+        except zlib.error as e:
+            raise NetworkError(f"{target}: body is not valid {self.name}: {e}") from e
+        if self._d is None or not self._d.eof:
+            raise NetworkError(f"{target}: {self.name} body is truncated")
+        if self._d.unused_data:  # a second gzip member, or garbage: neither is a bundle
+            raise NetworkError(f"{target}: data after the end of the {self.name} stream")

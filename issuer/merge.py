@@ -136,7 +136,9 @@ def _validate_all(
     valid: dict[str, dict[str, Any]] = {}
     invalid: dict[str, Reason] = {}
     for event_id, group in copies.items():
-        errors: list[VerificationError] = []
+        # Only the error to report is kept (the first by reason), not one per copy:
+        # a bundle of many bad copies of one event must not hold every traceback.
+        first: VerificationError | None = None
         # Copies of one id differ at most in their signature; any valid one will do,
         # and trying them in a canonical order keeps the result order-free.
         for event in sorted(group, key=_sort_key) if len(group) > 1 else group:
@@ -144,12 +146,13 @@ def _validate_all(
                 check_event(event, subject, keys, parsed=parsed)
                 check_payload(event, subject, keys)
             except VerificationError as e:
-                errors.append(e)
+                if first is None or str(e.reason) < str(first.reason):
+                    first = e.with_traceback(None)
             else:
                 valid[event_id] = event
                 break
         else:
-            first = min(errors, key=lambda e: str(e.reason))
+            assert first is not None  # noqa: S101 - a group is never empty
             invalid[event_id] = Reason(first.reason)
             problems[event_id] = first
     return len(copies), valid, invalid

@@ -125,7 +125,7 @@ def check_receipt_shape(receipt: Any) -> None:
     }
     for name, value in fixed.items():
         if receipt[name] != value:
-            raise FormatError(f"receipt: {name} is {receipt[name]!r}, expected {value!r}")
+            raise FormatError(f"receipt: {name} is {receipt[name]!r:.80}, expected {value!r}")
     if not isinstance(receipt["canonical_sha256"], str) or not _HEX64.fullmatch(
         receipt["canonical_sha256"]
     ):

@@ -74,12 +74,20 @@ def test_weird_case_needs_utf16_order() -> None:
         ({"a": {"b": [1, 2.0]}}, r"\$\.a\.b\[1\]: float"),
         (b"bytes", "bytes is not a JSON value"),
         ({"k": {1, 2}}, "set is not a JSON value"),
-        (_deep(100_000), "nested too deeply"),
+        (_deep(100_000), "nested more than 128 levels deep"),
+        (_deep(300), "nested more than 128 levels deep"),
+        ([0] * 100_001, "100001 items in one container"),
     ],
 )
 def test_dumps_refuses_values_outside_the_domain(value: Any, message: str) -> None:
     with pytest.raises(CanonicalJSONError, match=message):
         cjson.dumps(value)
+
+
+def test_dumps_refuses_an_integer_too_long_to_print() -> None:
+    # str() of a 5000-digit int raises ValueError in CPython: the message must not try.
+    with pytest.raises(CanonicalJSONError, match=r"\$\[0\]: integer <huge> is outside"):
+        cjson.dumps([10**5000])
 
 
 def test_boundary_integers_are_accepted() -> None:
@@ -101,12 +109,47 @@ def test_boundary_integers_are_accepted() -> None:
         (b"\xef\xbb\xbf{}", "byte-order mark"),
         (b'["\xff"]', "not UTF-8"),
         (b"[1,]", "line 1 column 4"),
-        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested more than 128 levels deep"),
+        (b"[" * 300 + b"]" * 300, "nested more than 128 levels deep"),
+        (b'{"a":' * 300 + b"1" + b"}" * 300, "nested more than 128 levels deep"),
+        (b"[" + b"9" * 5000 + b"]", "a 5000-digit integer is outside"),
+        (b"[-" + b"1" * 17 + b"]", "a 17-digit integer is outside"),
+        (b"[" + b"0," * 100_000 + b"0]", "100001 items in one container"),
+        (b"{" + b",".join(b'"%d":0' % i for i in range(100_001)) + b"}", "100001 items"),
     ],
 )
 def test_loads_refuses_what_verification_must_not_accept(doc: bytes, message: str) -> None:
     with pytest.raises(CanonicalJSONError, match=message):
         cjson.loads(doc)
+
+
+def test_limits_are_inclusive() -> None:
+    """Exactly MAX_DEPTH levels and MAX_CONTAINER_ITEMS items still read and write."""
+    deepest = b"[" * cjson.MAX_DEPTH + b"]" * cjson.MAX_DEPTH
+    assert cjson.dumps(cjson.loads(deepest)) == deepest
+    widest = b"[" + b",".join([b"1"] * cjson.MAX_CONTAINER_ITEMS) + b"]"
+    assert cjson.dumps(cjson.loads(widest)) == widest
+    assert cjson.loads(b"[-9007199254740991]") == [-(2**53 - 1)]
+
+
+def test_loads_refuses_an_oversized_document_before_parsing() -> None:
+    # Valid JSON, but over the limit: refused by size, whatever it holds.
+    doc = b'"' + b"a" * cjson.MAX_DOCUMENT_BYTES + b'"'
+    with pytest.raises(CanonicalJSONError, match="over the 16777216-byte limit"):
+        cjson.loads(doc)
+    with pytest.raises(CanonicalJSONError, match="over the 16777216-byte limit"):
+        cjson.loads(doc.decode())
+
+
+def test_refusals_quote_values_briefly() -> None:
+    """A refusal names the offending key or value, not all of a megabyte of it."""
+    key = "k" * 1_000_000
+    with pytest.raises(CanonicalJSONError) as caught:
+        cjson.loads(b'{"%s":1,"%s":2}' % (key.encode(), key.encode()))
+    assert len(str(caught.value)) < 200
+    with pytest.raises(CanonicalJSONError) as caught:
+        cjson.dumps({key: 1.5})
+    assert len(str(caught.value)) < 200
 
 
 def test_escapes_follow_jcs() -> None:
