@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import BinaryIO
+
+from issuer.errors import FormatError
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
@@ -48,3 +51,29 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = 
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def read_at_most(stream: BinaryIO, limit: int, name: str) -> bytes:
+    """All of ``stream``, refused once it passes ``limit`` bytes (read no further).
+
+    Raises:
+        FormatError: ``stream`` holds more than ``limit`` bytes.
+    """
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FormatError(
+            f"{name}: more than {limit:,} bytes, the most a document may hold",
+            hint="this is not a document the toolkit reads",
+        )
+    return data
+
+
+def read_file_at_most(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, refused past ``limit`` without reading the rest.
+
+    Raises:
+        OSError: the file cannot be opened or read.
+        FormatError: it holds more than ``limit`` bytes.
+    """
+    with path.open("rb") as f:
+        return read_at_most(f, limit, str(path))

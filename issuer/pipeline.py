@@ -37,7 +37,7 @@ from issuer.keys import SeedSigner, Signer
 from issuer.receipts import sign_receipt
 from issuer.record import CanonicalRecord
 from issuer.sources import Notice, Refusal, SourceMetadata, check_gzip, entries_prefix, read_stream
-from issuer.store._sqlite import NewRecord, SqliteStore
+from issuer.store import NewRecord, SqliteStore
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +226,7 @@ def sign_records(
                 event=event,
                 issued_at=stamp,
                 location=meta.location,
+                title=meta.title,
             )
         )
     return out

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from issuer._fs import read_at_most, read_file_at_most
+from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.cli._output import emit_json, home_of, note
 from issuer.errors import (
     EXIT_OK,
@@ -54,7 +57,14 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
         client = None
         for name in paths:
             if name == "-":
-                yield "<stdin>", sys.stdin.buffer.read(), None
+                try:
+                    yield (
+                        "<stdin>",
+                        read_at_most(sys.stdin.buffer, MAX_DOCUMENT_BYTES, "<stdin>"),
+                        None,
+                    )
+                except FormatError as e:
+                    yield "<stdin>", e, None
                 continue
             if is_url(name):
                 client = client or stack.enter_context(new_client())
@@ -70,10 +80,18 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
             if path.is_dir() and not files:
                 yield name, FileNotFoundError(f"no *.json files under {name}"), None
             for file in files:
-                try:
-                    yield str(file), file.read_bytes(), None
-                except OSError as e:
-                    yield str(file), e, None
+                yield str(file), _read(functools.partial(read_file_at_most, file, LIMIT)), None
+
+
+LIMIT = MAX_DOCUMENT_BYTES  # read no further: a larger input is refused as it is read
+
+
+def _read(read: Callable[[], bytes]) -> bytes | Exception:
+    """The bytes ``read`` returns, or the error reading them (reported for that input)."""
+    try:
+        return read()
+    except (OSError, FormatError) as e:
+        return e
 
 
 # Files a published tree holds beside its bundles: not bundles, so not inputs.

@@ -25,10 +25,10 @@ from issuer.tlog import (
     Witness,
     WitnessServer,
     WitnessState,
+    is_valid_name,
     parse_log_keys,
     refusal,
 )
-from issuer.tlog._vkey import is_valid_name
 
 witness_app = typer.Typer(
     help="Transparency log witness: cosign checkpoints that extend what it cosigned before.",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from issuer import cjson
+from issuer._fs import read_file_at_most
 from issuer.errors import FormatError
 
 
@@ -29,7 +30,7 @@ def read_document(path: Path, what: str, *, hint: str | None = None) -> Any:
         FormatError: unreadable, or not strict JSON.
     """
     try:
-        data = path.read_bytes()
+        data = read_file_at_most(path, cjson.MAX_DOCUMENT_BYTES)
     except FileNotFoundError:
         raise
     except OSError as e:

@@ -16,11 +16,13 @@ from issuer.store._sqlite import (
     SCHEMA_VERSION,
     IssuedRecord,
     ListedRecord,
+    NewRecord,
     PublishedRecord,
     PublishRow,
     SignedObjects,
     SqliteStore,
 )
+from issuer.tlog import StoredCheckpoint
 
 REGISTRY_ENV = "PITH_REGISTRY"
 
@@ -29,10 +31,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "IssuedRecord",
     "ListedRecord",
+    "NewRecord",
     "PublishRow",
     "PublishedRecord",
     "SignedObjects",
     "SqliteStore",
+    "StoredCheckpoint",
     "default_registry",
     "open_store",
 ]

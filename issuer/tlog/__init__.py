@@ -10,6 +10,10 @@
 - :mod:`._tiles`: C2SP tlog-tiles paths and arithmetic, entry bundles.
 - :mod:`._appender`: incremental appends that emit tiles.
 - :mod:`._tilereader`: proofs computed from published tiles.
+- :mod:`._log`, :mod:`._audit`: the registry's log (leaf entries, checkpoints,
+  tiles, proofs in bundles) and its audit.
+- :mod:`._witness`, :mod:`._witness_state`, :mod:`._witness_server`: the C2SP
+  tlog-witness ``add-checkpoint`` checks, the witness's saved state, its HTTP server.
 
 The registry's use of all this (leaves at issuance, publication, proofs in
 bundles, the witness server) is built on these names; see
@@ -19,6 +23,14 @@ docs/transparency-log.md.
 from __future__ import annotations
 
 from issuer.tlog._appender import Appender, TileSink
+from issuer.tlog._audit import (
+    SEEN_CHECKPOINTS,
+    AuditReport,
+    SplitView,
+    audit,
+    load_seen,
+    save_seen,
+)
 from issuer.tlog._checkpoint import MAX_TREE_SIZE, Checkpoint
 from issuer.tlog._cosignature import (
     Cosignature,
@@ -26,6 +38,29 @@ from issuer.tlog._cosignature import (
     cosignatures,
     cosigned_message,
     verify_cosignature,
+)
+from issuer.tlog._log import (
+    PROOF_TYPE,
+    CachedNodes,
+    Inclusion,
+    LogEntry,
+    LogStore,
+    StoredCheckpoint,
+    bundle_entries,
+    bundle_objects,
+    decode_state,
+    encode_state,
+    event_entry,
+    inclusion_object,
+    inclusion_proofs,
+    make_checkpoint,
+    note_key,
+    origin_of,
+    parse_entry,
+    parse_inclusion,
+    record_entry,
+    sign_checkpoint,
+    write_tiles,
 )
 from issuer.tlog._merkle import (
     EMPTY_ROOT,
@@ -74,7 +109,27 @@ from issuer.tlog._tiles import (
     tile_of_node,
     tiles,
 )
-from issuer.tlog._vkey import COSIGNATURE_ED25519, ED25519, NoteSigner, VerifierKey, key_id
+from issuer.tlog._vkey import (
+    COSIGNATURE_ED25519,
+    ED25519,
+    NoteSigner,
+    VerifierKey,
+    is_valid_name,
+    key_id,
+)
+from issuer.tlog._witness import (
+    MAX_PROOF_LINES,
+    MAX_REQUEST_SIZE,
+    SIZE_CONTENT_TYPE,
+    AddCheckpoint,
+    Witness,
+    WitnessResponse,
+    parse_log_keys,
+    refusal,
+    respond,
+)
+from issuer.tlog._witness_server import WitnessServer, submit
+from issuer.tlog._witness_state import Cosigned, WitnessState
 
 __all__ = [
     "COSIGNATURE_ED25519",
@@ -83,45 +138,85 @@ __all__ = [
     "HASH_SIZE",
     "MAX_LINES",
     "MAX_NOTE_SIZE",
+    "MAX_PROOF_LINES",
+    "MAX_REQUEST_SIZE",
     "MAX_SIGNATURES",
     "MAX_TREE_SIZE",
+    "PROOF_TYPE",
+    "SEEN_CHECKPOINTS",
+    "SIZE_CONTENT_TYPE",
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "AddCheckpoint",
     "Appender",
+    "AuditReport",
+    "CachedNodes",
     "Checkpoint",
     "CheckpointPolicy",
     "CheckpointReport",
     "Cosignature",
+    "Cosigned",
     "EntryBundle",
+    "Inclusion",
+    "LogEntry",
+    "LogStore",
     "MemoryTree",
     "NodeReader",
     "Note",
     "NoteSignature",
     "NoteSigner",
+    "SplitView",
+    "StoredCheckpoint",
     "Tile",
     "TileFetcher",
     "TileReader",
     "TileSink",
     "VerifiedCheckpoint",
     "VerifierKey",
+    "Witness",
+    "WitnessResponse",
+    "WitnessServer",
+    "WitnessState",
+    "audit",
+    "bundle_entries",
+    "bundle_objects",
     "consistency_proof",
     "cosign",
     "cosignatures",
     "cosigned_message",
     "decode_bundle",
+    "decode_state",
     "encode_bundle",
+    "encode_state",
     "entry_bundles",
+    "event_entry",
+    "inclusion_object",
     "inclusion_proof",
+    "inclusion_proofs",
     "index_path",
+    "is_valid_name",
     "key_id",
     "leaf_hash",
+    "load_seen",
+    "make_checkpoint",
     "new_tiles",
     "node_hash",
+    "note_key",
+    "origin_of",
+    "parse_entry",
+    "parse_inclusion",
     "parse_keys",
+    "parse_log_keys",
     "parse_path",
+    "record_entry",
+    "refusal",
+    "respond",
     "root_from_inclusion_proof",
+    "save_seen",
+    "sign_checkpoint",
     "sign_note",
     "split_hashes",
+    "submit",
     "subtree_hash",
     "tile_of_node",
     "tiles",
@@ -131,4 +226,5 @@ __all__ = [
     "verify_cosignature",
     "verify_inclusion",
     "verify_note",
+    "write_tiles",
 ]

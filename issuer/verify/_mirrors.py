@@ -38,6 +38,11 @@ class MirrorComparison:
         return all(r.ok for r in self.reports) and not self.disagreements
 
     @property
+    def reason(self) -> Reason | None:
+        """``mirrors_disagree`` when valid mirrors serve different histories, else None."""
+        return Reason.MIRRORS_DISAGREE if self.disagreements else None
+
+    @property
     def unreachable(self) -> bool:
         """No mirror could be read at all."""
         return all(r.reason == Reason.UNREADABLE for r in self.reports)
@@ -48,6 +53,7 @@ class MirrorComparison:
             "pith_number": self.pith_number,
             "ok": self.ok,
             "agree": not self.disagreements,
+            "reason": self.reason,
             "disagreements": self.disagreements,
             "mirrors": [r.to_dict() for r in self.reports],
         }

@@ -92,6 +92,7 @@ def test_publish_writes_the_layout_and_every_bundle_verifies(home: Path, tmp_pat
         verify_bundle(bundle, keys)
         page = (code_dir / "index.html").read_text()
         assert bundle["pith_number"] in page and "pith verify" in page
+        assert "On the synthetic paper number" in page  # the title it was issued from
     assert not list(out.rglob("*.tmp"))
 
 

@@ -23,6 +23,11 @@ CASES = sorted(p for p in (Path(__file__).parent / "bundles").iterdir() if p.is_
 NAMED: dict[Reason, tuple[str, str]] = {
     # A mirror that cannot be fetched (compare_mirrors); the CLI says the same of a bad file.
     Reason.UNREADABLE: ("verify/test_mirrors.py", "test_an_unreachable_mirror_is_unreadable"),
+    # Valid mirrors serving different histories of one record (compare_mirrors).
+    Reason.MIRRORS_DISAGREE: (
+        "verify/test_mirrors.py",
+        "test_mirrors_serving_different_states_disagree",
+    ),
     # A key set older than one this verifier has seen (keys/_seen.py, before any bundle).
     Reason.KEY_ROLLBACK: ("keys/test_statements.py", "test_seen_file_round_trips_and_only_grows"),
     # Transparency log (issue 16): proofs, signed notes, checkpoints and cosignatures.
@@ -47,8 +52,6 @@ GAPS: dict[Reason, str] = {
     Reason.EQUIVOCATION: "the merge lists equivocating events under `equivocations` "
     "(cases equivocation_listed, hidden_equivocation_fail), never with this reason",
     Reason.INVALID_EVENT: "no code emits it; each invalid event carries its specific reason",
-    Reason.MIRRORS_DISAGREE: "compare_mirrors reports disagreements as a list (--json "
-    "`agree: false`), never with this reason",
 }
 
 

@@ -39,7 +39,7 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Serve:
 def test_agreeing_mirrors_are_ok(serve: Serve) -> None:
     serve({PRIMARY: cjson.dumps(GOOD), LAGGING: cjson.dumps(GOOD)})
     comparison = compare_mirrors(NUMBER, [PRIMARY, LAGGING], TRUSTED)
-    assert comparison.ok and not comparison.disagreements
+    assert comparison.ok and not comparison.disagreements and comparison.reason is None
     assert [r.ok for r in comparison.reports] == [True, True]
 
 
@@ -61,3 +61,4 @@ def test_mirrors_serving_different_states_disagree(serve: Serve) -> None:
     assert not comparison.ok
     assert [d["field"] for d in comparison.disagreements] == ["state_sha256"]
     assert comparison.to_dict()["agree"] is False
+    assert comparison.reason == comparison.to_dict()["reason"] == Reason.MIRRORS_DISAGREE
