@@ -53,7 +53,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = 
         os.close(dir_fd)
 
 
-def read_at_most(stream: BinaryIO, limit: int, name: str) -> bytes:
+def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     """All of ``stream``, refused once it passes ``limit`` bytes (read no further).
 
     Raises:
@@ -62,7 +62,7 @@ def read_at_most(stream: BinaryIO, limit: int, name: str) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise FormatError(
-            f"{name}: more than {limit:,} bytes, the most a document may hold",
+            f"more than {limit:,} bytes, the most a document may hold",
             hint="this is not a document the toolkit reads",
         )
     return data
@@ -76,4 +76,4 @@ def read_file_at_most(path: Path, limit: int) -> bytes:
         FormatError: it holds more than ``limit`` bytes.
     """
     with path.open("rb") as f:
-        return read_at_most(f, limit, str(path))
+        return read_at_most(f, limit)

@@ -57,14 +57,11 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
         client = None
         for name in paths:
             if name == "-":
-                try:
-                    yield (
-                        "<stdin>",
-                        read_at_most(sys.stdin.buffer, MAX_DOCUMENT_BYTES, "<stdin>"),
-                        None,
-                    )
-                except FormatError as e:
-                    yield "<stdin>", e, None
+                yield (
+                    "<stdin>",
+                    _read(functools.partial(read_at_most, sys.stdin.buffer, LIMIT)),
+                    None,
+                )
                 continue
             if is_url(name):
                 client = client or stack.enter_context(new_client())
@@ -233,14 +230,7 @@ def verify(
     Exit 0 when every input is valid (and mirrors agree), 1 when any is not
     (or the key set is refused), 2 for usage or unreadable input.
     """
-    try:
-        log = log_policy(
-            require=require_log, witnesses=witnesses or [], threshold=witness_threshold
-        )
-    except FormatError as e:
-        raise UsageError(f"--witness: {e.message}", hint=e.hint) from e
-    except ValueError as e:
-        raise UsageError(f"--witness-threshold: {e}") from e
+    log = _log_policy(require_log, witnesses or [], witness_threshold)
     try:
         trusted = _trust(ctx, keys, trust_root)
     except FormatError as e:
@@ -255,21 +245,43 @@ def verify(
         raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
     code = EXIT_OK
     for name, data, expected in _inputs(paths):
-        if isinstance(data, Exception):
-            typer.echo(f"ERROR: {name}: {_why(data)}", err=True)
-            if json_out:
-                emit_json(_failure(name, "read", str(Reason.UNREADABLE), _why(data)).to_dict())
-            code = EXIT_USAGE
-            continue
-        report = _verify_one(data, trusted, name, expected, log)
+        report = _check(name, data, expected, trusted, log)
         if report.ok:
             note(f"OK: {name} ({report.pith_number})")
+        elif report.failed_step == "read":
+            typer.echo(f"ERROR: {name}: {report.message}", err=True)
+            code = EXIT_USAGE
         else:
             _print_fail(report, trust_root)
             code = max(code, EXIT_REFUSED) if code != EXIT_USAGE else code
         if json_out:
             emit_json(report.to_dict())
     raise typer.Exit(code)
+
+
+def _log_policy(require: bool, witnesses: list[str], threshold: int | None) -> LogPolicy:
+    """What ``--require-log``, ``--witness`` and ``--witness-threshold`` ask of log proofs."""
+    try:
+        return log_policy(require=require, witnesses=witnesses, threshold=threshold)
+    except FormatError as e:
+        raise UsageError(f"--witness: {e.message}", hint=e.hint) from e
+    except ValueError as e:
+        raise UsageError(f"--witness-threshold: {e}") from e
+
+
+def _check(
+    name: str,
+    data: bytes | Exception,
+    expected: str | None,
+    trusted: KeySet,
+    log: LogPolicy | None,
+) -> VerificationReport:
+    """One input's report: unreadable (step ``read``), too large (malformed), or verified."""
+    if isinstance(data, FormatError):  # larger than any document: read no further
+        return _failure(name, "structure", str(Reason.MALFORMED), data.message)
+    if isinstance(data, Exception):
+        return _failure(name, "read", str(Reason.UNREADABLE), _why(data))
+    return _verify_one(data, trusted, name, expected, log)
 
 
 def _failure(source: str, step: str, reason: str, message: str) -> VerificationReport:

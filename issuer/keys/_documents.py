@@ -33,6 +33,8 @@ def read_document(path: Path, what: str, *, hint: str | None = None) -> Any:
         data = read_file_at_most(path, cjson.MAX_DOCUMENT_BYTES)
     except FileNotFoundError:
         raise
+    except FormatError as e:  # larger than any document
+        raise malformed(path, what, e.message, hint=hint) from e
     except OSError as e:
         raise FormatError(f"cannot read {what} {path}: {e.strerror}") from e
     try:

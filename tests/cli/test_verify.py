@@ -80,3 +80,19 @@ def test_bad_keys_file_is_a_usage_error(tmp_path: Path) -> None:
     bad.write_text("{}")
     result = runner.invoke(app, ["verify", "--keys", str(bad), str(BUNDLE_PATH)])
     assert result.exit_code == 2 and "--keys" in result.stderr
+
+
+def test_an_input_over_the_document_limit_is_refused_and_the_others_checked(
+    tmp_path: Path,
+) -> None:
+    from issuer.cjson import MAX_DOCUMENT_BYTES
+
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as f:
+        f.truncate(MAX_DOCUMENT_BYTES + 1)  # sparse: nothing is written to disk
+    result = runner.invoke(app, ["verify", str(huge), str(BUNDLE_PATH)])
+    assert result.exit_code == 1
+    assert f"FAIL: {huge}" in result.stderr and "more than" in result.stderr
+    assert f"OK: {BUNDLE_PATH}" in result.stderr
+    piped = runner.invoke(app, ["verify", "-"], input=b" " * (MAX_DOCUMENT_BYTES + 1))
+    assert piped.exit_code == 1 and "more than" in piped.stderr
