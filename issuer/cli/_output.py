@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, RenderableType
@@ -33,6 +33,11 @@ from issuer.keys import Signer
 from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys, default_home
 from issuer.store import REGISTRY_ENV, SqliteStore, open_store
+
+# For commands whose output is JSON anyway: `--json` is accepted by every command that prints it.
+AlwaysJsonOpt = Annotated[
+    bool, typer.Option("--json", help="Accepted for uniformity: the output is always JSON.")
+]
 
 
 def now_option(value: str | None) -> str | None:

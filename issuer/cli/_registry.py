@@ -16,6 +16,7 @@ from issuer import cjson, registry
 from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock
 from issuer.cli._output import (
+    AlwaysJsonOpt,
     emit_json,
     local_keys,
     note,
@@ -52,10 +53,6 @@ NowOpt = Annotated[
     typer.Option("--now", callback=now_option, help="Fix the clock (ISO 8601 with Z, or epoch)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-AlwaysJsonOpt = Annotated[
-    bool, typer.Option("--json", help="Accepted for uniformity: the output is always JSON.")
-]
-
 event_app = typer.Typer(help="Append signed events to a record's chains.", no_args_is_help=True)
 
 
@@ -153,14 +150,13 @@ def issue(
         emit_json(result)
     else:
         parts = summary.refusals_text()
-        typer.echo(
+        note(
             f"issued {summary.issued}, already issued {summary.already_issued}, refused "
             f"{summary.refusals} ({f'{parts}; ' if parts else ''}see {rejects_path}), "
-            f"short-alias collisions {summary.collisions}",
-            err=True,
+            f"short-alias collisions {summary.collisions}"
         )
         for notice in summary.notices:
-            typer.echo(f"note: {notice}", err=True)
+            note(f"note: {notice}")
     raise typer.Exit(summary.exit_code)
 
 

@@ -86,9 +86,14 @@ def test_quiet_prints_results_and_failures_only(home: Path, site: Path) -> None:
     assert "OK: " not in failed.stderr and "FAIL: " in failed.stderr and "ERROR: " in failed.stderr
     published = _ok(pith(home, "-q", "publish", str(site), "--base-url", "https://r.example"))
     assert published.stderr == ""
+    again = factory.snapshot(site.parent / "again.json", range(1, 4), versions=2)
+    issued = _ok(pith(home, "-q", "issue", str(again), "--workers", "1", "--now", NOW))
+    assert issued.stderr == ""  # no summary line: everything was already issued
 
 
-@pytest.mark.parametrize("command", ["resolve", "show", "bundle", "event add", "derive"])
+@pytest.mark.parametrize(
+    "command", ["resolve", "show", "bundle", "event add", "derive", "keys show", "keys export"]
+)
 def test_every_command_that_prints_json_accepts_json(
     home: Path, tmp_path: Path, command: str
 ) -> None:
@@ -101,6 +106,8 @@ def test_every_command_that_prints_json_accepts_json(
         "bundle": ["bundle", number],
         "event add": ["event", "add", number, "--type", "author_attestation", "--payload", "{p}"],
         "derive": ["derive", str(factory.snapshot(tmp_path / "in.json", range(1, 3)))],
+        "keys show": ["keys", "show", "k1"],
+        "keys export": ["keys", "export"],
     }[command]
     result = _ok(pith(home, *(str(payload) if a == "{p}" else a for a in args), "--json"))
     assert isinstance(json.loads(result.stdout.splitlines()[0]), dict)
