@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import logging
+import multiprocessing
+import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -217,6 +221,17 @@ def verify(
             help="How many distinct --witness keys must cosign (default: every one).",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes that verify (default: one per CPU). Results are printed in "
+            "input order whatever the number.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Verify Pith bundles offline; trust comes only from the shipped keys and --keys.
 
@@ -244,8 +259,7 @@ def verify(
     if mirrors:
         raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
     code = EXIT_OK
-    for name, data, expected in _inputs(paths):
-        report = _check(name, data, expected, trusted, log)
+    for name, report in checked(_inputs(paths), trusted, log, jobs or os.cpu_count() or 1):
         if report.ok:
             note(f"OK: {name} ({report.pith_number})")
         elif report.failed_step == "read":
@@ -267,6 +281,53 @@ def _log_policy(require: bool, witnesses: list[str], threshold: int | None) -> L
         raise UsageError(f"--witness: {e.message}", hint=e.hint) from e
     except ValueError as e:
         raise UsageError(f"--witness-threshold: {e}") from e
+
+
+def checked(
+    inputs: Iterable[tuple[str, bytes | Exception, str | None]],
+    trusted: KeySet,
+    log: LogPolicy | None,
+    jobs: int,
+) -> Iterator[tuple[str, VerificationReport]]:
+    """(name, report) for every input, in input order, verified by ``jobs`` processes.
+
+    Inputs are taken a window at a time, so memory is bounded by the window,
+    not by the number of inputs; a run of one window never starts a process.
+    """
+    window = max(1, jobs) * _PER_JOB
+    with contextlib.ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+        items = iter(inputs)
+        while batch := list(itertools.islice(items, window)):
+            if pool is None and jobs > 1 and len(batch) == window:
+                pool = stack.enter_context(
+                    ProcessPoolExecutor(
+                        jobs,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_init_worker,
+                        initargs=(trusted, log),
+                    )
+                )
+            if pool is None:
+                reports = [_check(n, d, e, trusted, log) for n, d, e in batch]
+            else:
+                reports = list(pool.map(_check_in_worker, batch, chunksize=_CHUNK))
+            yield from zip((name for name, _, _ in batch), reports, strict=True)
+
+
+_PER_JOB = 512  # inputs in flight per process
+_CHUNK = 32  # inputs sent to a process at a time
+_worker_trust: tuple[KeySet, LogPolicy | None] | None = None
+
+
+def _init_worker(trusted: KeySet, log: LogPolicy | None) -> None:
+    global _worker_trust  # noqa: PLW0603 - one trust per worker process
+    _worker_trust = (trusted, log)
+
+
+def _check_in_worker(item: tuple[str, bytes | Exception, str | None]) -> VerificationReport:
+    assert _worker_trust is not None  # noqa: S101 - set by _init_worker
+    return _check(*item, *_worker_trust)
 
 
 def _check(

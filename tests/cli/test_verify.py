@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from issuer.cli import app
@@ -96,3 +97,34 @@ def test_an_input_over_the_document_limit_is_refused_and_the_others_checked(
     assert f"OK: {BUNDLE_PATH}" in result.stderr
     piped = runner.invoke(app, ["verify", "-"], input=b" " * (MAX_DOCUMENT_BYTES + 1))
     assert piped.exit_code == 1 and "more than" in piped.stderr
+
+
+def test_jobs_give_the_same_results_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from issuer.cli import _verify
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    cases = sorted(p for p in CASES.iterdir() if (p / "bundle.json").is_file())[:24]
+    for i, case in enumerate(cases):
+        shutil.copy(case / "bundle.json", folder / f"{i:03d}.json")
+    pools: list[int] = []
+
+    class CountedPool(ProcessPoolExecutor):
+        def __init__(self, workers: int, **kwargs: object) -> None:
+            pools.append(workers)
+            super().__init__(workers, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(_verify, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(_verify, "_PER_JOB", 3)  # small windows: the pool starts at once
+    serial = runner.invoke(app, ["verify", "--json", "--jobs", "1", str(folder)])
+    assert pools == []
+    parallel = runner.invoke(app, ["verify", "--json", "--jobs", "2", str(folder)])
+    assert pools == [2]
+    assert serial.exit_code == parallel.exit_code == 1  # some cases are forgeries
+    assert serial.stdout == parallel.stdout and serial.stderr == parallel.stderr
+    sources = [json.loads(line)["source"] for line in parallel.stdout.splitlines()]
+    assert sources == sorted(sources) and len(sources) == len(cases)
