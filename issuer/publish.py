@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -51,17 +52,36 @@ from issuer._pages import (
     year_page,
     year_page_name,
 )
+from issuer._time import format_seconds
 from issuer.bundles import build_bundle
-from issuer.errors import Error, FormatError, VerificationError
-from issuer.keys import Signer
+from issuer.errors import Error, FormatError, NetworkError, UsageError, VerificationError
+from issuer.fetch import fetch, is_url, new_client
+from issuer.keys import Signer, verifier_keys
 from issuer.keys.keyset import KeySet
 from issuer.merge import merge
 from issuer.registry import trusted_keys
-from issuer.store import PublishedRecord, PublishRow, SqliteStore
+from issuer.store import PublishedRecord, PublishRow, SqliteStore, StoredCheckpoint
+from issuer.tlog import (
+    CachedNodes,
+    Checkpoint,
+    NodeReader,
+    Note,
+    Tile,
+    TileReader,
+    VerifierKey,
+    inclusion_proofs,
+    make_checkpoint,
+    note_key,
+    origin_of,
+    write_tiles,
+)
+
+logger = logging.getLogger(__name__)
 
 #: Bumped when the files of a record change shape: every record is written again.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: bundles carry inclusion proofs (issue 16)
 SETTINGS_FILE = ".pith-publish.json"
+CHECKPOINT_FILE = "checkpoint"  # c2sp.org/tlog-tiles: the log's current checkpoint
 LOCK_FILE = ".pith-publish.lock"
 #: Records whose files are recorded as published in one registry transaction.
 BATCH = 1000
@@ -85,6 +105,8 @@ class PublishSummary:
     files: int = 0
     bytes: int = 0
     stale_removed: int = 0
+    log_size: int = 0  # leaves in the published checkpoint
+    log_files: int = 0  # tiles, entry bundles and the checkpoint written
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (Pith number, why)
 
     @property
@@ -108,6 +130,8 @@ class PublishSummary:
             "files_written": self.files,
             "bytes_written": self.bytes,
             "stale_tmp_removed": self.stale_removed,
+            "log_size": self.log_size,
+            "log_files_written": self.log_files,
         }
 
 
@@ -157,6 +181,9 @@ def publish(
         run = _Run(store, outdir, signer, keys, base_url, now, settings_sha256, tree_id)
         summary = run.summary
         run.summary.stale_removed += _sweep(outdir)
+        # The log first: a checkpoint of every leaf, and its tiles, so that each bundle
+        # written below carries proofs in it; the checkpoint file itself is written last.
+        checkpoint = run.write_log(origin_of(base_url))
         after = 0
         while rows := store.publish_rows(tree_id, after, batch):
             todo: list[PublishRow] = []
@@ -184,10 +211,15 @@ def publish(
             after = rows[-1].row_id
         # The registry's own keys and statements, not everything this verifier trusts.
         own = KeySet(store.keys_used())
-        document = (own.merged(extra) if extra is not None else own).to_document()
+        published = own.merged(extra) if extra is not None else own
+        document = with_log_keys(published.to_document(), published, origin_of(base_url))
         run.write_if_changed(outdir / KEYS_FILE, cjson.dumps(document) + b"\n")
         _write_indexes(store, tree_id, outdir, run)
-        os.sync()  # a finished run is on disk as a whole
+        os.sync()  # a finished run is on disk as a whole, tiles and bundles before the checkpoint
+        run.write_log_file(outdir / CHECKPOINT_FILE, checkpoint.note)
+        os.sync()
+        store.mark_checkpoint_published(tree_id, checkpoint.id)
+        summary.log_size = checkpoint.tree_size
     return summary
 
 
@@ -206,6 +238,43 @@ class _Run:
     summary: PublishSummary = field(default_factory=PublishSummary)
     pending: list[PublishedRecord] = field(default_factory=list)
     touched_years: set[int] = field(default_factory=set)
+    checkpoint: StoredCheckpoint | None = None
+    nodes: NodeReader | None = None
+
+    def write_log(self, origin: str) -> StoredCheckpoint:
+        """Sign a checkpoint of the whole log and write its new tiles; the checkpoint file waits.
+
+        Only tiles new since the checkpoint this tree last published are
+        written (none are rewritten), unless that checkpoint's file is gone.
+        """
+        at = format_seconds(self.now)
+        checkpoint = make_checkpoint(self.store, self.signer, origin, at)
+        published = self.store.published_checkpoint(self.tree_id)
+        previous = None if published is None else self.store.checkpoint(published)
+        if previous is not None and _read_bytes(self.outdir / CHECKPOINT_FILE) != previous.note:
+            previous = None  # the tree is not what the registry recorded: write every tile
+        write_tiles(
+            self.store,
+            previous,
+            checkpoint,
+            lambda path, data: self.write_log_file(self.outdir / path, data),
+        )
+        self.checkpoint = checkpoint
+        self.nodes = CachedNodes(TileReader(checkpoint.tree_size, self._tile))
+        return checkpoint
+
+    def _tile(self, tile: Tile) -> bytes:
+        try:
+            return (self.outdir / tile.path).read_bytes()
+        except OSError as e:
+            raise _cannot_write(self.outdir / tile.path, e) from e
+
+    def proofs(self, pith_number: str) -> list[dict[str, Any]]:
+        """The inclusion proofs of a record's leaves in the checkpoint of this run."""
+        if self.checkpoint is None or self.nodes is None:
+            return []
+        leaves = self.store.log_leaves_of(pith_number)
+        return inclusion_proofs(leaves, self.checkpoint, self.nodes)
 
     def write_record(self, row_id: int, pith_number: str) -> str | None:
         """Build, sign and write one record's files; the reason if the record is refused."""
@@ -224,6 +293,7 @@ class _Run:
                 self.signer,
                 built_at=self.now,
                 base_url=self.base_url,
+                timestamp_proofs=self.proofs(pith_number),
                 state=state,
             )
         except (FormatError, VerificationError) as e:
@@ -264,6 +334,15 @@ class _Run:
             raise _cannot_write(path, e) from e
         self.summary.files += 1
         self.summary.bytes += len(data)
+
+    def write_log_file(self, path: Path, data: bytes) -> None:
+        """Write a tile, entry bundle or the checkpoint (counted apart from the records' files)."""
+        if _read_bytes(path) != data:
+            try:
+                atomic_write(path, data, durable=False)
+            except OSError as e:
+                raise _cannot_write(path, e) from e
+            self.summary.log_files += 1
 
     def write_if_changed(self, path: Path, data: bytes) -> None:
         if _read_bytes(path) != data:
@@ -388,6 +467,42 @@ def _write_year_page(
     run.write_if_changed(path, year_page(year, page, pages, listed).encode())
 
 
+def with_log_keys(document: dict[str, Any], keys: KeySet, origin: str) -> dict[str, Any]:
+    """The key document with ``log_keys``: each key as the log's note verifier key.
+
+    ``NAME+KEYID+BASE64`` (C2SP signed-note), named by the log's origin, for
+    witnesses and tiles clients; key readers ignore the field.
+
+    Raises:
+        UsageError: an origin that cannot name a note key.
+    """
+    try:
+        return {**document, "log_keys": [str(note_key(origin, k.raw)) for k in keys]}
+    except ValueError as e:
+        raise UsageError(str(e), hint="the origin is HOST/PATH, e.g. pith.science/log") from e
+
+
+def log_origin(store: SqliteStore, origin: str | None = None) -> str:
+    """The log's origin: ``origin`` if given, else host and path of the published base URL.
+
+    Raises:
+        UsageError: no origin given and the registry's trees do not name exactly one.
+    """
+    if origin is not None:
+        try:
+            return note_key(origin, b"\x00" * 32, check=False).name
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+    urls = {published_base_url(Path(outdir)) for _, outdir in store.publish_trees()} - {None}
+    if len(urls) != 1:
+        raise UsageError(
+            "cannot tell the log's origin: "
+            + ("no tree is published" if not urls else f"trees use {len(urls)} base URLs"),
+            hint="give it: --origin HOST/PATH (the host and path of the publish --base-url)",
+        )
+    return origin_of(str(urls.pop()))
+
+
 def published_base_url(outdir: Path) -> str | None:
     """The base URL a tree was last published for, if ``outdir`` is a published tree."""
     settings = _read_json(outdir / SETTINGS_FILE)
@@ -408,3 +523,56 @@ def _read_json(path: Path) -> Any:
         return None if data is None else orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
+
+
+def open_tree(where: str) -> tuple[Callable[[str], bytes | None], list[str] | None]:
+    """Read a published tree: ``fetch(path)`` (None when absent), and its record codes if listable.
+
+    ``where`` is a base URL (fetched over HTTP; not listable) or a directory.
+
+    Raises:
+        UsageError: a directory that does not exist.
+    """
+    if is_url(where):
+        client = new_client()
+        base = where.rstrip("/")
+
+        def fetch_url(path: str) -> bytes | None:
+            try:
+                return fetch(f"{base}/{path}", client=client).data
+            except NetworkError as e:
+                logger.debug("%s/%s: %s", base, path, e.message)
+                return None
+
+        return fetch_url, None
+    root = Path(where)
+    if not root.is_dir():
+        raise UsageError(f"not a published tree: {where}", hint="give its directory or base URL")
+
+    def fetch_file(path: str) -> bytes | None:
+        return _read_bytes(root / path)
+
+    listed = sorted(p.name for p in (root / "pith").iterdir()) if (root / "pith").is_dir() else []
+    return fetch_file, listed
+
+
+def log_verifier_keys(
+    given: Sequence[str], key_paths: Sequence[Path], checkpoint: bytes | None
+) -> list[VerifierKey]:
+    """The log keys an auditor trusts: ``given`` vkeys, else its trusted keys under the origin.
+
+    Raises:
+        UsageError: a malformed vkey.
+    """
+    try:
+        if given:
+            return [VerifierKey.parse(v) for v in given]
+        origin = Checkpoint.from_text(Note.parse(checkpoint or b"").text).origin
+    except FormatError as e:
+        if given:
+            raise UsageError(f"--log-key: {e.message}") from e
+        return []  # the audit reports the unreadable checkpoint
+    try:
+        return [note_key(origin, k.raw) for k in verifier_keys(list(key_paths))]
+    except ValueError:
+        return []

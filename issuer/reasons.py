@@ -57,3 +57,19 @@ class Reason(StrEnum):
     # Fetching and mirrors
     UNREADABLE = "unreadable"
     MIRRORS_DISAGREE = "mirrors_disagree"
+    # Transparency log (issue 16): proofs, signed notes, checkpoints, cosignatures
+    BAD_INCLUSION_PROOF = "bad_inclusion_proof"
+    BAD_CONSISTENCY_PROOF = "bad_consistency_proof"
+    BAD_NOTE_SIGNATURE = "bad_note_signature"  # a signature by a known key that does not verify
+    NO_LOG_SIGNATURE = "no_log_signature"  # no signature by the log's key on the checkpoint
+    ORIGIN_MISMATCH = "origin_mismatch"  # a checkpoint of another log
+    BAD_COSIGNATURE = "bad_cosignature"  # a witness cosignature that does not verify
+    WITNESS_THRESHOLD = "witness_threshold_not_met"
+    # Witness (issue 16 §5): why a witness refuses to cosign a checkpoint
+    UNKNOWN_LOG = "unknown_log"  # a checkpoint of an origin this witness does not witness
+    OLD_SIZE_MISMATCH = "old_size_mismatch"  # the client's old size is not the last cosigned
+    SPLIT_VIEW = "split_view"  # the size already cosigned, with another root hash
+    LOG_ROLLBACK = "log_rollback"  # a smaller tree than the one already cosigned
+    # Registry log proofs in bundles (issue 16 §4)
+    LOG_ENTRY_MISMATCH = "log_entry_mismatch"  # a proof of a leaf the bundle does not imply
+    MISSING_LOG_PROOF = "missing_log_proof"  # --require-log, and a leaf of the bundle has no proof

@@ -13,7 +13,7 @@ from rich.table import Table
 from issuer import cjson
 from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock, format_seconds, parse_user_time
-from issuer.cli._output import emit_json, home_of
+from issuer.cli._output import AlwaysJsonOpt, emit_json, home_of
 from issuer.cli._registry import NowOpt
 from issuer.cli._secrets import NEW_PASSPHRASE_ENV, PassphraseSource, secrets_for
 from issuer.errors import FormatError, KeyAccessError, UsageError
@@ -156,6 +156,7 @@ def list_keys(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 def show(
     ctx: typer.Context,
     key_id: Annotated[str, typer.Argument(callback=_key_id)],
+    json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Print a key record (local or shipped) as JSON."""
     key = LocalKeys(home_of(ctx)).keys().get(key_id) or KeySet.shipped().get(key_id)
@@ -178,6 +179,7 @@ def export(
             "(log_keys), e.g. pith.science/log.",
         ),
     ] = None,
+    json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Write the pith-signing-key.json document: every local public key and key statement."""
     keys = LocalKeys(home_of(ctx)).keys()

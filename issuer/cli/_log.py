@@ -1,18 +1,34 @@
-"""``pith log``: the transparency log (issue 16). For now, ``pith log verify-checkpoint``."""
+"""``pith log``: the transparency log (issue 16): checkpoints, and checking them."""
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from issuer.cli._output import emit_json, note
+from issuer._time import fixed_or_system_clock, format_seconds
+from issuer.cli._output import emit_json, home_of, note, open_registry, open_signer
+from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError
-from issuer.tlog import CheckpointPolicy, parse_keys, verify_checkpoint_report
+from issuer.publish import log_origin, log_verifier_keys, open_tree
+from issuer.tlog import (
+    SEEN_CHECKPOINTS,
+    Checkpoint,
+    CheckpointPolicy,
+    Note,
+    audit,
+    load_seen,
+    make_checkpoint,
+    note_key,
+    parse_keys,
+    save_seen,
+    verify_checkpoint_report,
+)
 
-log_app = typer.Typer(help="Transparency log: check checkpoints.", no_args_is_help=True)
+log_app = typer.Typer(help="Transparency log: make and check checkpoints.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -78,3 +94,108 @@ def verify_checkpoint(
     if json_out:
         emit_json(report.to_dict())
     raise typer.Exit(EXIT_OK if report.ok else EXIT_REFUSED)
+
+
+@log_app.command("checkpoint")
+def checkpoint(
+    ctx: typer.Context,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            "--origin",
+            help="The log's name, e.g. pith.science/log (default: host and path of the "
+            "published --base-url).",
+        ),
+    ] = None,
+    registry_file: RegistryOpt = None,
+    signer: SignerOpt = None,
+    key: KeyOpt = None,
+    now: NowOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign a C2SP checkpoint of the registry's log with the current key, and keep it.
+
+    Prints the signed checkpoint on stdout. When the newest checkpoint already
+    covers every leaf under this origin and key, it is printed again rather
+    than signed anew. The log's note verifier key is in pith-signing-key.json.
+    """
+    when = fixed_or_system_clock(now)()
+    sign = open_signer(ctx, key, signer, when)
+    with open_registry(ctx, registry_file) as store:
+        name = log_origin(store, origin)
+        made = make_checkpoint(store, sign, name, format_seconds(when))
+    vkey = note_key(name, sign.public_key.raw)
+    note(f"checkpoint {made.id}: {name} at size {made.tree_size}, signed by {sign.key_id} ({vkey})")
+    if json_out:
+        emit_json(
+            {
+                "id": made.id,
+                "origin": made.origin,
+                "tree_size": made.tree_size,
+                "root_hash": base64.b64encode(made.root_hash).decode(),
+                "checkpoint": made.note.decode(),
+                "log_key": str(vkey),
+                "key_id": sign.key_id,
+            }
+        )
+    else:
+        sys.stdout.write(made.note.decode())
+
+
+@log_app.command("audit")
+def audit_command(
+    ctx: typer.Context,
+    tree: Annotated[str, typer.Argument(help="A published tree: its base URL, or its directory.")],
+    log_keys: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--log-key",
+            help="The log's note verifier key, NAME+KEYID+BASE64 (type 0x01). Repeatable. "
+            "Default: the trusted keys (shipped and --keys) as keys of the checkpoint's origin.",
+        ),
+    ] = None,
+    keys: Annotated[
+        list[Path] | None,
+        typer.Option("--keys", help="Also trust these keys (a key file or directory)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Audit a published log: every tile and entry, the root, consistency, the bundles.
+
+    Fetches every entry bundle and tile, recomputes them and the root, checks
+    that the tree extends the checkpoint this auditor saw last (kept in
+    seen-checkpoints.json under --home), that every record leaf's bundle is
+    published and every published bundle's leaves are in the log. A split
+    view (two checkpoints signed by the log key that cannot both be true) is
+    printed as a portable proof. Exit 0 when consistent, 1 otherwise.
+    """
+    fetch, listed = open_tree(tree)
+    served = fetch("checkpoint")
+    vkeys = log_verifier_keys(log_keys or [], keys or [], served)
+    seen_file = home_of(ctx) / SEEN_CHECKPOINTS
+    seen = load_seen(seen_file)
+    origin = _origin_of(served)
+    report = audit(fetch, vkeys, seen=seen.get(origin or ""), listed=listed)
+    if report.ok and report.origin is not None and report.checkpoint is not None:
+        save_seen(seen_file, report.origin, report.checkpoint)
+        note(
+            f"OK: {tree}: {report.origin} at size {report.tree_size}, {report.records} records, "
+            f"{report.bundles_checked} bundles checked, consistent with the checkpoint seen last"
+        )
+    for step, message in report.problems:
+        typer.echo(f"FAIL: {tree}: {step}: {message}", err=True)
+    if report.split_view is not None:
+        typer.echo(f"FAIL: {tree}: split_view: {report.split_view.why}", err=True)
+    if json_out:
+        emit_json(report.to_dict())
+    elif report.split_view is not None:
+        # The portable proof on stdout: both checkpoints, each signed by the log key.
+        emit_json(report.split_view.to_dict())
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_REFUSED)
+
+
+def _origin_of(served: bytes | None) -> str | None:
+    try:
+        return None if served is None else Checkpoint.from_text(Note.parse(served).text).origin
+    except FormatError:
+        return None

@@ -33,8 +33,9 @@ from issuer.errors import FormatError, StoreError
 from issuer.identifiers import PithNumber, parse_pith_number, source_aliases
 from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
+from issuer.tlog import StoredCheckpoint, event_entry, record_entry
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -107,6 +108,28 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (tree_id, record_id)
     ) WITHOUT ROWID;
     CREATE INDEX published_by_record ON published(record_id);
+    """,
+    # 3: the transparency log (issue 16): one leaf per record version and per event, in
+    # issuance order, sequenced in the issuing transaction; signed checkpoints with the tree
+    # state that lets the next one hash only the new leaves; what each tree published of it.
+    3: """
+    CREATE TABLE log_leaves (
+        leaf_index INTEGER PRIMARY KEY,  -- 0, 1, 2...: the leaf's index in the tree
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        event_row INTEGER UNIQUE REFERENCES events(id),  -- NULL: the record's own leaf
+        entry BLOB NOT NULL  -- canonical JSON of the leaf entry (issuer.tlog record_entry...)
+    );
+    CREATE INDEX log_leaves_by_record ON log_leaves(record_id);
+    CREATE UNIQUE INDEX log_record_leaf ON log_leaves(record_id) WHERE event_row IS NULL;
+    CREATE TABLE log_checkpoints (
+        id INTEGER PRIMARY KEY,
+        tree_size INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        note BLOB NOT NULL,  -- the signed checkpoint as served
+        state BLOB NOT NULL,  -- the tree state at tree_size (issuer.tlog encode_state)
+        created_at TEXT NOT NULL
+    );
+    ALTER TABLE publish_trees ADD COLUMN log_checkpoint INTEGER REFERENCES log_checkpoints(id);
     """,
 }
 
@@ -314,6 +337,8 @@ class SqliteStore:
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
+                if step in _BACKFILLS:
+                    _BACKFILLS[step](self._db)
                 self._db.execute(f"PRAGMA user_version={step}")
             self._db.execute("COMMIT")
         except BaseException:
@@ -515,9 +540,23 @@ class SqliteStore:
                     for i, n in zip(ids, written, strict=True)
                 ],
             )
-            db.executemany(
-                _INSERT_EVENT, [(i, *n.event) for i, n in zip(ids, written, strict=True)]
+            event_first = int(
+                db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
             )
+            db.executemany(
+                "INSERT INTO events(id, record_id, event_id, target, event_type, prev_event, "
+                "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (event_first + k, i, *n.event)
+                    for k, (i, n) in enumerate(zip(ids, written, strict=True))
+                ],
+            )
+            # The log, in issuance order: each record's leaf, then its record_created event's.
+            leaves: list[tuple[int, int | None, bytes]] = []
+            for k, (i, n) in enumerate(zip(ids, written, strict=True)):
+                leaves.append((i, None, record_entry(n.pith_number, n.canonical_sha256)))
+                leaves.append((i, event_first + k, event_entry(n.pith_number, n.event[0])))
+            self._append_leaves(leaves)
             self._move_arxiv_aliases(list(zip(ids, written, strict=True)))
             collisions = self._record_collisions(written)
         return written, collisions
@@ -593,7 +632,9 @@ class SqliteStore:
         try:
             with self._transaction():
                 record_id = self._id(event["subject_pith_number"])
-                self._db.execute(_INSERT_EVENT, (record_id, *_event_columns(event)))
+                cursor = self._db.execute(_INSERT_EVENT, (record_id, *_event_columns(event)))
+                entry = event_entry(event["subject_pith_number"], event["event_id"])
+                self._append_leaves([(record_id, cursor.lastrowid, entry)])
                 # Its published files no longer show the record's state.
                 self._db.execute("DELETE FROM published WHERE record_id=?", (record_id,))
         except sqlite3.IntegrityError as e:
@@ -651,6 +692,111 @@ class SqliteStore:
                 [(r,) for r, _ in events],
             )
 
+    # -- transparency log ---------------------------------------------------
+    # The leaves are sequenced here, inside the issuing transaction; what they mean and
+    # how checkpoints, tiles and proofs are made of them is issuer.tlog's and issuer.log's.
+
+    def _append_leaves(self, leaves: list[tuple[int, int | None, bytes]]) -> None:
+        """Append (record row, event row or None, entry) leaves; the write lock is held."""
+        first = int(
+            self._db.execute("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves").fetchone()[
+                0
+            ]
+        )
+        self._db.executemany(
+            "INSERT INTO log_leaves(leaf_index, record_id, event_row, entry) VALUES (?, ?, ?, ?)",
+            [(first + k, *leaf) for k, leaf in enumerate(leaves)],
+        )
+
+    def log_size(self) -> int:
+        """How many leaves the log holds."""
+        row = self._db.execute("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves")
+        return int(row.fetchone()[0])
+
+    def log_entries(self, start: int, stop: int) -> Iterator[bytes]:
+        """The entries of leaves ``[start, stop)``, in order."""
+        rows = self._db.execute(
+            "SELECT entry FROM log_leaves WHERE leaf_index >= ? AND leaf_index < ? "
+            "ORDER BY leaf_index",
+            (start, stop),
+        )
+        for (entry,) in rows:
+            yield bytes(entry)
+
+    def log_leaves_of(self, pith_number: str) -> list[tuple[int, bytes]]:
+        """(leaf index, entry) of every leaf about a record, in log order."""
+        rows = self._db.execute(
+            "SELECT leaf_index, entry FROM log_leaves WHERE record_id=? ORDER BY leaf_index",
+            (self._id(pith_number),),
+        )
+        return [(int(i), bytes(e)) for i, e in rows]
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> StoredCheckpoint:
+        """Keep a signed checkpoint (the newest is the current one); returns it with its id."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO log_checkpoints(tree_size, origin, note, state, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    checkpoint.tree_size,
+                    checkpoint.origin,
+                    checkpoint.note,
+                    checkpoint.state,
+                    checkpoint.created_at,
+                ),
+            )
+        return StoredCheckpoint(
+            checkpoint.tree_size,
+            checkpoint.origin,
+            checkpoint.note,
+            checkpoint.state,
+            checkpoint.created_at,
+            int(cursor.lastrowid or 0),
+        )
+
+    def checkpoints(
+        self, origin: str | None = None, *, latest: bool = False
+    ) -> list[StoredCheckpoint]:
+        """Stored checkpoints (of ``origin``, if given), oldest first; the newest if ``latest``."""
+        where = "" if origin is None else "WHERE origin=? "
+        order = "ORDER BY id DESC LIMIT 1" if latest else "ORDER BY id"
+        rows = self._db.execute(
+            "SELECT tree_size, origin, note, state, created_at, id FROM log_checkpoints "  # noqa: S608 - constant
+            + where
+            + order,
+            () if origin is None else (origin,),
+        )
+        return [
+            StoredCheckpoint(int(size), o, bytes(n), bytes(st), at, int(i))
+            for size, o, n, st, at, i in rows
+        ]
+
+    def checkpoint(self, checkpoint_id: int) -> StoredCheckpoint | None:
+        """The stored checkpoint with this id."""
+        row = self._db.execute(
+            "SELECT tree_size, origin, note, state, created_at, id FROM log_checkpoints WHERE id=?",
+            (checkpoint_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        size, origin, note, state, at, i = row
+        return StoredCheckpoint(int(size), origin, bytes(note), bytes(state), at, int(i))
+
+    def published_checkpoint(self, tree_id: str) -> int | None:
+        """The id of the checkpoint whose tiles are in place in the tree, if any."""
+        row = self._db.execute(
+            "SELECT log_checkpoint FROM publish_trees WHERE tree_id=?", (tree_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def mark_checkpoint_published(self, tree_id: str, checkpoint_id: int) -> None:
+        """Record that the tree now serves this checkpoint and its tiles."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE publish_trees SET log_checkpoint=? WHERE tree_id=?",
+                (checkpoint_id, tree_id),
+            )
+
     # -- published trees ----------------------------------------------------
     # Kept apart from the reads above: only :mod:`issuer.publish` uses these.
 
@@ -668,6 +814,11 @@ class SqliteStore:
                 "ON CONFLICT(tree_id) DO UPDATE SET outdir=excluded.outdir",
                 (tree_id, outdir),
             )
+
+    def publish_trees(self) -> list[tuple[str, str]]:
+        """(tree id, output directory) of every static tree published from this registry."""
+        rows = self._db.execute("SELECT tree_id, outdir FROM publish_trees ORDER BY tree_id")
+        return [(str(t), str(o)) for t, o in rows]
 
     def publish_rows(self, tree_id: str, after: int, limit: int) -> list[PublishRow]:
         """Up to ``limit`` records after row id ``after``, with what ``tree_id`` holds of each."""
@@ -822,3 +973,47 @@ class _Tx:
             self._db.execute("COMMIT")
         else:
             self._db.execute("ROLLBACK")
+
+
+def _backfill_log(db: sqlite3.Connection) -> None:
+    """Migration 3: a leaf for every record and event issued before the log, in issuance order.
+
+    Runs inside the migration's transaction, so a crash leaves the registry at
+    schema 2 with no leaf, and the next open backfills again. Issuance order
+    is reconstructed from row ids: events in id order, each record's own leaf
+    just before the first event about it (its ``record_created``), as
+    :meth:`SqliteStore.write_records` sequences new ones. Rows are streamed,
+    so memory stays flat on a registry of millions.
+    """
+
+    def leaves() -> Iterator[tuple[int, int, int | None, bytes]]:
+        logged: set[int] = set()
+        index = 0
+        rows = db.execute(
+            "SELECT e.id, e.record_id, e.event_id, r.year, r.code, r.canonical_sha256 "
+            "FROM events e JOIN records r ON r.id=e.record_id ORDER BY e.id"
+        )
+        for row, record_id, event_id, year, code, digest in rows:
+            number = str(PithNumber(year, code))
+            if record_id not in logged:
+                logged.add(record_id)
+                yield index, record_id, None, record_entry(number, digest)
+                index += 1
+            yield index, record_id, row, event_entry(number, event_id)
+            index += 1
+        # Records without any event (rows written by hand): logged last, in row order.
+        rest = db.execute(
+            "SELECT r.id, r.year, r.code, r.canonical_sha256 FROM records r WHERE NOT EXISTS "
+            "(SELECT 1 FROM events e WHERE e.record_id=r.id) ORDER BY r.id"
+        ).fetchall()
+        for record_id, year, code, digest in rest:
+            yield index, record_id, None, record_entry(str(PithNumber(year, code)), digest)
+            index += 1
+
+    db.executemany(
+        "INSERT INTO log_leaves(leaf_index, record_id, event_row, entry) VALUES (?, ?, ?, ?)",
+        leaves(),
+    )
+
+
+_BACKFILLS = {3: _backfill_log}

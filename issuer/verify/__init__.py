@@ -8,6 +8,7 @@ Public: :func:`verify_bundle` (raises), :func:`verify_bundle_report` (returns a
 from __future__ import annotations
 
 from issuer.verify._mirrors import MirrorComparison, compare_mirrors
+from issuer.verify._proofs import LogPolicy, VerifiedInclusion, check_log_proofs, log_policy
 from issuer.verify._verifier import (
     STEPS,
     VerificationReport,
@@ -19,10 +20,14 @@ from issuer.verify._verifier import (
 
 __all__ = [
     "STEPS",
+    "LogPolicy",
     "MirrorComparison",
     "VerificationReport",
     "VerifiedBundle",
+    "VerifiedInclusion",
+    "check_log_proofs",
     "compare_mirrors",
+    "log_policy",
     "verify_bundle",
     "verify_bundle_bytes",
     "verify_bundle_report",

@@ -53,7 +53,7 @@ class MirrorComparison:
             "pith_number": self.pith_number,
             "ok": self.ok,
             "agree": not self.disagreements,
-            "reason": self.reason,
+            "reason": None if self.reason is None else self.reason.value,
             "disagreements": self.disagreements,
             "mirrors": [r.to_dict() for r in self.reports],
         }

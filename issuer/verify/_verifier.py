@@ -30,6 +30,7 @@ from issuer.bundles import (
     BUNDLE_FIELDS,
     BUNDLE_TYPE,
     BUNDLE_VERSION,
+    MAX_EVENTS,
     SIGNATURE_FIELDS,
     SIGNED_MESSAGE,
 )
@@ -42,6 +43,7 @@ from issuer.merge import MERGE_VERSION, merge_explained
 from issuer.reasons import Reason
 from issuer.receipts import decode_signature, verify_receipt
 from issuer.record import CanonicalRecord
+from issuer.verify._proofs import LogPolicy, check_log_proofs
 
 STEPS = (
     "structure",
@@ -53,6 +55,7 @@ STEPS = (
     "events",
     "state",
     "bundle_signature",
+    "log",
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -115,9 +118,12 @@ class VerificationReport:
 class _Run:
     """One verification: the steps in order, recording which passed."""
 
-    def __init__(self, bundle: Any, keys: KeySet, *, parsed: bool = False) -> None:
+    def __init__(
+        self, bundle: Any, keys: KeySet, *, parsed: bool = False, log: LogPolicy | None = None
+    ) -> None:
         self.bundle = bundle
         self.keys = keys
+        self.log = log or LogPolicy()
         self.parsed = parsed  # the bundle came from cjson.loads: hashing may skip re-validation
         self.passed: list[str] = []
 
@@ -142,7 +148,7 @@ class _Run:
             raise _fail(
                 "canonical_record",
                 Reason.CANONICAL_SHA256_MISMATCH,
-                f"canonical_sha256 is {b['canonical_sha256']!r}; the record hashes to "
+                f"canonical_sha256 is {b['canonical_sha256']!r:.80}; the record hashes to "
                 f"{record.canonical_sha256}",
             )
         self.passed.append("canonical_record")
@@ -175,6 +181,11 @@ class _Run:
         # (9) the bundle hash and signature
         digest, signer = self._signature()
         self.passed.append("bundle_signature")
+        # (10) log proofs, when present or required (issuer.verify._proofs); a report
+        # lists the step only then, so a bundle without proofs reports as before
+        if b["timestamp_proofs"] or self.log.require:
+            check_log_proofs(b, self.keys, parse_seconds(b["built_at"]), self.log)
+            self.passed.append("log")
         return VerifiedBundle(
             str(number), record.canonical_sha256, record, state_sha256, digest, signer
         )
@@ -196,10 +207,18 @@ class _Run:
         }
         for name, value in fixed.items():
             if b[name] != value:
-                raise _fail("structure", Reason.MALFORMED, f"{name} is {b[name]!r}, not {value!r}")
+                raise _fail(
+                    "structure", Reason.MALFORMED, f"{name} is {b[name]!r:.80}, not {value!r}"
+                )
         for name in ("source_aliases", "events", "timestamp_proofs", "mirror_hints", "public_keys"):
             if not isinstance(b[name], list):
                 raise _fail("structure", Reason.MALFORMED, f"{name} must be a list")
+        if len(b["events"]) > MAX_EVENTS:
+            raise _fail(
+                "structure",
+                Reason.MALFORMED,
+                f"{len(b['events'])} events; a bundle holds at most {MAX_EVENTS}",
+            )
         for name in ("links", "state", "bundle_signature", "source"):
             if not isinstance(b[name], dict):
                 raise _fail("structure", Reason.MALFORMED, f"{name} must be an object")
@@ -220,7 +239,7 @@ class _Run:
                 or set(alias) != {"alias_kind", "alias_value", "created_at"}
                 or not all(isinstance(v, str) for v in alias.values())
             ):
-                raise _fail("aliases", Reason.MALFORMED, f"malformed alias {alias!r}")
+                raise _fail("aliases", Reason.MALFORMED, f"malformed alias {alias!r:.80}")
             try:
                 parse_seconds(alias["created_at"])
             except FormatError as e:
@@ -284,7 +303,10 @@ class _Run:
 
     def _events(self, subject: str, base: list[dict[str, Any]]) -> dict[str, Any]:
         events = self.bundle["events"]
-        ours, problems = merge_explained(subject, events, base, self.keys, parsed=self.parsed)
+        try:
+            ours, problems = merge_explained(subject, events, base, self.keys, parsed=self.parsed)
+        except FormatError as e:  # a state that cannot be written: nested too deeply
+            raise _fail("events", Reason.MALFORMED, e.message) from e
         for entry in ours["invalid_events"]:
             index = next(
                 (i for i, e in enumerate(events) if claimed_id(e) == entry["event_id"]), "?"
@@ -345,16 +367,20 @@ class _Run:
         return digest.hex(), key.key_id
 
 
-def verify_bundle(bundle: Any, keys: KeySet) -> VerifiedBundle:
+def verify_bundle(bundle: Any, keys: KeySet, *, log: LogPolicy | None = None) -> VerifiedBundle:
     """Verify a parsed bundle; raise on the first failing step.
+
+    ``log``: what to ask of its log proofs (default: check those present).
 
     Raises:
         VerificationError: with ``reason`` and ``step``.
     """
-    return _Run(bundle, keys).run()
+    return _Run(bundle, keys, log=log).run()
 
 
-def verify_bundle_bytes(data: bytes, keys: KeySet) -> VerifiedBundle:
+def verify_bundle_bytes(
+    data: bytes, keys: KeySet, *, log: LogPolicy | None = None
+) -> VerifiedBundle:
     """Parse strictly (no duplicate keys, no floats…) and verify.
 
     Raises:
@@ -364,11 +390,16 @@ def verify_bundle_bytes(data: bytes, keys: KeySet) -> VerifiedBundle:
         bundle = cjson.loads(data)
     except FormatError as e:
         raise _fail("structure", Reason.MALFORMED, e.message) from e
-    return _Run(bundle, keys, parsed=True).run()
+    return _Run(bundle, keys, parsed=True, log=log).run()
 
 
 def verify_bundle_report(
-    data: bytes, keys: KeySet, source: str = "", *, expected: str | None = None
+    data: bytes,
+    keys: KeySet,
+    source: str = "",
+    *,
+    expected: str | None = None,
+    log: LogPolicy | None = None,
 ) -> VerificationReport:
     """Verify and return a report instead of raising on a failed check.
 
@@ -379,7 +410,7 @@ def verify_bundle_report(
     run: _Run | None = None
     try:
         bundle = cjson.loads(data)
-        run = _Run(bundle, keys, parsed=True)
+        run = _Run(bundle, keys, parsed=True, log=log)
         result = run.run()
     except FormatError as e:
         return VerificationReport(source, False, [], "structure", str(Reason.MALFORMED), e.message)

@@ -91,23 +91,23 @@ def log_cases() -> None:
         step="log",
         reason="bad_inclusion_proof",
     )
-    other_entry = tlog.parse_entry(tlog.record_entry(NUMBER, "ab" * 32))
     write(
         "log_proof_of_another_leaf_fail",
-        "log_proofs_valid whose record proof names another canonical_sha256 (a leaf of the "
-        "log that this bundle's record does not hash to).",
-        _edit(
-            proven,
-            0,
-            leaf_entry={
-                **proven["timestamp_proofs"][0]["leaf_entry"],
-                "canonical_sha256": other_entry.subject,
-                "signed_digest": other_entry.subject,
-            },
-        ),
+        "log_proofs_valid whose record proof names, as its leaf, an event this bundle does "
+        "not hold.",
+        _edit(proven, 0, leaf="sha256:" + "ab" * 32),
         keys=TRUSTED_DOC,
         step="log",
         reason="log_entry_mismatch",
+    )
+    write(
+        "log_proof_of_the_wrong_leaf_fail",
+        "log_proofs_valid whose record proof is relabelled as the proof of its record_created "
+        "event (a valid proof, of another leaf).",
+        _edit(proven, 0, leaf=proven["timestamp_proofs"][1]["leaf"]),
+        keys=TRUSTED_DOC,
+        step="log",
+        reason="bad_inclusion_proof",
     )
     write(
         "log_checkpoint_by_untrusted_key_fail",

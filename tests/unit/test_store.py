@@ -367,7 +367,7 @@ def test_a_registry_of_the_previous_schema_is_migrated_and_publishes(
         )
         assert (summary.written, summary.refused) == (3, 0)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert db.execute("SELECT COUNT(*) FROM published").fetchone()[0] == 3
     db.close()
 

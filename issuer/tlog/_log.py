@@ -1,0 +1,508 @@
+"""The registry's transparency log (issue 16 §1–2, §4): leaf entries, tree state, checkpoints.
+
+What goes into the log, and the documents made from it, independent of any
+database:
+
+- **Leaf entries**: one per issued record version and one per signed event,
+  the canonical JSON (spec §1) of a small object naming the record or event
+  and the digest its signature covers (:func:`record_entry`,
+  :func:`event_entry`, :func:`parse_entry`). No signature bytes, no key id and
+  no ``signed_at``: a reissue (new signatures after a rotation or a
+  compromise) changes no leaf, so a re-signed bundle keeps its proofs.
+- **Tree state**: the :class:`~issuer.tlog.Appender` state at a checkpoint
+  (size, frontier, partial tiles), stored beside the checkpoint so that the
+  next checkpoint and the next publication hash only the new leaves.
+- **Checkpoints**: C2SP checkpoints signed by the registry's own key as an
+  Ed25519 note key named by the log's origin (:func:`sign_checkpoint`).
+- **Inclusion proofs**: the ``timestamp_proofs`` entries of a bundle
+  (:func:`inclusion_object`, :func:`parse_inclusion`).
+
+Sequencing (which leaf gets which index, in the issuance transaction) is the
+store's job; publishing tiles is :mod:`issuer.publish`'s; checking a bundle's
+proofs is :mod:`issuer.verify`'s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from issuer import cjson
+from issuer.errors import FormatError
+from issuer.keys import Signer
+from issuer.tlog._appender import Appender, TileSink
+from issuer.tlog._checkpoint import Checkpoint
+from issuer.tlog._merkle import HASH_SIZE, NodeReader, inclusion_proof, leaf_hash
+from issuer.tlog._note import Note, sign_note
+from issuer.tlog._tiles import TILE_HEIGHT, EntryBundle, Tile, split_hashes
+from issuer.tlog._vkey import ED25519, NoteSigner, VerifierKey, is_valid_name, key_id
+
+ENTRY_VERSION = 1
+RECORD = "record"
+EVENT = "event"
+PROOF_TYPE = "pith-tlog-inclusion-v1"
+"""``type`` of an inclusion proof in a bundle's ``timestamp_proofs``."""
+PROOF_FIELDS = frozenset(
+    {"type", "log_origin", "leaf_index", "tree_size", "leaf", "proof", "checkpoint"}
+)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HASH_B64 = re.compile(r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=")
+_EVENT_ID = re.compile(r"sha256:([0-9a-f]{64})")
+_ENTRY_FIELDS = {
+    RECORD: frozenset(
+        {"canonical_sha256", "entry_version", "kind", "pith_number", "signed_digest"}
+    ),
+    EVENT: frozenset({"entry_version", "event_id", "kind", "pith_number", "signed_digest"}),
+}
+#: Deepest a tree of 2**63 leaves goes: the longest inclusion proof.
+MAX_PROOF_HASHES = 63
+
+
+def record_entry(pith_number: str, canonical_sha256: str) -> bytes:
+    """The leaf entry of an issued record version.
+
+    ``signed_digest`` is what the receipt signature covers: the 32 bytes of
+    ``canonical_sha256`` (``signed_message`` ``canonical_sha256_bytes``).
+    """
+    return cjson.dumps_parsed(record_object(pith_number, canonical_sha256))
+
+
+def record_object(pith_number: str, canonical_sha256: str) -> dict[str, Any]:
+    """The leaf entry of a record version, as an object (see :func:`record_entry`)."""
+    return {
+        "canonical_sha256": canonical_sha256,
+        "entry_version": ENTRY_VERSION,
+        "kind": RECORD,
+        "pith_number": pith_number,
+        "signed_digest": canonical_sha256,
+    }
+
+
+def event_entry(pith_number: str, event_id: str) -> bytes:
+    """The leaf entry of a signed event.
+
+    ``signed_digest`` is what the event signature covers: its content digest,
+    which the event id carries (``sha256:`` + hex).
+
+    Raises:
+        ValueError: if ``event_id`` is not ``sha256:`` and 64 hex digits.
+    """
+    return cjson.dumps_parsed(event_object(pith_number, event_id))
+
+
+def event_object(pith_number: str, event_id: str) -> dict[str, Any]:
+    """The leaf entry of an event, as an object (see :func:`event_entry`).
+
+    Raises:
+        ValueError: if ``event_id`` is not ``sha256:`` and 64 hex digits.
+    """
+    m = _EVENT_ID.fullmatch(event_id)
+    if m is None:
+        raise ValueError(f"not an event id: {event_id!r}")
+    return {
+        "entry_version": ENTRY_VERSION,
+        "event_id": event_id,
+        "kind": EVENT,
+        "pith_number": pith_number,
+        "signed_digest": m[1],
+    }
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A parsed leaf entry: its kind, record, what it is about and the signed digest."""
+
+    kind: str
+    pith_number: str
+    subject: str  # canonical_sha256 (records) or event_id (events)
+    signed_digest: str
+
+    def to_bytes(self) -> bytes:
+        """The canonical entry bytes (the leaf data)."""
+        if self.kind == RECORD:
+            return record_entry(self.pith_number, self.subject)
+        return event_entry(self.pith_number, self.subject)
+
+
+def parse_entry(data: Any) -> LogEntry:
+    """Read a leaf entry (its bytes, or the parsed object), refusing anything but the two kinds.
+
+    Raises:
+        FormatError: not a canonical entry of a known kind and version.
+    """
+    obj = cjson.loads(data) if isinstance(data, bytes) else data
+    if not isinstance(obj, dict) or obj.get("kind") not in _ENTRY_FIELDS:
+        raise FormatError("not a log entry of a known kind (record, event)")
+    kind = obj["kind"]
+    if set(obj) != _ENTRY_FIELDS[kind] or obj["entry_version"] != ENTRY_VERSION:
+        raise FormatError(f"a {kind} log entry has exactly {sorted(_ENTRY_FIELDS[kind])}")
+    if not all(isinstance(obj[k], str) for k in _ENTRY_FIELDS[kind] - {"entry_version"}):
+        raise FormatError(f"malformed {kind} log entry")
+    subject = obj["canonical_sha256"] if kind == RECORD else obj["event_id"]
+    try:
+        entry = LogEntry(kind, obj["pith_number"], subject, obj["signed_digest"])
+        canonical = entry.to_bytes()
+    except (ValueError, FormatError) as e:
+        raise FormatError(f"malformed {kind} log entry: {e}") from e
+    if not _HEX64.fullmatch(entry.signed_digest) or cjson.loads(canonical) != obj:
+        raise FormatError(f"a {kind} log entry whose signed digest is not its subject's")
+    if isinstance(data, bytes) and data != canonical:
+        raise FormatError(f"a {kind} log entry that is not canonical JSON")
+    return entry
+
+
+def bundle_entries(
+    pith_number: str, canonical_sha256: str, events: Iterable[dict[str, Any]]
+) -> list[bytes]:
+    """Every leaf entry a bundle implies: its record's, then each event's."""
+    return [cjson.dumps_parsed(o) for o in bundle_objects(pith_number, canonical_sha256, events)]
+
+
+def bundle_objects(
+    pith_number: str, canonical_sha256: str, events: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """:func:`bundle_entries` as objects, before serializing."""
+    out = [record_object(pith_number, canonical_sha256)]
+    out += [event_object(pith_number, e["event_id"]) for e in events]
+    return out
+
+
+# -- tree state ---------------------------------------------------------------
+
+
+def encode_state(appender: Appender) -> bytes:
+    """The appender's resumable state: size, frontier, partial tiles (entries are in the store)."""
+    partial = _partial_hashes(appender)
+    parts = [
+        appender.size.to_bytes(8, "big"),
+        len(appender.frontier).to_bytes(1, "big"),
+        *appender.frontier,
+        len(partial).to_bytes(1, "big"),
+    ]
+    for hashes in partial:
+        parts.append(len(hashes).to_bytes(2, "big"))
+        parts.extend(hashes)
+    return b"".join(parts)
+
+
+def _partial_hashes(appender: Appender) -> list[list[bytes]]:
+    partial: list[list[bytes]] = []
+    for tile, data in appender.partial_tiles():
+        if isinstance(tile, Tile):
+            partial += [[] for _ in range(tile.level + 1 - len(partial))]
+            partial[tile.level] = split_hashes(data, tile)
+    return partial
+
+
+def decode_state(
+    data: bytes, pending_entries: Iterable[bytes] = (), *, sink: TileSink | None = None
+) -> Appender:
+    """An appender resumed from :func:`encode_state` bytes (and the pending entries, if any).
+
+    Raises:
+        FormatError: if the state is truncated or inconsistent.
+    """
+    try:
+        size = int.from_bytes(data[:8], "big")
+        pos = 9
+        frontier = [data[pos + i * HASH_SIZE : pos + (i + 1) * HASH_SIZE] for i in range(data[8])]
+        pos += data[8] * HASH_SIZE
+        levels, pos = data[pos], pos + 1
+        partial = []
+        for _ in range(levels):
+            n, pos = int.from_bytes(data[pos : pos + 2], "big"), pos + 2
+            partial.append(
+                [data[pos + i * HASH_SIZE : pos + (i + 1) * HASH_SIZE] for i in range(n)]
+            )
+            pos += n * HASH_SIZE
+        if pos != len(data) or any(len(h) != HASH_SIZE for h in frontier):
+            raise ValueError("trailing or truncated bytes")
+        return Appender(
+            sink,
+            size=size,
+            frontier=frontier,
+            partial=partial,
+            pending_entries=list(pending_entries),
+        )
+    except (IndexError, ValueError) as e:
+        raise FormatError(f"the stored log state is unreadable: {e}") from e
+
+
+def grow(appender: Appender, entries: Iterable[bytes]) -> None:
+    """Append entries by their leaf hashes (for a checkpoint: no entry bundles needed)."""
+    appender.append_hashes(leaf_hash(e) for e in entries)
+
+
+def tile_start(size: int) -> int:
+    """The first leaf of the partial entry bundle at ``size`` (its pending entries)."""
+    return size - size % (1 << TILE_HEIGHT)
+
+
+# -- checkpoints --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A signed checkpoint of the log, with the tree state at its size."""
+
+    tree_size: int
+    origin: str
+    note: bytes  # the signed note, as served
+    state: bytes  # encode_state at tree_size
+    created_at: str
+    id: int = 0  # 0 until stored
+
+    @property
+    def root_hash(self) -> bytes:
+        """The root hash the checkpoint signs."""
+        return Checkpoint.from_text(Note.parse(self.note).text).root_hash
+
+
+class LogStore(Protocol):
+    """What the log needs of a registry (SQLite today; any backend that sequences leaves)."""
+
+    def log_size(self) -> int:
+        """How many leaves the log holds."""
+
+    def log_entries(self, start: int, stop: int) -> Iterator[bytes]:
+        """The entries of leaves ``[start, stop)``, in order."""
+
+    def checkpoints(
+        self, origin: str | None = None, *, latest: bool = False
+    ) -> list[StoredCheckpoint]:
+        """Stored checkpoints, oldest first (the newest only, if ``latest``)."""
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> StoredCheckpoint:
+        """Store a checkpoint; it becomes the current one."""
+
+
+def _resume(store: LogStore, previous: StoredCheckpoint | None, *, entries: bool) -> Appender:
+    """The appender at ``previous`` (empty if None), with its pending entries when ``entries``."""
+    if previous is None:
+        return Appender()
+    pending: list[bytes] = []
+    if entries:
+        pending = list(store.log_entries(tile_start(previous.tree_size), previous.tree_size))
+    return decode_state(previous.state, pending)
+
+
+def make_checkpoint(
+    store: LogStore, signer: Signer, origin: str, created_at: str
+) -> StoredCheckpoint:
+    """Sign and store a checkpoint of the whole log, unless the current one already is one.
+
+    Only the leaves since the newest stored checkpoint are hashed. The current
+    checkpoint is reused when it has the same origin and size and was signed
+    by ``signer``'s key.
+
+    Raises:
+        FormatError: if the stored state is unreadable.
+        SigningError, KeyAccessError: from the signer.
+    """
+    latest = next(iter(store.checkpoints(latest=True)), None)
+    size = store.log_size()
+    if latest is not None and latest.origin == origin and latest.tree_size == size:
+        key = note_key(origin, signer.public_key.raw)
+        if Note.parse(latest.note).signed_by(key):
+            return latest
+    appender = _resume(store, latest, entries=False)
+    grow(appender, store.log_entries(appender.size, size))
+    note = sign_checkpoint(origin, size, appender.root(), signer)
+    return store.add_checkpoint(
+        StoredCheckpoint(size, origin, note.to_bytes(), encode_state(appender), created_at)
+    )
+
+
+def write_tiles(
+    store: LogStore,
+    previous: StoredCheckpoint | None,
+    current: StoredCheckpoint,
+    sink: Callable[[str, bytes], None],
+) -> None:
+    """Hand ``sink(path, data)`` every tile and entry bundle new since ``previous``.
+
+    Full tiles are written once; the partial ones of ``current``'s size last.
+    ``previous`` is the checkpoint whose tiles are already published (None: none are).
+
+    Raises:
+        FormatError: if the tiles do not reproduce ``current``'s root (a corrupt store).
+    """
+
+    def to_sink(item: Tile | EntryBundle, data: bytes) -> None:
+        sink(item.path, data)
+
+    if previous is not None and previous.tree_size <= current.tree_size:
+        pending = store.log_entries(tile_start(previous.tree_size), previous.tree_size)
+        appender = decode_state(previous.state, pending, sink=to_sink)
+    else:
+        appender = Appender(to_sink)
+    appender.append_entries(store.log_entries(appender.size, current.tree_size))
+    if appender.root() != current.root_hash:
+        raise FormatError(
+            f"the log's leaves do not reproduce the root of checkpoint {current.id}",
+            hint="the registry is corrupt or was edited by hand; restore it from a backup",
+        )
+    for item, data in appender.partial_tiles():
+        sink(item.path, data)
+
+
+def origin_of(base_url: str) -> str:
+    """The log origin of a published tree: host and path of its base URL (no scheme, no ``/``).
+
+    Raises:
+        ValueError: if the URL has no host or the result cannot name a note key.
+    """
+    parts = urlsplit(base_url)
+    if not parts.hostname:
+        raise ValueError(f"no host in {base_url!r}")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    origin = (host + parts.path).rstrip("/")
+    note_key(origin, b"\x00" * 32, check=False)
+    return origin
+
+
+def note_key(origin: str, public_key: bytes, *, check: bool = True) -> VerifierKey:
+    """The registry key ``public_key`` as the note key of the log ``origin`` (type 0x01).
+
+    Raises:
+        ValueError: an origin that cannot name a note key.
+        FormatError: a public key refused by the point checks (``check``).
+    """
+    if not is_valid_name(origin):
+        raise ValueError(f"the log origin {origin!r} cannot name a note key (a space or '+')")
+    if not check:
+        return VerifierKey(origin, key_id(origin, ED25519, public_key), ED25519, public_key)
+    return VerifierKey.of(origin, ED25519, public_key)
+
+
+def sign_checkpoint(origin: str, size: int, root: bytes, signer: Signer) -> Note:
+    """A C2SP checkpoint of the tree, signed by the registry key as the log's note key.
+
+    Raises:
+        SigningError, KeyAccessError: from the signer.
+    """
+    text = Checkpoint(origin, size, root).text()
+    return sign_note(text, [NoteSigner(origin, ED25519, signer)])
+
+
+# -- inclusion proofs in bundles ----------------------------------------------
+
+
+def leaf_name(entry: bytes) -> str:
+    """How a proof names its leaf: ``record``, or the event id."""
+    parsed = parse_entry(entry)
+    return RECORD if parsed.kind == RECORD else parsed.subject
+
+
+def inclusion_object(
+    origin: str,
+    leaf_index: int,
+    *,
+    tree_size: int,
+    entry: bytes,
+    proof: list[bytes],
+    checkpoint: bytes,
+) -> dict[str, Any]:
+    """One ``timestamp_proofs`` entry: leaf ``leaf_index`` of the tree the checkpoint signs."""
+    return {
+        "type": PROOF_TYPE,
+        "log_origin": origin,
+        "leaf_index": leaf_index,
+        "tree_size": tree_size,
+        "leaf": leaf_name(entry),
+        "proof": [base64.b64encode(h).decode() for h in proof],
+        "checkpoint": checkpoint.decode(),
+    }
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    """A parsed inclusion proof (not yet checked)."""
+
+    origin: str
+    leaf_index: int
+    tree_size: int
+    leaf: str  # "record", or the event id: which of the bundle's leaves
+    proof: tuple[bytes, ...]
+    checkpoint: bytes
+
+
+def parse_inclusion(obj: Any) -> Inclusion:
+    """Read a ``pith-tlog-inclusion-v1`` object strictly.
+
+    Raises:
+        FormatError: not exactly that object's fields and types.
+    """
+    if not isinstance(obj, dict) or obj.get("type") != PROOF_TYPE:
+        raise FormatError(f"a timestamp proof of an unknown type (expected {PROOF_TYPE!r})")
+    if set(obj) != PROOF_FIELDS:
+        raise FormatError(f"a {PROOF_TYPE} proof has exactly the fields {sorted(PROOF_FIELDS)}")
+    index, size, proof = obj["leaf_index"], obj["tree_size"], obj["proof"]
+    if not (
+        isinstance(index, int)
+        and isinstance(size, int)
+        and not isinstance(index, bool)
+        and not isinstance(size, bool)
+        and 0 <= index < size
+    ):
+        raise FormatError("leaf_index and tree_size are integers, 0 <= leaf_index < tree_size")
+    if not all(isinstance(obj[k], str) for k in ("log_origin", "checkpoint", "leaf")):
+        raise FormatError("log_origin, leaf and checkpoint are strings")
+    if not isinstance(proof, list) or len(proof) > MAX_PROOF_HASHES:
+        raise FormatError(f"proof is a list of at most {MAX_PROOF_HASHES} hashes")
+    hashes = []
+    for i, h in enumerate(proof):
+        # The one canonical base64 spelling of 32 bytes (checked by pattern: it is hot).
+        if not isinstance(h, str) or not _HASH_B64.fullmatch(h):
+            raise FormatError(f"proof[{i}] is not the canonical base64 of a 32-byte hash")
+        hashes.append(binascii.a2b_base64(h))
+    return Inclusion(
+        obj["log_origin"],
+        index,
+        size,
+        obj["leaf"],
+        tuple(hashes),
+        obj["checkpoint"].encode(),
+    )
+
+
+def inclusion_proofs(
+    leaves: Iterable[tuple[int, bytes]], checkpoint: StoredCheckpoint, nodes: NodeReader
+) -> list[dict[str, Any]]:
+    """The ``timestamp_proofs`` of a bundle: each of its leaves (index, entry) in ``checkpoint``.
+
+    Leaves the checkpoint does not cover yet (appended since) get no proof.
+    """
+    return [
+        inclusion_object(
+            checkpoint.origin,
+            index,
+            tree_size=checkpoint.tree_size,
+            entry=entry,
+            proof=inclusion_proof(nodes, index, checkpoint.tree_size),
+            checkpoint=checkpoint.note,
+        )
+        for index, entry in leaves
+        if index < checkpoint.tree_size
+    ]
+
+
+class CachedNodes:
+    """A :class:`NodeReader` that remembers every node it read (proofs share their upper nodes)."""
+
+    def __init__(self, nodes: NodeReader) -> None:
+        self._nodes = nodes
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        """The hash of the complete subtree ``(level, index)``."""
+        key = (level, index)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._nodes.node(level, index)
+        return found

@@ -1,0 +1,283 @@
+"""A bundle's log proofs (issue 16 §4): its leaves are in a checkpoint the verifier trusts.
+
+Each ``timestamp_proofs`` entry of type ``pith-tlog-inclusion-v1`` proves one
+leaf of the registry's log, against the signed checkpoint it carries. The
+steps, in order, for every proof (:func:`check_log_proofs`):
+
+1. ``format``: the proof object is exactly the documented one (``malformed``);
+2. ``entry``: its leaf entry is one the bundle implies, recomputed from the
+   bundle's own record and events (``log_entry_mismatch``);
+3. ``origin``: the checkpoint's origin is the proof's ``log_origin``, and the
+   verifier's expected origin if it has one (``origin_mismatch``);
+4. ``log_signature``: the checkpoint is signed, as the note key named by its
+   origin, by a key of the verifier's trusted key set whose signatures count
+   at the bundle's ``built_at`` (``no_log_signature``, ``bad_note_signature``,
+   and the key set's own reasons: ``key_not_valid_at_signing_time``, ``key_revoked``);
+5. ``cosignatures``: at least the required number of the verifier's witnesses
+   cosigned it (``bad_cosignature``, ``witness_threshold_not_met``);
+6. ``inclusion``: the proof leads from the leaf hash to the checkpoint's root
+   at its size (``bad_inclusion_proof``).
+
+Then, with ``require``: every leaf the bundle implies has a proof
+(``missing_log_proof``). Each distinct checkpoint is verified once, so a
+bundle's proofs cost one signature check and a few dozen hashes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from issuer.errors import FormatError, VerificationError
+from issuer.keys import verify as ed25519_verify
+from issuer.keys.keyset import KeySet
+from issuer.reasons import Reason
+from issuer.tlog import (
+    COSIGNATURE_ED25519,
+    PROOF_TYPE,
+    Checkpoint,
+    Cosignature,
+    Inclusion,
+    Note,
+    VerifierKey,
+    cosignatures,
+    event_entry,
+    leaf_hash,
+    note_key,
+    parse_inclusion,
+    record_entry,
+    verify_inclusion,
+)
+
+STEP = "log"
+RECORD_LEAF = "record"  # how a proof names the record's own leaf
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """What a verifier asks of a bundle's log proofs.
+
+    Args:
+        require: refuse a bundle any of whose leaves has no proof.
+        witnesses: witness cosignature keys (type 0x04).
+        threshold: how many distinct witnesses must cosign each checkpoint
+            (default: all of ``witnesses``).
+        origin: the log the proofs must be of (default: any log whose checkpoint
+            a trusted key signed under that origin).
+    """
+
+    require: bool = False
+    witnesses: tuple[VerifierKey, ...] = ()
+    threshold: int | None = None
+    origin: str | None = None
+
+    def __post_init__(self) -> None:
+        if any(w.sig_type != COSIGNATURE_ED25519 for w in self.witnesses):
+            raise ValueError("a witness key is a cosignature (0x04) key")
+        if len(set(self.witnesses)) != len(self.witnesses):
+            raise ValueError("a witness key is given twice")
+        if not 0 <= self.required <= len(self.witnesses):
+            raise ValueError(
+                f"witness threshold {self.required} is not between 0 and {len(self.witnesses)}"
+            )
+
+    @property
+    def required(self) -> int:
+        """How many witness cosignatures each checkpoint needs."""
+        return len(self.witnesses) if self.threshold is None else self.threshold
+
+
+@dataclass(frozen=True)
+class VerifiedInclusion:
+    """One leaf of the bundle, proven in a checkpoint signed by ``signed_by``."""
+
+    origin: str
+    leaf_index: int
+    tree_size: int
+    signed_by: str
+    cosigned_by: tuple[str, ...]
+
+
+def _fail(reason: Reason, message: str) -> VerificationError:
+    return VerificationError(message, reason=reason, step=STEP)
+
+
+def check_log_proofs(
+    bundle: dict[str, Any], keys: KeySet, built_at: datetime, policy: LogPolicy
+) -> list[VerifiedInclusion]:
+    """Check every log proof of a bundle whose other steps passed.
+
+    Raises:
+        VerificationError: at the first failing step above, with step ``log``.
+    """
+    number, events = bundle["pith_number"], bundle["events"]
+    names = [RECORD_LEAF, *(e["event_id"] for e in events)]
+    proven: set[int] = set()
+    checkpoints: dict[bytes, tuple[Checkpoint, str, tuple[str, ...]]] = {}
+    out = []
+    for i, obj in enumerate(bundle["timestamp_proofs"]):
+        # (1) format
+        try:
+            proof = parse_inclusion(obj)
+        except FormatError as e:
+            raise _fail(Reason.MALFORMED, f"timestamp_proofs[{i}]: {e.message}") from e
+        # (2) entry: recomputed from the bundle, never taken from the proof
+        if proof.leaf not in names:
+            raise _fail(
+                Reason.LOG_ENTRY_MISMATCH,
+                f"timestamp_proofs[{i}] proves leaf {proof.leaf!r:.80}, not one of this bundle's",
+            )
+        which = names.index(proof.leaf)
+        entry = (
+            record_entry(number, bundle["canonical_sha256"])
+            if which == 0
+            else event_entry(number, proof.leaf)
+        )
+        # (3)-(5) the checkpoint, once per distinct note
+        if proof.checkpoint not in checkpoints:
+            checkpoints[proof.checkpoint] = _checkpoint(proof, keys, built_at, policy, i)
+        checkpoint, signer, cosigners = checkpoints[proof.checkpoint]
+        if checkpoint.origin != proof.origin:
+            raise _fail(
+                Reason.ORIGIN_MISMATCH,
+                f"timestamp_proofs[{i}] names log {proof.origin!r}, its checkpoint "
+                f"{checkpoint.origin!r}",
+            )
+        # (6) inclusion
+        if checkpoint.size != proof.tree_size:
+            raise _fail(
+                Reason.BAD_INCLUSION_PROOF,
+                f"timestamp_proofs[{i}] is for size {proof.tree_size}, its checkpoint "
+                f"{checkpoint.size}",
+            )
+        try:
+            verify_inclusion(
+                proof.leaf_index,
+                proof.tree_size,
+                leaf_hash(entry),
+                proof.proof,
+                checkpoint.root_hash,
+            )
+        except VerificationError as e:
+            raise _fail(Reason.BAD_INCLUSION_PROOF, f"timestamp_proofs[{i}]: {e.message}") from e
+        proven.add(which)
+        out.append(
+            VerifiedInclusion(proof.origin, proof.leaf_index, proof.tree_size, signer, cosigners)
+        )
+    if policy.require:
+        missing = [k for k in range(len(names)) if k not in proven]
+        if missing:
+            raise _fail(
+                Reason.MISSING_LOG_PROOF,
+                f"{len(missing)} of the bundle's {len(names)} log leaves have no inclusion "
+                f"proof ({PROOF_TYPE})",
+            )
+    return out
+
+
+def _checkpoint(
+    proof: Inclusion, keys: KeySet, built_at: datetime, policy: LogPolicy, i: int
+) -> tuple[Checkpoint, str, tuple[str, ...]]:
+    """The checkpoint a proof carries, checked: (checkpoint, Pith key id, witness names)."""
+    where = f"timestamp_proofs[{i}].checkpoint"
+    try:
+        note, checkpoint = _parsed(proof.checkpoint)
+    except FormatError as e:
+        raise _fail(Reason.MALFORMED, f"{where}: {e.message}") from e
+    # (3) origin
+    if policy.origin is not None and checkpoint.origin != policy.origin:
+        raise _fail(
+            Reason.ORIGIN_MISMATCH,
+            f"{where} is of log {checkpoint.origin!r}, not {policy.origin!r}",
+        )
+    # (4) log signature by a trusted key, valid when the bundle was built
+    signer = _log_signer(note, checkpoint.origin, keys, built_at, where)
+    # (5) witnesses
+    try:
+        cosigned = _cosignatures(proof.checkpoint, policy.witnesses) if policy.witnesses else ()
+    except (FormatError, VerificationError) as e:
+        raise _fail(Reason.BAD_COSIGNATURE, f"{where}: {e.message}") from e
+    if len(cosigned) < policy.required:
+        raise _fail(
+            Reason.WITNESS_THRESHOLD,
+            f"{where}: {len(cosigned)} of {len(policy.witnesses)} witnesses cosigned, "
+            f"{policy.required} required",
+        )
+    return checkpoint, signer, tuple(c.key.name for c in cosigned)
+
+
+# The bundles of one publication share their checkpoint: its signatures are checked once
+# per process, not once per bundle (pure functions of their arguments, so safe to remember).
+@functools.lru_cache(maxsize=64)
+def _parsed(data: bytes) -> tuple[Note, Checkpoint]:
+    note = Note.parse(data)
+    return note, Checkpoint.from_text(note.text)
+
+
+@functools.lru_cache(maxsize=256)
+def _note_key(origin: str, raw: bytes) -> VerifierKey:
+    return note_key(origin, raw, check=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _signed(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    return ed25519_verify(public_key, message, signature)
+
+
+@functools.lru_cache(maxsize=64)
+def _cosignatures(note: bytes, witnesses: tuple[VerifierKey, ...]) -> tuple[Cosignature, ...]:
+    return tuple(cosignatures(Note.parse(note), witnesses))
+
+
+def _log_signer(note: Note, origin: str, keys: KeySet, built_at: datetime, where: str) -> str:
+    """The id of the trusted key whose note signature on ``note`` verifies and counts."""
+    problems: list[VerificationError] = []
+    for key in keys:
+        try:
+            vkey = _note_key(origin, key.raw)
+        except ValueError:
+            break  # the origin cannot name a note key: nothing signed it
+        found = note.signed_by(vkey)
+        if not found:
+            continue
+        text = note.text.encode()
+        if not all(_signed(key.raw, text, s.signature) for s in found):
+            raise _fail(
+                Reason.BAD_NOTE_SIGNATURE,
+                f"{where}: the signature by {origin} ({vkey.key_id.hex()}) does not verify",
+            )
+        try:
+            keys.require(key.key_id, key.fingerprint, built_at)
+        except VerificationError as e:
+            problems.append(e)
+            continue
+        return key.key_id
+    if problems:
+        raise _fail(Reason(problems[0].reason), f"{where}: {problems[0].message}")
+    raise _fail(
+        Reason.NO_LOG_SIGNATURE,
+        f"{where} is not signed by a trusted key as log {origin!r}",
+    )
+
+
+def log_policy(
+    *,
+    require: bool = False,
+    witnesses: Sequence[str] = (),
+    threshold: int | None = None,
+    origin: str | None = None,
+) -> LogPolicy:
+    """A :class:`LogPolicy` from command-line text (witness vkeys).
+
+    Raises:
+        FormatError: a malformed witness key, or one of the wrong type.
+        ValueError: a threshold out of range.
+    """
+    parsed = tuple(VerifierKey.parse(w) for w in witnesses)
+    for w in parsed:
+        if w.sig_type != COSIGNATURE_ED25519:
+            raise FormatError(f"witness key {w.name}: expected a cosignature key (type 0x04)")
+    return LogPolicy(require, parsed, threshold, origin)

@@ -1,0 +1,138 @@
+"""``audit``: a published log checked from its tiles, entries and bundles (issue 16 §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from issuer.pipeline import Issuer
+from issuer.publish import CHECKPOINT_FILE, open_tree, publish
+from issuer.store import open_store
+from issuer.tlog import (
+    AuditReport,
+    EntryBundle,
+    Tile,
+    audit,
+    load_seen,
+    note_key,
+    save_seen,
+    verify_consistency,
+)
+from issuer.tlog._checkpoint import Checkpoint
+from issuer.tlog._note import Note
+from tests import factory
+
+BASE = "https://registry.example/pith"
+KEY = factory.signer()
+LOG_KEY = note_key("registry.example/pith", KEY.public_key.raw)
+
+
+def _tree(tmp_path: Path, name: str, numbers: range, *, then: range | None = None) -> Path:
+    """A registry issued from ``numbers`` and published to ``tmp_path/name`` (then grown)."""
+    out = tmp_path / name
+    with open_store(tmp_path / f"{name}.sqlite3") as store:
+        for k, batch in enumerate([numbers, *([then] if then else [])]):
+            data = factory.snapshot(tmp_path / f"{name}{k}.json", batch)
+            Issuer(store, KEY, lambda: factory.T0, workers=1).run([str(data)])
+            publish(store, out, KEY, base_url=BASE, now=factory.T0 + timedelta(days=k + 1))
+    return out
+
+
+def _audit(out: Path, seen: bytes | None = None) -> tuple[list[str], AuditReport]:
+    fetch, listed = open_tree(str(out))
+    report = audit(fetch, [LOG_KEY], seen=seen, listed=listed)
+    return [step for step, _ in report.problems], report
+
+
+def test_a_published_tree_audits_clean_and_stays_consistent_as_it_grows(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    with open_store(tmp_path / "r.sqlite3") as store:
+        data = factory.snapshot(tmp_path / "a.json", range(1, 140))
+        Issuer(store, KEY, lambda: factory.T0, workers=1).run([str(data)])
+        publish(store, out, KEY, base_url=BASE, now=factory.T0)
+        problems, report = _audit(out)
+        assert problems == [] and report.ok
+        first = (out / CHECKPOINT_FILE).read_bytes()
+        data = factory.snapshot(tmp_path / "b.json", range(140, 300))
+        Issuer(store, KEY, lambda: factory.T0, workers=1).run([str(data)])
+        publish(store, out, KEY, base_url=BASE, now=factory.T0 + timedelta(days=1))
+    problems, report = _audit(out, seen=first)
+    assert problems == [] and report.split_view is None
+    assert (report.tree_size, report.records, report.bundles_checked) == (598, 299, 299)
+
+
+TAMPER: dict[str, tuple[Callable[[Path], object], str]] = {
+    "a tile changed": (
+        lambda out: (out / Tile(0, 0, 6).path).write_bytes(b"\x00" * 32 * 6),
+        "tiles",
+    ),
+    "a dropped leaf": (
+        lambda out: (out / EntryBundle(0, 6).path).write_bytes(
+            (out / EntryBundle(0, 6).path).read_bytes()[:-200]
+        ),
+        "tiles",
+    ),
+    "an entry bundle missing": (lambda out: (out / EntryBundle(0, 6).path).unlink(), "tiles"),
+    "the checkpoint re-signed by another key": (
+        lambda out: (out / CHECKPOINT_FILE).write_bytes(b"x\n1\n" + b"A" * 43 + b"=\n\n- x y\n"),
+        "checkpoint",
+    ),
+    "a bundle unpublished": (
+        lambda out: next((out / "pith").glob("*/bundle.json")).unlink(),
+        "published",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPER), ids=list(TAMPER))
+def test_tampering_is_detected_and_named(tmp_path: Path, name: str) -> None:
+    out = _tree(tmp_path, "site", range(1, 4))
+    tamper, step = TAMPER[name]
+    tamper(out)
+    problems, _ = _audit(out)
+    assert step in problems, problems
+
+
+def test_a_second_history_at_the_same_size_is_a_split_view(tmp_path: Path) -> None:
+    honest = _tree(tmp_path, "honest", range(1, 4))
+    seen = (honest / CHECKPOINT_FILE).read_bytes()
+    other = _tree(tmp_path, "other", range(10, 13))  # same size, same key, same origin
+    problems, report = _audit(other, seen=seen)
+    assert problems == []
+    split = report.split_view
+    assert split is not None and "do not give the root" in split.why
+    proof = split.to_dict()
+    assert (proof["seen_checkpoint"].encode(), proof["served_checkpoint"].encode()) == (
+        seen,
+        (other / CHECKPOINT_FILE).read_bytes(),
+    )
+    # Portable: both are valid checkpoints by the log key, same size, different roots.
+    a, b = (Checkpoint.from_text(Note.parse(n.encode()).text) for n in proof.values() if "\n" in n)
+    assert a.size == b.size and a.root_hash != b.root_hash
+
+
+def test_a_rollback_and_a_forked_larger_tree_are_split_views(tmp_path: Path) -> None:
+    big = _tree(tmp_path, "big", range(1, 6))
+    small = _tree(tmp_path, "small", range(1, 3))
+    _, report = _audit(small, seen=(big / CHECKPOINT_FILE).read_bytes())
+    assert report.split_view is not None and "went back" in report.split_view.why
+    forked = _tree(tmp_path, "forked", range(1, 2), then=range(20, 25))
+    _, report = _audit(forked, seen=(small / CHECKPOINT_FILE).read_bytes())
+    split = report.split_view
+    assert split is not None
+    old = Checkpoint.from_text(Note.parse(split.seen).text)
+    new = Checkpoint.from_text(Note.parse(split.served).text)
+    assert old.size < new.size
+    with pytest.raises(Exception, match="consistency"):
+        verify_consistency(old.size, new.size, [], old.root_hash, new.root_hash)
+
+
+def test_seen_checkpoints_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "home" / "seen-checkpoints.json"
+    assert load_seen(path) == {}
+    save_seen(path, "a.example", b"one\n")
+    save_seen(path, "b.example", b"two\n")
+    assert load_seen(path) == {"a.example": b"one\n", "b.example": b"two\n"}
