@@ -15,7 +15,14 @@ from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock, format_seconds, parse_user_time
 from issuer.cli._output import AlwaysJsonOpt, emit_json, home_of
 from issuer.cli._registry import NowOpt
-from issuer.cli._secrets import NEW_PASSPHRASE_ENV, PassphraseSource, secrets_for
+from issuer.cli._secrets import (
+    NEW_PASSPHRASE_ENV,
+    PassphraseFdOpt,
+    PassphraseFileOpt,
+    PassphraseSource,
+    passphrase_source,
+    secrets_for,
+)
 from issuer.errors import FormatError, KeyAccessError, UsageError
 from issuer.keys import DEFAULT_BASE_URL, validate_key_id
 from issuer.keys.keyset import KeySet
@@ -27,31 +34,6 @@ keys_app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-PassphraseFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--passphrase-file",
-        help="Read the key file passphrase from the first line of this file "
-        "(else PITH_KEY_PASSPHRASE_FILE, PITH_KEY_PASSPHRASE, or a prompt).",
-    ),
-]
-PassphraseFdOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--passphrase-fd",
-        help="Read the key file passphrase from the first line of this open file descriptor.",
-    ),
-]
-
-
-def _passphrase(file: Path | None, fd: int | None) -> PassphraseSource:
-    if file is not None and fd is not None:
-        raise UsageError("give --passphrase-file or --passphrase-fd, not both")
-    return PassphraseSource(
-        file=file,
-        fd=fd,
-        hint="set PITH_KEY_PASSPHRASE, or use --passphrase-file PATH / --passphrase-fd N",
-    )
 
 
 def register(app: typer.Typer) -> None:
@@ -91,7 +73,7 @@ def generate(
     """Generate a signing key and record its public key; never overwrites a key."""
     local = LocalKeys(home_of(ctx))
     url = f"{base_url.rstrip('/')}/pith-signing-key.json"
-    secrets = secrets_for(_passphrase(passphrase_file, passphrase_fd))
+    secrets = secrets_for(passphrase_source(passphrase_file, passphrase_fd))
     key, uri = local.generate(key_id, signer, url, secrets)
     if json_out:
         emit_json({"key": key.to_dict(), "signer": uri})
@@ -256,7 +238,7 @@ def rotate(
     """
     local = LocalKeys(home_of(ctx))
     clock = fixed_or_system_clock(now)()
-    old_source = _passphrase(passphrase_file, passphrase_fd)
+    old_source = passphrase_source(passphrase_file, passphrase_fd)
     if new_passphrase_file is not None and new_passphrase_fd is not None:
         raise UsageError("give --new-passphrase-file or --new-passphrase-fd, not both")
     new_source = PassphraseSource(
@@ -322,7 +304,7 @@ def revoke(
         compromised_since=_user_time(compromised_since, "--compromised-since"),
         reason=reason,
         now=fixed_or_system_clock(now)(),
-        secrets=secrets_for(_passphrase(passphrase_file, passphrase_fd)),
+        secrets=secrets_for(passphrase_source(passphrase_file, passphrase_fd)),
     )
     signed_by = done.signed_by.key_id
     if json_out:

@@ -28,6 +28,7 @@ from issuer.cli._output import (
     quiet,
     registry_path,
 )
+from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
 from issuer.keys import DEFAULT_BASE_URL
 from issuer.pipeline import Issuer, IssueSummary, Reject
@@ -96,6 +97,8 @@ def issue(
     ],
     registry_file: RegistryOpt = None,
     signer: SignerOpt = None,
+    passphrase_file: PassphraseFileOpt = None,
+    passphrase_fd: PassphraseFdOpt = None,
     key: KeyOpt = None,
     rejects: Annotated[
         Path | None,
@@ -127,7 +130,7 @@ def issue(
     path = registry_path(ctx, registry_file)
     rejects_path = rejects or path.with_name("rejects.jsonl")
     clock = fixed_or_system_clock(now)
-    sign = open_signer(ctx, key, signer, clock())
+    sign = open_signer(ctx, key, signer, clock(), passphrase_source(passphrase_file, passphrase_fd))
     with open_registry(ctx, path, must_exist=False) as store, _append(rejects_path) as rejects_file:
 
         def on_reject(reject: Reject) -> None:
@@ -236,6 +239,8 @@ def event_add(
     ] = None,
     registry_file: RegistryOpt = None,
     signer: SignerOpt = None,
+    passphrase_file: PassphraseFileOpt = None,
+    passphrase_fd: PassphraseFdOpt = None,
     key: KeyOpt = None,
     now: NowOpt = None,
     json_out: AlwaysJsonOpt = False,
@@ -247,7 +252,7 @@ def event_add(
     except FormatError as e:
         raise FormatError(f"{payload}: {e.message}") from e
     when = fixed_or_system_clock(now)()
-    sign = open_signer(ctx, key, signer, when)
+    sign = open_signer(ctx, key, signer, when, passphrase_source(passphrase_file, passphrase_fd))
     with open_registry(ctx, registry_file) as store:
         event = registry.add_event(
             store,
@@ -297,6 +302,8 @@ def bundle(
     ] = DEFAULT_BASE_URL,
     registry_file: RegistryOpt = None,
     signer: SignerOpt = None,
+    passphrase_file: PassphraseFileOpt = None,
+    passphrase_fd: PassphraseFdOpt = None,
     key: KeyOpt = None,
     now: NowOpt = None,
     json_out: AlwaysJsonOpt = False,
@@ -304,7 +311,9 @@ def bundle(
     """Write the signed bundle of a record; `pith verify` accepts it with the registry's key."""
     when = fixed_or_system_clock(now)()
     with open_registry(ctx, registry_file) as store:
-        sign = open_signer(ctx, key, signer, when)
+        sign = open_signer(
+            ctx, key, signer, when, passphrase_source(passphrase_file, passphrase_fd)
+        )
         built = registry.bundle(store, pith_number, sign, when, base_url, extra=local_keys(ctx))
     if out is None:
         emit_json(built)

@@ -18,6 +18,7 @@ from issuer.cli._output import (
     progress_bar,
 )
 from issuer.cli._registry import JsonOpt, NowOpt, RegistryOpt, SignerOpt
+from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import UsageError
 from issuer.publish import publish, published_base_url
 from issuer.reissue import ReissueSummary, reissue
@@ -32,6 +33,8 @@ def reissue_command(
     ctx: typer.Context,
     registry_file: RegistryOpt = None,
     signer: SignerOpt = None,
+    passphrase_file: PassphraseFileOpt = None,
+    passphrase_fd: PassphraseFdOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -69,7 +72,7 @@ def reissue_command(
                 hint="publish it first: pith publish OUTDIR --base-url URL",
             )
     when = fixed_or_system_clock(now)()
-    sign = open_signer(ctx, None, signer, when)
+    sign = open_signer(ctx, None, signer, when, passphrase_source(passphrase_file, passphrase_fd))
     keys = local_keys(ctx)
     with open_registry(ctx, registry_file) as store:
         total = store.count()

@@ -23,8 +23,11 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-from issuer.errors import KeyAccessError
+import typer
+
+from issuer.errors import KeyAccessError, UsageError
 from issuer.keys import SecretsHandler
 from issuer.keys.local import SecretsFor
 
@@ -169,3 +172,35 @@ def secrets_for(passphrase: PassphraseSource | None = None) -> SecretsFor:
         return prompt_secrets(key_id, signer_uri, new=new, passphrase=passphrase)
 
     return make
+
+
+PassphraseFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="Read the key file passphrase from the first line of this file "
+        "(else PITH_KEY_PASSPHRASE_FILE, PITH_KEY_PASSPHRASE, or a prompt).",
+    ),
+]
+PassphraseFdOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--passphrase-fd",
+        help="Read the key file passphrase from the first line of this open file descriptor.",
+    ),
+]
+
+
+def passphrase_source(file: Path | None, fd: int | None) -> PassphraseSource:
+    """Where ``--passphrase-file`` / ``--passphrase-fd`` say the passphrase is (one of them).
+
+    Raises:
+        UsageError: both were given.
+    """
+    if file is not None and fd is not None:
+        raise UsageError("give --passphrase-file or --passphrase-fd, not both")
+    return PassphraseSource(
+        file=file,
+        fd=fd,
+        hint="set PITH_KEY_PASSPHRASE, or use --passphrase-file PATH / --passphrase-fd N",
+    )

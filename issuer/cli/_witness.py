@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from issuer.cli._keys import PassphraseFdOpt, PassphraseFileOpt, _passphrase
 from issuer.cli._output import open_signer
+from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError, VerificationError
 from issuer.tlog import (
     COSIGNATURE_ED25519,
@@ -85,7 +85,7 @@ def _cosigner(
     if not is_valid_name(name):
         raise UsageError(f"--name {name!r}: a key name is non-empty, with no space and no '+'")
     sign = open_signer(
-        ctx, key_id, signer, datetime.now(UTC), _passphrase(passphrase_file, passphrase_fd)
+        ctx, key_id, signer, datetime.now(UTC), passphrase_source(passphrase_file, passphrase_fd)
     )
     return NoteSigner(name, COSIGNATURE_ED25519, sign)
 

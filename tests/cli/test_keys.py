@@ -304,3 +304,35 @@ def test_malformed_key_home_documents_are_format_errors_naming_the_file(tmp_path
             assert result.exit_code in (1, 2), (name, where, result.output[-500:])
             assert "Traceback" not in result.output, (name, where, result.output[-2000:])
             assert f"{home / where}: malformed" in result.stderr, (name, where, result.stderr)
+
+
+@pytest.mark.parametrize("command", ["issue", "bundle", "event add", "reissue"])
+def test_every_signing_command_reads_the_passphrase_from_a_file(
+    tmp_path: Path, command: str
+) -> None:
+    from tests import factory
+    from tests.cli._run import pith
+
+    home = tmp_path / "home"
+    made = pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.pem'}")
+    assert made.exit_code == 0, made.stderr
+    data = factory.snapshot(tmp_path / "in.json", range(1, 3))
+    assert pith(home, "issue", str(data), "--workers", "1").exit_code == 0
+    number = json.loads(pith(home, "resolve", "2401.00001").stdout)["unique"]
+    payload = tmp_path / "p.json"
+    payload.write_text('{"orcid": "0000-0002-1825-0097"}')
+    args = {
+        "issue": ["issue", str(data), "--workers", "1"],
+        "bundle": ["bundle", number],
+        "event add": ["event", "add", number, "--type", "author_attestation", "--payload",
+                      str(payload)],
+        "reissue": ["reissue"],
+    }[command]  # fmt: skip
+    no_secret = {"PITH_HOME": str(home), "PITH_KEY_PASSPHRASE": ""}
+    refused = runner.invoke(app, args, env=no_secret)
+    assert refused.exit_code == 3 and "--passphrase-file" in refused.stderr
+    secret = tmp_path / "secret.txt"
+    secret.write_text(PASSPHRASE + "\n")
+    result = runner.invoke(app, [*args, "--passphrase-file", str(secret)], env=no_secret)
+    assert result.exit_code == 0, result.stderr
+    assert PASSPHRASE not in result.output
