@@ -31,16 +31,20 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import orjson
 
 from issuer import _pages, cjson
+from issuer import fetch as _fetch
 from issuer._fs import atomic_write
 from issuer._pages import (
     KEYS_FILE,
@@ -55,20 +59,25 @@ from issuer._pages import (
 from issuer._time import format_seconds
 from issuer.bundles import build_bundle
 from issuer.errors import Error, FormatError, NetworkError, UsageError, VerificationError
-from issuer.fetch import fetch, is_url, new_client
+from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client
 from issuer.keys import Signer, verifier_keys
 from issuer.keys.keyset import KeySet
 from issuer.merge import merge
 from issuer.registry import trusted_keys
 from issuer.store import PublishedRecord, PublishRow, SqliteStore, StoredCheckpoint
 from issuer.tlog import (
+    COSIGNATURE_ED25519,
+    SIZE_CONTENT_TYPE,
+    AddCheckpoint,
     CachedNodes,
     Checkpoint,
     NodeReader,
     Note,
+    NoteSignature,
     Tile,
     TileReader,
     VerifierKey,
+    consistency_proof,
     inclusion_proofs,
     make_checkpoint,
     note_key,
@@ -83,6 +92,9 @@ LAYOUT_VERSION = 3  # 3: bundles carry inclusion proofs (issue 16)
 SETTINGS_FILE = ".pith-publish.json"
 CHECKPOINT_FILE = "checkpoint"  # c2sp.org/tlog-tiles: the log's current checkpoint
 LOCK_FILE = ".pith-publish.lock"
+WITNESSES_FILE = ".pith-witnesses.json"  # per witness URL: the origin and size it cosigned last
+#: Most bytes of a witness's answer read (a few cosignature lines, or a short refusal).
+MAX_WITNESS_ANSWER = 16 * 1024
 #: Records whose files are recorded as published in one registry transaction.
 BATCH = 1000
 _RECORD_FILES = frozenset({"bundle.json", "index.html", "state.json"})
@@ -108,6 +120,8 @@ class PublishSummary:
     log_size: int = 0  # leaves in the published checkpoint
     log_files: int = 0  # tiles, entry bundles and the checkpoint written
     refusals: list[tuple[str, str]] = field(default_factory=list)  # (Pith number, why)
+    cosigned_by: list[str] = field(default_factory=list)  # witness URLs that cosigned
+    witness_failures: list[tuple[str, str]] = field(default_factory=list)  # (witness URL, why)
 
     @property
     def refused(self) -> int:
@@ -132,6 +146,10 @@ class PublishSummary:
             "stale_tmp_removed": self.stale_removed,
             "log_size": self.log_size,
             "log_files_written": self.log_files,
+            "witnesses_cosigned": len(self.cosigned_by),
+            "witness_warnings": len(self.witness_failures),
+            "witnesses": [{"url": u, "cosigned": True, "why": None} for u in self.cosigned_by]
+            + [{"url": u, "cosigned": False, "why": why} for u, why in self.witness_failures],
         }
 
 
@@ -152,6 +170,9 @@ def publish(
     on_refused: Callable[[str, str], None] | None = None,
     extra: KeySet | None = None,
     batch: int = BATCH,
+    witnesses: Sequence[str] = (),
+    witness_timeout: float = TIMEOUT_SECONDS,
+    on_witness: Callable[[str, str], None] | None = None,
 ) -> PublishSummary:
     """Write (or bring up to date) the static tree of every record under ``outdir``.
 
@@ -184,6 +205,8 @@ def publish(
         # The log first: a checkpoint of every leaf, and its tiles, so that each bundle
         # written below carries proofs in it; the checkpoint file itself is written last.
         checkpoint = run.write_log(origin_of(base_url))
+        if witnesses:
+            checkpoint = run.witness(checkpoint, witnesses, witness_timeout, on_witness)
         after = 0
         while rows := store.publish_rows(tree_id, after, batch):
             todo: list[PublishRow] = []
@@ -251,8 +274,12 @@ class _Run:
         checkpoint = make_checkpoint(self.store, self.signer, origin, at)
         published = self.store.published_checkpoint(self.tree_id)
         previous = None if published is None else self.store.checkpoint(published)
-        if previous is not None and _read_bytes(self.outdir / CHECKPOINT_FILE) != previous.note:
+        served = _read_bytes(self.outdir / CHECKPOINT_FILE)
+        if previous is not None and _cosigned_copy(served, previous.note) is None:
             previous = None  # the tree is not what the registry recorded: write every tile
+        kept = _cosigned_copy(served, checkpoint.note)
+        if kept is not None:  # the same checkpoint again: keep the cosignatures it has
+            checkpoint = replace(checkpoint, note=kept)
         write_tiles(
             self.store,
             previous,
@@ -262,6 +289,48 @@ class _Run:
         self.checkpoint = checkpoint
         self.nodes = CachedNodes(TileReader(checkpoint.tree_size, self._tile))
         return checkpoint
+
+    def witness(
+        self,
+        checkpoint: StoredCheckpoint,
+        urls: Sequence[str],
+        timeout: float,
+        on_witness: Callable[[str, str], None] | None,
+    ) -> StoredCheckpoint:
+        """Ask each witness to cosign ``checkpoint``: it, with every cosignature returned."""
+        note = Note.parse(checkpoint.note)
+        cp = Checkpoint.from_text(note.text)
+        sizes = _witness_sizes(self.outdir)
+        nodes = self.nodes
+
+        def proof(old: int) -> list[bytes]:
+            if old in {0, cp.size} or nodes is None:
+                return []
+            return consistency_proof(nodes, old, cp.size)
+
+        client = new_client(timeout)
+        try:
+            for url in dict.fromkeys(urls):  # each witness once
+                known = sizes.get(url, {})
+                old = known.get("size", 0) if known.get("origin") == cp.origin else 0
+                try:
+                    lines = ask_witness(
+                        client, url, note, checkpoint=cp, old=old, proof=proof, timeout=timeout
+                    )
+                except NetworkError as e:
+                    self.summary.witness_failures.append((shown_url(url), e.message))
+                    if on_witness is not None:
+                        on_witness(shown_url(url), e.message)
+                    continue
+                note = _add_cosignatures(note, lines)
+                sizes[url] = {"origin": cp.origin, "size": cp.size}
+                self.summary.cosigned_by.append(shown_url(url))
+        finally:
+            client.close()
+        document = {"version": 1, "witnesses": sizes}
+        self.write_log_file(self.outdir / WITNESSES_FILE, cjson.dumps(document) + b"\n")
+        self.checkpoint = replace(checkpoint, note=note.to_bytes())
+        return self.checkpoint
 
     def _tile(self, tile: Tile) -> bytes:
         try:
@@ -347,6 +416,167 @@ class _Run:
     def write_if_changed(self, path: Path, data: bytes) -> None:
         if _read_bytes(path) != data:
             self.write(path, data)
+
+
+def _cosigned_copy(served: bytes | None, stored: bytes) -> bytes | None:
+    """``served`` if it is the ``stored`` checkpoint with every one of its signatures, else None.
+
+    Other signatures (witness cosignatures) may have been added to what is published.
+    """
+    if served is None:
+        return None
+    if served == stored:
+        return served
+    try:
+        have, want = Note.parse(served), Note.parse(stored)
+    except FormatError:
+        return None
+    if have.text != want.text or not set(want.signatures) <= set(have.signatures):
+        return None
+    return served
+
+
+# -- witnesses (C2SP tlog-witness, client side) -------------------------------------------
+
+
+def ask_witness(
+    client: httpx.Client,
+    url: str,
+    note: Note,
+    *,
+    checkpoint: Checkpoint,
+    old: int,
+    proof: Callable[[int], list[bytes]],
+    timeout: float = TIMEOUT_SECONDS,
+) -> list[NoteSignature]:
+    """The cosignature lines a witness returns for ``note``, asked from size ``old``.
+
+    ``proof(old)`` is the consistency proof from ``old`` to the checkpoint's
+    size. When the witness answers 409 with the size it cosigned last, the
+    request is made once more from that size.
+
+    Raises:
+        NetworkError: the witness cannot be reached, is too slow or too verbose,
+            refuses (its status and why), or answers with something that is not
+            a cosignature.
+    """
+    shown = shown_url(url)
+    if old > checkpoint.size:
+        old = 0  # not a size of this log: the witness's 409 says which
+    for attempt in range(2):
+        body = AddCheckpoint(old, tuple(proof(old)), Note(note.text, note.signatures), checkpoint)
+        status, content_type, data = _post(
+            client, url.rstrip("/") + "/add-checkpoint", body.to_bytes(), timeout, shown
+        )
+        if status == httpx.codes.OK:
+            return _cosignature_lines(shown, note, data)
+        if status == httpx.codes.CONFLICT and content_type.startswith(SIZE_CONTENT_TYPE):
+            size = _size_line(data)
+            if size is None:
+                raise NetworkError(f"witness {shown}: a 409 without a tree size")
+            if size > checkpoint.size:
+                raise NetworkError(
+                    f"witness {shown}: it cosigned size {size} of {checkpoint.origin}, larger "
+                    f"than this log's {checkpoint.size} (a rollback, or another history)"
+                )
+            if attempt == 0 and size != old:
+                old = size
+                continue
+        raise NetworkError(f"witness {shown}: refused: HTTP {status}: {_first_line(data)}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _post(
+    client: httpx.Client, url: str, body: bytes, timeout: float, shown: str
+) -> tuple[int, str, bytes]:
+    """POST within one deadline, reading at most :data:`MAX_WITNESS_ANSWER` bytes, unencoded."""
+    deadline = time.monotonic() + timeout
+    # The deadline the fetch module's connections honour at every socket read and write.
+    token = _fetch._DEADLINE.set(deadline)
+    try:
+        headers = {"Content-Type": "text/plain; charset=utf-8", "Accept-Encoding": "identity"}
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in {"", "identity"}:
+                raise NetworkError(f"witness {shown}: an answer in {encoding!r} (asked identity)")
+            data = bytearray()
+            for chunk in response.iter_raw():
+                data += chunk
+                if len(data) > MAX_WITNESS_ANSWER:
+                    raise NetworkError(
+                        f"witness {shown}: answer over the {MAX_WITNESS_ANSWER}-byte limit"
+                    )
+                if time.monotonic() > deadline:
+                    raise NetworkError(_late(shown, timeout))
+            return response.status_code, response.headers.get("content-type", ""), bytes(data)
+    except httpx.TimeoutException as e:
+        raise NetworkError(_late(shown, timeout)) from e
+    except httpx.HTTPError as e:
+        raise NetworkError(f"witness {shown}: {type(e).__name__}: {e}") from e
+    finally:
+        _fetch._DEADLINE.reset(token)
+
+
+def _late(shown: str, timeout: float) -> str:
+    return f"witness {shown}: no answer within the {timeout:g}-second deadline"
+
+
+def _size_line(data: bytes) -> int | None:
+    m = re.fullmatch(rb"(0|[1-9][0-9]{0,18})\n?", data)
+    return None if m is None else int(m[1])
+
+
+def _first_line(data: bytes) -> str:
+    text = data.decode("utf-8", errors="replace").strip().split("\n", 1)[0]
+    return re.sub(r"[^\x20-\x7e]", "?", text)[:200] or "(no reason given)"
+
+
+def _cosignature_lines(shown: str, note: Note, data: bytes) -> list[NoteSignature]:
+    """The signature lines of a 200 answer: each must be a cosignature (type 0x04) line."""
+    try:
+        lines = Note.parse(note.text.encode() + b"\n" + data).signatures
+    except FormatError as e:
+        raise NetworkError(f"witness {shown}: not a cosignature: {e.message}") from e
+    cosignature_size = 8 + 64  # timestamp, Ed25519 signature (c2sp.org/tlog-cosignature)
+    for line in lines:
+        if (
+            len(line.signature) != cosignature_size
+            or line.name == Checkpoint.from_text(note.text).origin
+        ):
+            raise NetworkError(
+                f"witness {shown}: not a cosignature (type {COSIGNATURE_ED25519:#04x}) line"
+            )
+    return list(lines)
+
+
+def _add_cosignatures(note: Note, lines: Sequence[NoteSignature]) -> Note:
+    """``note`` with ``lines``, each replacing an older signature by the same key."""
+    keys = {(s.name, s.key_id) for s in lines}
+    kept = tuple(s for s in note.signatures if (s.name, s.key_id) not in keys)
+    return Note(note.text, kept + tuple(lines))
+
+
+def shown_url(url: str) -> str:
+    """A URL as printed: without any user or password in it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def _witness_sizes(outdir: Path) -> dict[str, dict[str, Any]]:
+    doc = _read_json(outdir / WITNESSES_FILE)
+    found = doc.get("witnesses") if isinstance(doc, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {
+        url: {"origin": v["origin"], "size": v["size"]}
+        for url, v in found.items()
+        if isinstance(v, dict)
+        and isinstance(v.get("origin"), str)
+        and isinstance(v.get("size"), int)
+        and v["size"] >= 0
+    }
 
 
 def _cannot_write(path: Path, e: OSError) -> PublishError:

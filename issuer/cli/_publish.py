@@ -19,6 +19,7 @@ from issuer.cli._output import (
 )
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import UsageError
+from issuer.fetch import TIMEOUT_SECONDS
 from issuer.publish import PublishSummary, publish
 
 
@@ -42,6 +43,18 @@ def publish_command(
     key: KeyOpt = None,
     now: NowOpt = None,
     json_out: JsonOpt = False,
+    witnesses: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A C2SP tlog-witness URL (its submission prefix) to cosign the checkpoint. "
+            "Repeatable.",
+        ),
+    ] = None,
+    witness_timeout: Annotated[
+        float,
+        typer.Option("--witness-timeout", help="Seconds each witness request may take.", min=0.1),
+    ] = TIMEOUT_SECONDS,
 ) -> None:
     """Publish every record: bundle.json, state.json, .well-known bundle, index.html.
 
@@ -51,9 +64,18 @@ def publish_command(
     atomically; a killed run leaves each file old or new, and the next run
     resumes where it stopped. A record the registry holds that no longer passes
     is reported (refused: PITH_NUMBER: why) and skipped; exit 1 if any was.
+
+    With --witness, the log's checkpoint is sent to each witness once signed,
+    and the cosignatures returned go into the published checkpoint and the
+    bundles written. A witness that is down or refuses is reported (warning:
+    witness URL: why) and the tree is published with the other cosignatures;
+    that alone does not change the exit code (--json counts witness_warnings).
     """
     if not base_url.startswith(("https://", "http://")):
         raise UsageError("--base-url must be an http(s) URL")
+    for url in witnesses or []:
+        if not url.startswith(("https://", "http://")):
+            raise UsageError(f"--witness {url!r} must be an http(s) URL")
     when = fixed_or_system_clock(now)()
     sign = open_signer(ctx, key, signer, when)
     with open_registry(ctx, registry_file) as store:
@@ -78,6 +100,9 @@ def publish_command(
                 force=force,
                 on_record=advance,
                 on_refused=lambda number, why: typer.echo(f"refused: {number}: {why}", err=True),
+                witnesses=witnesses or [],
+                witness_timeout=witness_timeout,
+                on_witness=lambda _url, why: typer.echo(f"warning: {why}", err=True),
             )
     if json_out:
         emit_json({**summary.to_dict(), "outdir": str(outdir), "base_url": base_url})
@@ -86,5 +111,11 @@ def publish_command(
             f"published {summary.records} records to {outdir}: {summary.written} written, "
             f"{summary.unchanged} unchanged, {summary.refused} refused "
             f"({summary.files} files, {summary.bytes:,} bytes)"
+            + (
+                f"; checkpoint cosigned by {len(summary.cosigned_by)} of {len(set(witnesses))} "
+                "witnesses"
+                if witnesses
+                else ""
+            )
         )
     raise typer.Exit(summary.exit_code)

@@ -6,7 +6,8 @@ a ``fetch(path)`` callable (files or HTTP: the caller's concern), and:
 1. ``checkpoint``: the served checkpoint is signed by one of the log keys;
 2. ``tiles``: every entry bundle is fetched, every entry is a valid leaf entry,
    the tiles recomputed from them equal the served tiles, and their root is
-   the checkpoint's;
+   the checkpoint's; when it is not, ``entries`` names each entry bundle
+   holding a leaf that is not the one the served hash tiles hold;
 3. ``consistency``: the tree extends the checkpoint this auditor saw last (kept
    by the caller, like ``seen-keys.json``); a smaller tree, or one whose first
    leaves give another root, is a split view, returned with both signed
@@ -34,9 +35,9 @@ from issuer.errors import FormatError, StoreError, VerificationError
 from issuer.tlog._appender import Appender
 from issuer.tlog._checkpoint import Checkpoint
 from issuer.tlog._log import RECORD, bundle_entries, parse_entry
-from issuer.tlog._merkle import MemoryTree, consistency_proof, leaf_hash
+from issuer.tlog._merkle import HASH_SIZE, MemoryTree, consistency_proof, leaf_hash
 from issuer.tlog._note import Note, verify_note
-from issuer.tlog._tiles import EntryBundle, Tile, decode_bundle, entry_bundles
+from issuer.tlog._tiles import TILE_WIDTH, EntryBundle, Tile, decode_bundle, entry_bundles
 from issuer.tlog._vkey import VerifierKey
 
 logger = logging.getLogger(__name__)
@@ -162,24 +163,53 @@ def _entries(fetch: Fetch, checkpoint: Checkpoint, report: AuditReport) -> list[
             parse_entry(entry)
         except FormatError as e:
             report.problems.append(("tiles", f"leaf {index}: {e.message}"))
-    recomputed: dict[str, bytes] = {}
+    recomputed: dict[str, tuple[Tile | EntryBundle, bytes]] = {}
 
     def keep(item: Tile | EntryBundle, data: bytes) -> None:
-        recomputed[item.path] = data
+        recomputed[item.path] = (item, data)
 
     appender = Appender(keep)
     appender.append_entries(entries)
     for item, data in appender.partial_tiles():
         keep(item, data)
-    for path, data in recomputed.items():
-        if path.startswith("tile/entries/"):
+    right = appender.root() == checkpoint.root_hash
+    served_leaves: dict[int, bytes] = {}
+    for path, (item, data) in recomputed.items():
+        if not isinstance(item, Tile):
             continue
-        if fetch(path) != data:
+        served = fetch(path)
+        if served != data:
             report.problems.append(("tiles", f"{path} is not the tile its entries give"))
-    if appender.root() != checkpoint.root_hash:
+        if not right and served is not None and item.level == 0:
+            start = item.index * TILE_WIDTH
+            for k in range(len(served) // HASH_SIZE):
+                served_leaves[start + k] = served[k * HASH_SIZE : (k + 1) * HASH_SIZE]
+    if not right:
+        _name_changed_entries(entries, served_leaves, checkpoint.size, report)
         report.problems.append(("tiles", "the entries do not give the checkpoint's root hash"))
         return None
     return entries
+
+
+def _name_changed_entries(
+    entries: list[bytes], served_leaves: dict[int, bytes], size: int, report: AuditReport
+) -> None:
+    """Name the entry bundles whose leaves are not those the served hash tiles hold.
+
+    The entries give another root than the checkpoint's: an entry was changed,
+    dropped or added, and the hash tiles (if they are right) show which.
+    """
+    for bundle in entry_bundles(size):
+        first = bundle.index * TILE_WIDTH
+        changed = [
+            i
+            for i in range(first, first + bundle.width)
+            if i >= len(entries) or served_leaves.get(i) != leaf_hash(entries[i])
+        ]
+        if changed:
+            report.problems.append(
+                ("entries", f"{bundle.path}: leaf {changed[0]} is not the leaf the hash tiles hold")
+            )
 
 
 def _consistency(
