@@ -342,7 +342,7 @@ class SqliteStore:
                 self._db.execute(f"PRAGMA user_version={step}")
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            _rollback(self._db)
             raise
 
     # -- reads -------------------------------------------------------------
@@ -972,7 +972,18 @@ class _Tx:
         if exc_type is None:
             self._db.execute("COMMIT")
         else:
-            self._db.execute("ROLLBACK")
+            _rollback(self._db)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo the open transaction, if one is still open.
+
+    An interrupt (Ctrl-C) can land after ``COMMIT`` ran or before ``BEGIN``
+    did: a ``ROLLBACK`` then would fail with "no transaction is active" and
+    hide the interrupt behind a store error.
+    """
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def _backfill_log(db: sqlite3.Connection) -> None:

@@ -426,3 +426,14 @@ def test_dois_resolve_case_insensitively_for_old_style_ids(
     found = registry.resolve(store, alias)
     assert (found.kind, found.unique) == ("doi", number)
     assert registry.resolve(store, "10.48550/ARXIV.2401.00001").candidates == []
+
+
+def test_an_interrupt_after_commit_stays_an_interrupt(tmp_path: Path) -> None:
+    """Ctrl-C landing just after COMMIT must not turn into "no transaction is active"."""
+    with open_store(tmp_path / "r.sqlite3") as store:
+        with pytest.raises(KeyboardInterrupt), store._transaction():
+            store._db.execute("COMMIT")  # the interrupt lands right after this ran
+            raise KeyboardInterrupt
+        with pytest.raises(KeyboardInterrupt), store._transaction():
+            raise KeyboardInterrupt  # and mid-transaction, it rolls back as before
+        assert not store._db.in_transaction
