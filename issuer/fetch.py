@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -145,6 +146,70 @@ def fetch(
         if own:
             http.close()
     return Fetched(target, bytes(body), code)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What a server answered to :func:`post`: any status, its content type and body."""
+
+    status: int
+    content_type: str
+    data: bytes
+
+
+def post(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    *,
+    max_bytes: int,
+    timeout: float = TIMEOUT_SECONDS,
+    content_type: str = "text/plain; charset=utf-8",
+    name: str | None = None,
+) -> Posted:
+    """POST ``body`` within one overall deadline; the answer unencoded, at most ``max_bytes``.
+
+    Unlike :func:`fetch`, any status is returned: the caller's protocol says
+    what a 409 means. Errors name the target as ``name`` (default: the URL,
+    without any user or password).
+
+    Raises:
+        NetworkError: connection, TLS or deadline failure, an encoded answer, or
+            an answer over ``max_bytes``.
+    """
+    shown = name or shown_url(url)
+    deadline = time.monotonic() + timeout
+    token = _DEADLINE.set(deadline)
+    try:
+        headers = {"Content-Type": content_type, "Accept-Encoding": _IDENTITY}
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            encoding = response.headers.get("content-encoding", _IDENTITY).strip().lower()
+            if encoding not in {"", _IDENTITY}:
+                raise NetworkError(f"{shown}: an answer in {encoding!r} (asked identity)")
+            data = bytearray()
+            for chunk in response.iter_raw():
+                data += chunk
+                if len(data) > max_bytes:
+                    raise NetworkError(f"{shown}: answer over the {max_bytes}-byte limit")
+                if time.monotonic() > deadline:
+                    raise NetworkError(_late(shown, timeout))
+            return Posted(
+                response.status_code, response.headers.get("content-type", ""), bytes(data)
+            )
+    except httpx.TimeoutException as e:
+        raise NetworkError(_late(shown, timeout), hint=_LATE_HINT) from e
+    except httpx.HTTPError as e:
+        raise NetworkError(f"{shown}: {type(e).__name__}: {e}") from e
+    finally:
+        _DEADLINE.reset(token)
+
+
+def shown_url(url: str) -> str:
+    """A URL as printed: without any user or password in it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 _LATE_HINT = "the server is slow or stalling; try again later, or another mirror"

@@ -31,20 +31,16 @@ import logging
 import os
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import orjson
 
 from issuer import _pages, cjson
-from issuer import fetch as _fetch
 from issuer._fs import atomic_write
 from issuer._pages import (
     KEYS_FILE,
@@ -59,24 +55,22 @@ from issuer._pages import (
 from issuer._time import format_seconds
 from issuer.bundles import build_bundle
 from issuer.errors import Error, FormatError, NetworkError, UsageError, VerificationError
-from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client
+from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client, shown_url
 from issuer.keys import Signer, verifier_keys
 from issuer.keys.keyset import KeySet
 from issuer.merge import merge
 from issuer.registry import trusted_keys
 from issuer.store import PublishedRecord, PublishRow, SqliteStore, StoredCheckpoint
 from issuer.tlog import (
-    COSIGNATURE_ED25519,
-    SIZE_CONTENT_TYPE,
-    AddCheckpoint,
     CachedNodes,
     Checkpoint,
     NodeReader,
     Note,
-    NoteSignature,
     Tile,
     TileReader,
     VerifierKey,
+    add_cosignatures,
+    ask_witness,
     consistency_proof,
     inclusion_proofs,
     make_checkpoint,
@@ -93,8 +87,6 @@ SETTINGS_FILE = ".pith-publish.json"
 CHECKPOINT_FILE = "checkpoint"  # c2sp.org/tlog-tiles: the log's current checkpoint
 LOCK_FILE = ".pith-publish.lock"
 WITNESSES_FILE = ".pith-witnesses.json"  # per witness URL: the origin and size it cosigned last
-#: Most bytes of a witness's answer read (a few cosignature lines, or a short refusal).
-MAX_WITNESS_ANSWER = 16 * 1024
 #: Records whose files are recorded as published in one registry transaction.
 BATCH = 1000
 _RECORD_FILES = frozenset({"bundle.json", "index.html", "state.json"})
@@ -322,7 +314,7 @@ class _Run:
                     if on_witness is not None:
                         on_witness(shown_url(url), e.message)
                     continue
-                note = _add_cosignatures(note, lines)
+                note = add_cosignatures(note, lines)
                 sizes[url] = {"origin": cp.origin, "size": cp.size}
                 self.summary.cosigned_by.append(shown_url(url))
         finally:
@@ -434,134 +426,6 @@ def _cosigned_copy(served: bytes | None, stored: bytes) -> bytes | None:
     if have.text != want.text or not set(want.signatures) <= set(have.signatures):
         return None
     return served
-
-
-# -- witnesses (C2SP tlog-witness, client side) -------------------------------------------
-
-
-def ask_witness(
-    client: httpx.Client,
-    url: str,
-    note: Note,
-    *,
-    checkpoint: Checkpoint,
-    old: int,
-    proof: Callable[[int], list[bytes]],
-    timeout: float = TIMEOUT_SECONDS,
-) -> list[NoteSignature]:
-    """The cosignature lines a witness returns for ``note``, asked from size ``old``.
-
-    ``proof(old)`` is the consistency proof from ``old`` to the checkpoint's
-    size. When the witness answers 409 with the size it cosigned last, the
-    request is made once more from that size.
-
-    Raises:
-        NetworkError: the witness cannot be reached, is too slow or too verbose,
-            refuses (its status and why), or answers with something that is not
-            a cosignature.
-    """
-    shown = shown_url(url)
-    if old > checkpoint.size:
-        old = 0  # not a size of this log: the witness's 409 says which
-    for attempt in range(2):
-        body = AddCheckpoint(old, tuple(proof(old)), Note(note.text, note.signatures), checkpoint)
-        status, content_type, data = _post(
-            client, url.rstrip("/") + "/add-checkpoint", body.to_bytes(), timeout, shown
-        )
-        if status == httpx.codes.OK:
-            return _cosignature_lines(shown, note, data)
-        if status == httpx.codes.CONFLICT and content_type.startswith(SIZE_CONTENT_TYPE):
-            size = _size_line(data)
-            if size is None:
-                raise NetworkError(f"witness {shown}: a 409 without a tree size")
-            if size > checkpoint.size:
-                raise NetworkError(
-                    f"witness {shown}: it cosigned size {size} of {checkpoint.origin}, larger "
-                    f"than this log's {checkpoint.size} (a rollback, or another history)"
-                )
-            if attempt == 0 and size != old:
-                old = size
-                continue
-        raise NetworkError(f"witness {shown}: refused: HTTP {status}: {_first_line(data)}")
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _post(
-    client: httpx.Client, url: str, body: bytes, timeout: float, shown: str
-) -> tuple[int, str, bytes]:
-    """POST within one deadline, reading at most :data:`MAX_WITNESS_ANSWER` bytes, unencoded."""
-    deadline = time.monotonic() + timeout
-    # The deadline the fetch module's connections honour at every socket read and write.
-    token = _fetch._DEADLINE.set(deadline)
-    try:
-        headers = {"Content-Type": "text/plain; charset=utf-8", "Accept-Encoding": "identity"}
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            encoding = response.headers.get("content-encoding", "identity").strip().lower()
-            if encoding not in {"", "identity"}:
-                raise NetworkError(f"witness {shown}: an answer in {encoding!r} (asked identity)")
-            data = bytearray()
-            for chunk in response.iter_raw():
-                data += chunk
-                if len(data) > MAX_WITNESS_ANSWER:
-                    raise NetworkError(
-                        f"witness {shown}: answer over the {MAX_WITNESS_ANSWER}-byte limit"
-                    )
-                if time.monotonic() > deadline:
-                    raise NetworkError(_late(shown, timeout))
-            return response.status_code, response.headers.get("content-type", ""), bytes(data)
-    except httpx.TimeoutException as e:
-        raise NetworkError(_late(shown, timeout)) from e
-    except httpx.HTTPError as e:
-        raise NetworkError(f"witness {shown}: {type(e).__name__}: {e}") from e
-    finally:
-        _fetch._DEADLINE.reset(token)
-
-
-def _late(shown: str, timeout: float) -> str:
-    return f"witness {shown}: no answer within the {timeout:g}-second deadline"
-
-
-def _size_line(data: bytes) -> int | None:
-    m = re.fullmatch(rb"(0|[1-9][0-9]{0,18})\n?", data)
-    return None if m is None else int(m[1])
-
-
-def _first_line(data: bytes) -> str:
-    text = data.decode("utf-8", errors="replace").strip().split("\n", 1)[0]
-    return re.sub(r"[^\x20-\x7e]", "?", text)[:200] or "(no reason given)"
-
-
-def _cosignature_lines(shown: str, note: Note, data: bytes) -> list[NoteSignature]:
-    """The signature lines of a 200 answer: each must be a cosignature (type 0x04) line."""
-    try:
-        lines = Note.parse(note.text.encode() + b"\n" + data).signatures
-    except FormatError as e:
-        raise NetworkError(f"witness {shown}: not a cosignature: {e.message}") from e
-    cosignature_size = 8 + 64  # timestamp, Ed25519 signature (c2sp.org/tlog-cosignature)
-    for line in lines:
-        if (
-            len(line.signature) != cosignature_size
-            or line.name == Checkpoint.from_text(note.text).origin
-        ):
-            raise NetworkError(
-                f"witness {shown}: not a cosignature (type {COSIGNATURE_ED25519:#04x}) line"
-            )
-    return list(lines)
-
-
-def _add_cosignatures(note: Note, lines: Sequence[NoteSignature]) -> Note:
-    """``note`` with ``lines``, each replacing an older signature by the same key."""
-    keys = {(s.name, s.key_id) for s in lines}
-    kept = tuple(s for s in note.signatures if (s.name, s.key_id) not in keys)
-    return Note(note.text, kept + tuple(lines))
-
-
-def shown_url(url: str) -> str:
-    """A URL as printed: without any user or password in it."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def _witness_sizes(outdir: Path) -> dict[str, dict[str, Any]]:

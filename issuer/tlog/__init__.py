@@ -128,6 +128,7 @@ from issuer.tlog._witness import (
     refusal,
     respond,
 )
+from issuer.tlog._witness_client import MAX_WITNESS_ANSWER, add_cosignatures, ask_witness
 from issuer.tlog._witness_server import WitnessServer, submit
 from issuer.tlog._witness_state import Cosigned, WitnessState
 
@@ -142,6 +143,7 @@ __all__ = [
     "MAX_REQUEST_SIZE",
     "MAX_SIGNATURES",
     "MAX_TREE_SIZE",
+    "MAX_WITNESS_ANSWER",
     "PROOF_TYPE",
     "SEEN_CHECKPOINTS",
     "SIZE_CONTENT_TYPE",
@@ -177,6 +179,8 @@ __all__ = [
     "WitnessResponse",
     "WitnessServer",
     "WitnessState",
+    "add_cosignatures",
+    "ask_witness",
     "audit",
     "bundle_entries",
     "bundle_objects",

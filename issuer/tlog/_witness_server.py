@@ -14,14 +14,13 @@ witness's answer, for ``pith publish --witness`` and the tests.
 
 from __future__ import annotations
 
-import http.client
 import logging
 import re
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from issuer.errors import NetworkError
+from issuer.fetch import new_client, post
 from issuer.tlog._witness import MAX_REQUEST_SIZE, Witness, WitnessResponse, respond
 
 logger = logging.getLogger(__name__)
@@ -134,22 +133,8 @@ def submit(url: str, body: bytes, timeout: float = CLIENT_TIMEOUT) -> WitnessRes
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError(f"not an http(s) witness URL: {url!r}")
-    conn_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
-    conn = conn_class(parts.hostname, parts.port, timeout=timeout)
-    try:
-        conn.request(
-            "POST",
-            parts.path.rstrip("/") + ADD_CHECKPOINT,
-            body=body,
-            headers={"Content-Type": "text/plain; charset=utf-8"},
+    with new_client(timeout) as client:
+        answer = post(
+            client, url.rstrip("/") + ADD_CHECKPOINT, body, max_bytes=_MAX_RESPONSE, timeout=timeout
         )
-        response = conn.getresponse()
-        data = response.read(_MAX_RESPONSE)
-        content_type = response.getheader("Content-Type", "")
-    except (OSError, http.client.HTTPException) as e:
-        raise NetworkError(f"witness {url}: {e}") from e
-    finally:
-        conn.close()
-    return WitnessResponse(response.status, content_type, data)
+    return WitnessResponse(answer.status, answer.content_type, answer.data)
