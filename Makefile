@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench system-deps
+.PHONY: demo test bench system-deps fuzz mutation check-pages
 
 $(BIN)/pith: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq softhsm2 >/dev/null; \
 	fi
+	@# A real Secret Service (gnome-keyring over D-Bus) backs the keyring signer test.
+	@if ! command -v gnome-keyring-daemon >/dev/null || ! command -v dbus-run-session >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gnome-keyring dbus libsecret-1-0 >/dev/null; \
+	fi
 
 test: $(BIN)/pith system-deps
 	$(BIN)/ruff check .
@@ -38,11 +43,54 @@ test: $(BIN)/pith system-deps
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# Screenshots of a published tree's pages at 420 and 1280 px (tools/check-pages.sh),
+# with Debian's chromium; look at the PNGs in page-shots/.
+check-pages: $(BIN)/pith
+	@if ! command -v chromium >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+	tools/check-pages.sh "" page-shots
+
+# Each benchmark prints its ratio to floors and to the JWS peer measured in the
+# same run, and peak RSS (docs/benchmarks.md). `make bench BENCH=--quick` for a
+# small run of each.
+BENCH ?=
 bench: $(BIN)/pith
-	cd bench && ../$(BIN)/python derive.py
+	cd bench && ../$(BIN)/python derive.py $(BENCH)
 	cd bench && ../$(BIN)/python xml_parsers.py
-	cd bench && ../$(BIN)/python sign.py
-	cd bench && ../$(BIN)/python verify.py
-	cd bench && ../$(BIN)/python issue.py
-	cd bench && ../$(BIN)/python publish.py
-	cd bench && ../$(BIN)/python reissue.py
+	cd bench && ../$(BIN)/python sign.py $(BENCH)
+	cd bench && ../$(BIN)/python verify.py $(BENCH)
+	cd bench && ../$(BIN)/python issue.py $(BENCH)
+	cd bench && ../$(BIN)/python publish.py $(BENCH)
+	cd bench && ../$(BIN)/python reissue.py $(BENCH)
+
+# Coverage-guided fuzzing (atheris): each target of tests/fuzz/harnesses.py runs for
+# FUZZ_SECONDS, niced. Crashes and the grown corpus land in .fuzz/TARGET/; a short,
+# deterministic pass over the committed seeds runs with `make test`.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := cjson sources keys verify_bytes verify_mutated
+
+fuzz: $(BIN)/pith
+	$(BIN)/pip install --quiet -e '.[dev,pkcs11,fuzz]'
+	@for target in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$target ($(FUZZ_SECONDS) s)"; \
+		nice -n 10 $(BIN)/python -m tests.fuzz.run $$target -max_total_time=$(FUZZ_SECONDS) \
+			-print_final_stats=1 || exit 1; \
+	done
+
+# Mutation testing (mutmut 3) of the security-critical modules listed under
+# [tool.mutmut] in pyproject.toml; docs/mutation.md holds the figures and argues
+# every survivor. Slow (about an hour on two cores), so not part of `make test`.
+# Results are cached in mutants/: a re-run tests the mutants of changed functions,
+# and the survivors again (mutmut itself would not, after a test was added).
+# MUTANTS narrows the run, e.g. MUTANTS='"issuer.cjson*"'. The non-mutated modules
+# are re-copied first, since mutmut copies them only once.
+MUTANTS ?=
+MUTATION_CHILDREN ?= 2
+MUTATION_MIN ?= 95
+mutation: $(BIN)/pith
+	@if [ -d mutants/issuer ]; then find mutants/issuer -name '*.py' -delete; fi
+	@if [ -d mutants/issuer ]; then $(BIN)/python bench/mutation_report.py --reset-survivors; fi
+	nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
+	$(BIN)/python bench/mutation_report.py --min $(MUTATION_MIN)

@@ -1,27 +1,30 @@
-"""Benchmark ``pith reissue``: records/s re-signed, against the bare signing floor.
+"""Benchmark ``pith reissue``: records/s re-signed, against floors and the JWS peer.
 
-Usage: python bench/reissue.py [--records N] [--workers W]   (default 200,000)
+Usage: python bench/reissue.py [--records N] [--workers W] [--quick]
+(default 200,000 records, one worker per CPU; --quick: 5,000)
 
 A registry of N synthetic records is issued with one in-memory key (not
 timed), then every receipt and event is re-signed under a second key with
-:func:`issuer.reissue.reissue` and W worker processes (default: one per
-CPU). The floor, measured in the same run, is bare libsodium signing of the
-same number of signatures (2 per record: the receipt and the record_created
-event) on the same W cores. A second, no-op run shows the cost of walking a
-registry that is already current (what a resumed run skips through).
+:func:`issuer.reissue.reissue` and W worker processes. In the same run
+(bench/_floors.py): libsodium signing of 32-byte digests on 1 and 2
+processes (2 signatures per record: the receipt and the record_created
+event), and the JWS peer, joserfc signing the same records (their snapshot
+lines) as JWS compact serializations on W processes. A second, no-op run
+shows the cost of walking a registry that is already current (what a
+resumed run skips through).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nacl.bindings
+import _floors
 from _synth import write_snapshot
 
 from issuer.keys import SeedSigner
@@ -30,36 +33,26 @@ from issuer.reissue import reissue
 from issuer.store import open_store
 
 SIGNATURES_PER_RECORD = 2
-
-
-def _sign_many(count: int) -> int:
-    _, secret = nacl.bindings.crypto_sign_seed_keypair(os.urandom(32))
-    msg = bytes(32)
-    for _ in range(count):
-        nacl.bindings.crypto_sign(msg, secret)
-    return count
-
-
-def floor(signatures: int, workers: int) -> float:
-    """Bare libsodium signatures per second over a 32-byte digest, on ``workers`` cores."""
-    start = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool:
-        list(pool.map(_sign_many, [signatures // workers] * workers))
-    return signatures / (time.perf_counter() - start)
+PEER_SAMPLE = 20_000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quick", action="store_true", help="5,000 records")
     args = parser.parse_args()
-    n = args.records
+    n = 5_000 if args.quick else args.records
+    report = _floors.Report("reissue", "records/s")
+    report.header(f"{n:,} records, {_floors.processes(args.workers)}")
     snapshot = write_snapshot(Path(__file__).parent / "out" / f"snapshot-{n}.json", n)
     issued_at = datetime(2026, 5, 17, tzinfo=UTC)
-    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "r.sqlite3") as store:
+    with (
+        tempfile.TemporaryDirectory(dir=snapshot.parent) as tmp,
+        open_store(Path(tmp) / "r.sqlite3") as store,
+    ):
         old = SeedSigner("bench-old", os.urandom(32))
         Issuer(store, old, lambda: issued_at, workers=args.workers).run([str(snapshot)])
-        print(f"registry: {store.count():,} records issued with {old.key_id}")
         new = SeedSigner("bench-new", os.urandom(32))
         start = time.perf_counter()
         summary = reissue(store, new, now=issued_at + timedelta(days=30), workers=args.workers)
@@ -67,22 +60,32 @@ def main() -> None:
         start = time.perf_counter()
         again = reissue(store, new, now=issued_at + timedelta(days=31), workers=args.workers)
         noop = time.perf_counter() - start
-    sign_floor = floor(n * SIGNATURES_PER_RECORD // 10, args.workers)  # a tenth is enough
-    rate = summary.records / elapsed
-    floor_records = sign_floor / SIGNATURES_PER_RECORD
-    print(
-        f"reissued {summary.records:,} records ({summary.receipts:,} receipts, "
-        f"{summary.events:,} events) in {elapsed:,.1f} s: {rate:,.0f} records/s"
+        report.step_done()
+    report.measured(
+        summary.records / elapsed,
+        f"{summary.records:,} records ({summary.receipts:,} receipts, "
+        f"{summary.events:,} events) in {elapsed:,.1f} s",
     )
-    print(
-        f"floor: bare libsodium signing on {args.workers} core(s): {sign_floor:,.0f} signatures/s "
-        f"= {floor_records:,.0f} records/s"
+    signatures = min(n, 100_000) * SIGNATURES_PER_RECORD
+    for procs in (1, 2):
+        report.floor(
+            f"libsodium sign, {_floors.processes(procs)}",
+            _floors.sodium_sign(signatures, procs),
+            SIGNATURES_PER_RECORD,
+            "sig/s",
+        )
+    with snapshot.open("rb") as f:
+        lines = list(itertools.islice(f, PEER_SAMPLE))
+    report.peer(
+        f"joserfc JWS sign, {_floors.processes(args.workers)}",
+        _floors.jws_sign(lines, args.workers),
     )
-    print(f"ratio reissue/floor: {rate / floor_records:.2f}")
-    print(
+    report.note(
         f"second run (everything current, {again.receipts_current:,} receipts skipped): "
         f"{noop:,.1f} s = {again.records / noop:,.0f} records/s"
     )
+    report.target("libsodium sign, 2 processes", 0.35, "reissue >= 0.35 of the 2-process floor")
+    report.finish()
 
 
 if __name__ == "__main__":

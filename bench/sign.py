@@ -1,17 +1,22 @@
-"""Benchmark receipts/s through each signer backend against a bare cryptography sign loop.
+"""Benchmark receipts/s through each signer backend against floors and the JWS peer.
 
-Usage: python bench/sign.py [--receipts N]   (default 20,000; the HSM runs N/10)
+Usage: python bench/sign.py [--receipts N] [--quick]   (default 20,000; --quick: 2,000;
+the HSM runs N/10)
 
-The floor is pyca/cryptography (OpenSSL) signing the same 32-byte digests in
-a bare loop, measured in the same run. Each backend builds and signs whole
-receipts (issuer.receipts.sign_receipt), so the ratio shows what the receipt
-format and the Signer interface cost on top of the signature itself.
+Each backend builds and signs whole receipts (issuer.receipts.sign_receipt)
+on one process, so the ratios show what the receipt format and the Signer
+interface cost on top of the signature itself. In the same run
+(bench/_floors.py): libsodium signing of 32-byte digests on 1 and 2
+processes (one signature per receipt), pyca/cryptography (OpenSSL) in a bare
+loop for reference, and the JWS peer, joserfc signing the same receipts'
+content (the digest and time) as JWS compact serializations on one process.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +25,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nacl.bindings
+import _floors
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from issuer.keys import SeedSigner, Signer
@@ -42,15 +47,6 @@ def floor(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def libsodium_floor(n: int) -> float:
-    _, secret = nacl.bindings.crypto_sign_seed_keypair(os.urandom(32))
-    msgs = [bytes.fromhex(d) for d in digests(n)]
-    start = time.perf_counter()
-    for m in msgs:
-        nacl.bindings.crypto_sign(m, secret)
-    return n / (time.perf_counter() - start)
-
-
 def receipts(signer: Signer, n: int) -> float:
     ds = digests(n)
     start = time.perf_counter()
@@ -59,60 +55,78 @@ def receipts(signer: Signer, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def _backends(tmp: Path, n: int) -> list[tuple[str, Signer, int]]:
+    secrets = {"passphrase": "benchmark passphrase", "pin": "1234"}
+    rows: list[tuple[str, Signer, int]] = [
+        ("memory (libsodium)", SeedSigner("bench", os.urandom(32)), n)
+    ]
+    uri = f"file:{tmp / 'k.pem'}"
+    made = Signer.generate_at(uri, "bench-file", secrets.__getitem__)
+    loaded = Signer.from_uri(uri, made.public_key, secrets.__getitem__)
+    rows.append(("file (encrypted PKCS#8)", loaded, n))
+    if shutil.which("softhsm2-util"):
+        conf = tmp / "softhsm2.conf"
+        (tmp / "tokens").mkdir()
+        conf.write_text(f"directories.tokendir = {tmp / 'tokens'}\n")
+        os.environ["SOFTHSM2_CONF"] = str(conf)
+        subprocess.run(
+            [
+                "softhsm2-util",
+                "--init-token",
+                "--free",
+                "--label",
+                "pith",
+                "--pin",
+                "1234",
+                "--so-pin",
+                "5678",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        hsm = "pkcs11:token=pith;object=bench?module-path=/usr/lib/softhsm/libsofthsm2.so"
+        rows.append(
+            (
+                "pkcs11 (SoftHSM2)",
+                Signer.generate_at(hsm, "bench", secrets.__getitem__),
+                max(n // 10, 100),
+            )
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--receipts", type=int, default=20_000)
-    n = parser.parse_args().receipts
-    base = floor(n)
-    fastest = libsodium_floor(n)
-    print(f"floor: cryptography (OpenSSL) Ed25519 sign, bare loop: {base:,.0f} signatures/s")
-    print(f"fastest Ed25519 here: libsodium (PyNaCl), bare loop: {fastest:,.0f} signatures/s")
+    parser.add_argument("--quick", action="store_true", help="2,000 receipts")
+    args = parser.parse_args()
+    n = 2_000 if args.quick else args.receipts
+    report = _floors.Report("sign", "receipts/s")
+    report.header(f"{n:,} receipts per backend, 1 process")
+    rates: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        secrets = {"passphrase": "benchmark passphrase", "pin": "1234"}
-        rows: list[tuple[str, Signer, int]] = [
-            ("memory (libsodium)", SeedSigner("bench", os.urandom(32)), n)
-        ]
-        uri = f"file:{Path(tmp) / 'k.pem'}"
-        made = Signer.generate_at(uri, "bench-file", secrets.__getitem__)
-        loaded = Signer.from_uri(uri, made.public_key, secrets.__getitem__)
-        rows.append(("file (encrypted PKCS#8)", loaded, n))
-        if shutil.which("softhsm2-util"):
-            conf = Path(tmp) / "softhsm2.conf"
-            (Path(tmp) / "tokens").mkdir()
-            conf.write_text(f"directories.tokendir = {Path(tmp) / 'tokens'}\n")
-            os.environ["SOFTHSM2_CONF"] = str(conf)
-            subprocess.run(
-                [
-                    "softhsm2-util",
-                    "--init-token",
-                    "--free",
-                    "--label",
-                    "pith",
-                    "--pin",
-                    "1234",
-                    "--so-pin",
-                    "5678",
-                ],
-                check=True,
-                capture_output=True,
-            )
-            hsm = "pkcs11:token=pith;object=bench?module-path=/usr/lib/softhsm/libsofthsm2.so"
-            rows.append(
-                (
-                    "pkcs11 (SoftHSM2)",
-                    Signer.generate_at(hsm, "bench", secrets.__getitem__),
-                    max(n // 10, 100),
-                )
-            )
-        for name, signer, count in rows:
-            rate = receipts(signer, count)
-            print(
-                f"{name:26s} {rate:10,.0f} receipts/s  ratio to cryptography {rate / base:.2f}"
-                f", to libsodium {rate / fastest:.2f}"
-            )
-    print(
-        "(keyring signs through the same libsodium path as memory and file once the seed is loaded)"
-    )
+        for name, signer, count in _backends(Path(tmp), n):
+            rates.append((name, receipts(signer, count)))
+    report.step_done()
+    report.measured(rates[0][1], rates[0][0])
+    signatures = max(n, 20_000)
+    report.floor("libsodium sign, 1 process", _floors.sodium_sign(signatures, 1))
+    report.floor("libsodium sign, 2 processes", _floors.sodium_sign(signatures, 2))
+    report.floor("OpenSSL sign, bare loop, 1 process", floor(signatures))
+    payloads = [
+        json.dumps({"canonical_sha256": d, "issued_at": "2026-05-17T00:00:00Z"}).encode()
+        for d in digests(n)
+    ]
+    peer = _floors.jws_sign(payloads, 1)
+    report.peer("joserfc JWS sign, 1 process", peer)
+    one = report.ratios["libsodium sign, 1 process"] / rates[0][1]  # 1 / floor rate
+    for name, rate in rates[1:]:
+        report.note(
+            f"{name:26s} {rate:10,.0f} receipts/s   ratio to libsodium {rate * one:.2f}, "
+            f"to the peer {rate / peer:.2f}"
+        )
+    report.note("(keyring signs through the same libsodium path as memory once the seed is loaded)")
+    report.finish()
 
 
 if __name__ == "__main__":
