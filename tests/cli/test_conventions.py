@@ -7,8 +7,6 @@ progress within 80 columns; Ctrl-C; malformed documents reported per input.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import json
 import os
@@ -17,9 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -284,29 +280,6 @@ def test_malformed_documents_fail_one_by_one_and_the_run_goes_on(tmp_path: Path)
         )
     assert f"OK: {batch / 'z-good.json'}" in result.stderr
     assert len(result.stdout.splitlines()) == len(hostile) + 1
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """A real HTTP server on 127.0.0.1 for a directory; yields a function → base URL."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(directory: Path) -> str:
-        handler = functools.partial(_Quiet, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_mirror_serving_malformed_documents_fails_those_records_only(

@@ -12,7 +12,6 @@ it changed, so the tests run in any order.
 from __future__ import annotations
 
 import contextlib
-import functools
 import http.server
 import json
 import os
@@ -31,29 +30,9 @@ import pytest
 from issuer.publish import CHECKPOINT_FILE, WITNESSES_FILE
 from issuer.tlog import Checkpoint, EntryBundle, Note, Tile
 from tests import factory
-from tests.cli._run import PASSPHRASE, pith
+from tests.cli._run import PASSPHRASE, http_server, pith
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def http_server(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` (followed as a symlink at each request) on 127.0.0.1; its base URL."""
-    handler = functools.partial(_Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @contextlib.contextmanager

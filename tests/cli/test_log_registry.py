@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -102,31 +98,8 @@ def test_keys_export_lists_the_log_verifier_keys(home: Path) -> None:
     assert pith(home, "keys", "export", "--log-origin", "a b").exit_code == 2
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Callable[[Path], str]]:
-    """Serve a directory on 127.0.0.1; yields a function → base URL."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(directory: Path) -> str:
-        handler = functools.partial(_Quiet, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
 def test_log_audit_over_http_then_a_second_history_is_a_split_view(
-    home: Path, tmp_path: Path, served: Callable[[Path], str]
+    home: Path, tmp_path: Path, serve: Callable[[Path], str]
 ) -> None:
     site = tmp_path / "site"
     assert pith(home, "publish", str(site), "--base-url", BASE).exit_code == 0
@@ -134,7 +107,7 @@ def test_log_audit_over_http_then_a_second_history_is_a_split_view(
     local = pith(home, "log", "audit", str(site), "--keys", keys)
     assert local.exit_code == 0, local.stderr
     assert "6 bundles" not in local.stderr and "3 bundles checked" in local.stderr
-    url = served(site)
+    url = serve(site)
     remote = pith(home, "log", "audit", url, "--keys", keys, "--json")
     assert remote.exit_code == 0, remote.stderr
     assert json.loads(remote.stdout)["tree_size"] == 6
@@ -145,7 +118,7 @@ def test_log_audit_over_http_then_a_second_history_is_a_split_view(
     fork = tmp_path / "fork"
     made = pith(home, "publish", str(fork), "--base-url", BASE, "--registry", str(other))
     assert made.exit_code == 0, made.stderr
-    split = pith(home, "log", "audit", served(fork), "--keys", keys)
+    split = pith(home, "log", "audit", serve(fork), "--keys", keys)
     assert split.exit_code == 1
     assert "split_view" in split.stderr
     proof = json.loads(split.stdout)

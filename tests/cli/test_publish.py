@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import html
-import http.server
 import json
 import os
 import re
@@ -14,9 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,29 +43,6 @@ def home(tmp_path: Path) -> Path:
 
 def _number(home: Path, arxiv_id: str) -> str:
     return str(json.loads(pith(home, "resolve", arxiv_id).stdout)["unique"])
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """Start a real HTTP server on 127.0.0.1 for a directory; yields a function → base URL."""
-    servers: list[http.server.ThreadingHTTPServer] = []
-
-    def start(directory: Path) -> str:
-        handler = functools.partial(_Quiet, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def test_publish_writes_the_layout_and_every_bundle_verifies(home: Path, tmp_path: Path) -> None:
