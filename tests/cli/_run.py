@@ -83,3 +83,20 @@ def http_server(directory: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def ok(result: Any) -> Any:
+    """``result`` of a command that must have succeeded (its stderr shown if not)."""
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def issued_home(tmp_path: Path, now: str, *, versions: int = 1) -> Path:
+    """``tmp_path/home``: key k1 in a file signer and records 1-3 issued at ``now``."""
+    from tests import factory
+
+    home = tmp_path / "home"
+    ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    data = factory.snapshot(tmp_path / "in.json", range(1, 4), versions=versions)
+    ok(pith(home, "issue", str(data), "--workers", "1", "--now", now))
+    return home

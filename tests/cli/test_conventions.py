@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from issuer.cli import app
 from issuer.cli._output import progress_bar
 from tests import factory
-from tests.cli._run import pith, pith_env
+from tests.cli._run import issued_home, ok, pith, pith_env
 from tests.conftest import BUNDLE_PATH
 
 NOW = "2026-05-17T23:59:22Z"
@@ -35,31 +35,22 @@ CASES = Path(__file__).parents[1] / "conformance" / "bundles"
 runner = CliRunner()
 
 
-def _ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A registry home with key k1 and three records issued at version 2."""
-    home = tmp_path / "home"
-    _ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
-    data = factory.snapshot(tmp_path / "in.json", range(1, 4), versions=2)
-    _ok(pith(home, "issue", str(data), "--workers", "1", "--now", NOW))
-    return home
+    return issued_home(tmp_path, NOW, versions=2)
 
 
 @pytest.fixture
 def site(home: Path, tmp_path: Path) -> Path:
     """The registry published to ``tmp_path/site``."""
     out = tmp_path / "site"
-    _ok(pith(home, "publish", str(out), "--base-url", "https://r.example", "--now", NOW))
+    ok(pith(home, "publish", str(out), "--base-url", "https://r.example", "--now", NOW))
     return out
 
 
 def _number(home: Path, arxiv_id: str = "2401.00001") -> str:
-    return str(json.loads(_ok(pith(home, "resolve", arxiv_id)).stdout)["unique"])
+    return str(json.loads(ok(pith(home, "resolve", arxiv_id)).stdout)["unique"])
 
 
 # --- (9) conventions ----------------------------------------------------------------------
@@ -74,16 +65,16 @@ def test_shell_completion_is_offered() -> None:
 
 def test_quiet_prints_results_and_failures_only(home: Path, site: Path) -> None:
     keys = str(site / "pith-signing-key.json")
-    loud = _ok(pith(home, "verify", str(site), "--keys", keys))
+    loud = ok(pith(home, "verify", str(site), "--keys", keys))
     assert loud.stderr.count("OK: ") == 3
-    assert _ok(pith(home, "--quiet", "verify", str(site), "--keys", keys)).stderr == ""
+    assert ok(pith(home, "--quiet", "verify", str(site), "--keys", keys)).stderr == ""
     failed = pith(home, "-q", "verify", str(site), str(BUNDLE_PATH.parent / "nope.json"))
     assert failed.exit_code == 2
     assert "OK: " not in failed.stderr and "FAIL: " in failed.stderr and "ERROR: " in failed.stderr
-    published = _ok(pith(home, "-q", "publish", str(site), "--base-url", "https://r.example"))
+    published = ok(pith(home, "-q", "publish", str(site), "--base-url", "https://r.example"))
     assert published.stderr == ""
     again = factory.snapshot(site.parent / "again.json", range(1, 4), versions=2)
-    issued = _ok(pith(home, "-q", "issue", str(again), "--workers", "1", "--now", NOW))
+    issued = ok(pith(home, "-q", "issue", str(again), "--workers", "1", "--now", NOW))
     assert issued.stderr == ""  # no summary line: everything was already issued
 
 
@@ -105,7 +96,7 @@ def test_every_command_that_prints_json_accepts_json(
         "keys show": ["keys", "show", "k1"],
         "keys export": ["keys", "export"],
     }[command]
-    result = _ok(pith(home, *(str(payload) if a == "{p}" else a for a in args), "--json"))
+    result = ok(pith(home, *(str(payload) if a == "{p}" else a for a in args), "--json"))
     assert isinstance(json.loads(result.stdout.splitlines()[0]), dict)
 
 
@@ -141,7 +132,7 @@ def test_unknown_key_suggests_keys() -> None:
 
 def test_pinning_a_newer_key_says_to_pin_the_oldest(home: Path, site: Path) -> None:
     signer = f"file:{home.parent / 'k2.p8'}"
-    _ok(
+    ok(
         pith(
             home,
             "keys",
@@ -154,12 +145,12 @@ def test_pinning_a_newer_key_says_to_pin_the_oldest(home: Path, site: Path) -> N
             "2026-06-01T00:00:00Z",
         )
     )
-    _ok(pith(home, "publish", str(site), "--base-url", "https://r.example"))
+    ok(pith(home, "publish", str(site), "--base-url", "https://r.example"))
     keys = str(site / "pith-signing-key.json")
     pinned_new = pith(home, "verify", str(site), "--keys", keys, "--trust-root", "k2")
     assert pinned_new.exit_code == 1
     assert "pin the oldest key you trust" in pinned_new.stderr
-    _ok(pith(home, "verify", str(site), "--keys", keys, "--trust-root", "k1"))
+    ok(pith(home, "verify", str(site), "--keys", keys, "--trust-root", "k1"))
 
 
 def test_keys_url_is_refused_with_a_clear_message() -> None:
@@ -184,7 +175,7 @@ def test_resolve_a_version_not_issued_names_the_versions_that_are(home: Path) ->
     ],
 )
 def test_doi_urls_resolve_as_abs_urls_do(home: Path, alias: str) -> None:
-    assert json.loads(_ok(pith(home, "resolve", alias)).stdout)["unique"] == _number(
+    assert json.loads(ok(pith(home, "resolve", alias)).stdout)["unique"] == _number(
         home, "2401.00002"
     )
 
@@ -198,13 +189,11 @@ def test_a_json_file_that_is_not_a_bundle_says_so(tmp_path: Path) -> None:
 
 
 def test_a_published_tree_checks_each_record_once(home: Path, site: Path) -> None:
-    result = _ok(pith(home, "verify", str(site), "--keys", str(site / "pith-signing-key.json")))
+    result = ok(pith(home, "verify", str(site), "--keys", str(site / "pith-signing-key.json")))
     checked = [line.split()[1] for line in result.stderr.splitlines() if line.startswith("OK: ")]
     assert len(checked) == 3 and not any(".well-known" in c for c in checked)
     well_known = site / ".well-known"
-    again = _ok(
-        pith(home, "verify", str(well_known), "--keys", str(site / "pith-signing-key.json"))
-    )
+    again = ok(pith(home, "verify", str(well_known), "--keys", str(site / "pith-signing-key.json")))
     assert again.stderr.count("OK: ") == 3  # named explicitly, the copies are checked
 
 

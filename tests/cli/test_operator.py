@@ -18,30 +18,21 @@ from typer.testing import CliRunner
 
 from issuer.cli import app
 from tests import factory
-from tests.cli._run import PASSPHRASE, pith
+from tests.cli._run import PASSPHRASE, issued_home, ok, pith
 from tests.conftest import BUNDLE_PATH
 
 NOW = "2026-05-17T23:59:22Z"
 CASES = Path(__file__).parents[1] / "conformance" / "bundles"
 
 
-def _ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A registry home with key k1 (a file signer) and three issued records."""
-    home = tmp_path / "home"
-    _ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
-    data = factory.snapshot(tmp_path / "in.json", range(1, 4), versions=2)
-    _ok(pith(home, "issue", str(data), "--workers", "1", "--now", NOW))
-    return home
+    return issued_home(tmp_path, NOW, versions=2)
 
 
 def _number(home: Path, arxiv_id: str = "2401.00001") -> str:
-    return str(json.loads(_ok(pith(home, "resolve", arxiv_id)).stdout)["unique"])
+    return str(json.loads(ok(pith(home, "resolve", arxiv_id)).stdout)["unique"])
 
 
 def _unknown(number: str) -> str:
@@ -70,7 +61,7 @@ def test_home_alone_governs_every_command_and_nothing_is_written_outside(tmp_pat
     runner = CliRunner()
 
     def run(*args: str) -> Any:
-        return _ok(runner.invoke(app, ["--home", str(home), *args], env=env))
+        return ok(runner.invoke(app, ["--home", str(home), *args], env=env))
 
     data = factory.snapshot(tmp_path / "in.json", range(1, 3))
     payload = tmp_path / "payload.json"

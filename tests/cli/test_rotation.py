@@ -17,7 +17,7 @@ from issuer.keys import Signer
 from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys
 from tests import factory
-from tests.cli._run import PASSPHRASE, pith, pith_on_terminal
+from tests.cli._run import PASSPHRASE, issued_home, ok, pith, pith_on_terminal
 
 T0 = "2026-06-01T00:00:00Z"
 T1 = "2026-07-01T00:00:00Z"  # the rotation
@@ -26,21 +26,11 @@ T3 = "2026-07-03T00:00:00Z"
 T4 = "2026-07-04T00:00:00Z"
 
 
-def _ok(result: Any) -> Any:
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """A registry of three records issued with k1, published to tmp_path/out."""
-    home = tmp_path / "home"
-    _ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
-    data = factory.snapshot(tmp_path / "in.json", range(1, 4))
-    _ok(pith(home, "issue", str(data), "--workers", "1", "--now", T0))
-    _ok(
-        pith(home, "publish", str(tmp_path / "out"), "--base-url", "https://r.example", "--now", T0)
-    )
+    home = issued_home(tmp_path, T0)
+    ok(pith(home, "publish", str(tmp_path / "out"), "--base-url", "https://r.example", "--now", T0))
     return home
 
 
@@ -60,11 +50,11 @@ def test_rotate_revoke_reissue_then_every_bundle_verifies_from_the_pinned_first_
     out = tmp_path / "out"
     k1 = KeySet.load(home / "keys").get("k1")
     assert k1 is not None
-    rotated = json.loads(_ok(_rotate(home, "--now", T1, "--json")).stdout)
+    rotated = json.loads(ok(_rotate(home, "--now", T1, "--json")).stdout)
     assert (rotated["from_key"], rotated["to_key"], rotated["rotates_at"]) == ("k1", "k2", T1)
     assert json.loads((home / "keys" / "k1.json").read_text())["rotates_at"] == T1
     document = tmp_path / "keys-1.json"
-    _ok(pith(home, "keys", "export", "--out", str(document)))
+    ok(pith(home, "keys", "export", "--out", str(document)))
     assert len(json.loads(document.read_text())["rotation_statements"]) == 1
 
     # The old key no longer signs: the CLI refuses before signing anything.
@@ -82,15 +72,15 @@ def test_rotate_revoke_reissue_then_every_bundle_verifies_from_the_pinned_first_
     # k1 leaks: revoked (signed by k2), everything it signed stops counting.
     revoked = pith(home, "keys", "revoke", "k1", "--compromised-since", T0, "--reason",
                     "backup tape lost", "--now", T2, "--json")  # fmt: skip
-    assert json.loads(_ok(revoked).stdout)["signed_by"] == "k2"
-    _ok(pith(home, "keys", "export", "--out", str(document)))
+    assert json.loads(ok(revoked).stdout)["signed_by"] == "k2"
+    ok(pith(home, "keys", "export", "--out", str(document)))
     code, reports = _verify(verifier, str(out), "--keys", str(document), "--trust-root", "k1")
     assert code == 1 and {r["reason"] for r in reports} == {"key_revoked"}
 
     # Re-issue under k2, bundles in the published tree included.
-    report = json.loads(_ok(pith(home, "reissue", "--out", str(out), "--now", T3, "--json")).stdout)
+    report = json.loads(ok(pith(home, "reissue", "--out", str(out), "--now", T3, "--json")).stdout)
     assert report["resigned"] == {"receipts": 3, "events": 3, "bundles": 3}
-    again = json.loads(_ok(pith(home, "reissue", "--now", T4, "--json")).stdout)
+    again = json.loads(ok(pith(home, "reissue", "--now", T4, "--json")).stdout)
     assert again["resigned"] == {"receipts": 0, "events": 0, "bundles": 0}
     assert again["already_current"] == {"receipts": 3, "events": 3}
 
@@ -117,7 +107,7 @@ def test_rotate_revoke_reissue_then_every_bundle_verifies_from_the_pinned_first_
 
 
 def test_a_rotation_missing_a_signature_fails_the_whole_key_set(home: Path, tmp_path: Path) -> None:
-    _ok(_rotate(home, "--now", T1))
+    ok(_rotate(home, "--now", T1))
     statement = home / "keys" / "rotation-from-k1.json"
     envelope = json.loads(statement.read_text())
     envelope["signatures"] = envelope["signatures"][:1]  # k1's only
@@ -131,10 +121,10 @@ def test_a_rotation_missing_a_signature_fails_the_whole_key_set(home: Path, tmp_
 
 
 def test_a_scheduled_rotation_signs_with_the_old_key_until_its_time(home: Path) -> None:
-    _ok(_rotate(home, "--at", T2, "--now", T1))
+    ok(_rotate(home, "--at", T2, "--now", T1))
     number = json.loads(pith(home, "resolve", "2401.00002").stdout)["unique"]
-    before = json.loads(_ok(pith(home, "bundle", number, "--now", T1)).stdout)
-    after = json.loads(_ok(pith(home, "bundle", number, "--now", T2)).stdout)
+    before = json.loads(ok(pith(home, "bundle", number, "--now", T1)).stdout)
+    after = json.loads(ok(pith(home, "bundle", number, "--now", T2)).stdout)
     assert before["bundle_signature"]["key_id"] == "k1"
     assert after["bundle_signature"]["key_id"] == "k2"
 
@@ -142,7 +132,7 @@ def test_a_scheduled_rotation_signs_with_the_old_key_until_its_time(home: Path) 
 def test_rotation_refuses_the_past_and_revocation_refuses_the_signing_key(home: Path) -> None:
     past = _rotate(home, "--at", T0, "--now", T1)
     assert past.exit_code == 2 and "--at is in the past" in past.stderr
-    _ok(_rotate(home, "--at", T3, "--now", T1))  # scheduled: k1 still signs until T3
+    ok(_rotate(home, "--at", T3, "--now", T1))  # scheduled: k1 still signs until T3
     signer = f"file:{home.parent / 'k3.p8'}"
     early = pith(home, "keys", "rotate", "--to", "k3", "--signer", signer, "--at", T2, "--now", T1)
     assert early.exit_code == 2 and "--at must be after 2026-07-03T00:00:00Z" in early.stderr
@@ -158,8 +148,8 @@ def test_rotation_refuses_the_past_and_revocation_refuses_the_signing_key(home: 
 def test_rotating_to_a_key_made_beforehand_uses_it(home: Path, tmp_path: Path) -> None:
     made = pith(home, "keys", "generate", "k2", "--signer", f"file:{tmp_path / 'hsm-like.p8'}",
                  "--json")  # fmt: skip
-    fingerprint = json.loads(_ok(made).stdout)["key"]["fingerprint_sha256_hex"]
-    _ok(pith(home, "keys", "rotate", "--to", "k2", "--now", T1))
+    fingerprint = json.loads(ok(made).stdout)["key"]["fingerprint_sha256_hex"]
+    ok(pith(home, "keys", "rotate", "--to", "k2", "--now", T1))
     keys = KeySet.load(home / "keys")
     k2 = keys.get("k2")
     assert k2 is not None and k2.fingerprint == fingerprint
@@ -167,17 +157,17 @@ def test_rotating_to_a_key_made_beforehand_uses_it(home: Path, tmp_path: Path) -
 
 
 def test_an_interrupted_rotation_is_finished_by_running_it_again(home: Path) -> None:
-    _ok(_rotate(home, "--now", T1))
+    ok(_rotate(home, "--now", T1))
     config = home / "signers.json"
     crashed = json.loads(config.read_text())
     crashed["current"] = "k1"  # as if the run died before switching the current key
     config.write_text(json.dumps(crashed))
-    _ok(_rotate(home, "--now", T2))
+    ok(_rotate(home, "--now", T2))
     assert json.loads(config.read_text())["current"] == "k2"
     keys = KeySet.load(home / "keys")
     assert [r.rotates_at.isoformat() for r in keys.rotations] == ["2026-07-01T00:00:00+00:00"]
     signer = f"file:{home.parent / 'k3.p8'}"
-    _ok(pith(home, "keys", "rotate", "--to", "k3", "--signer", signer, "--now", T3))
+    ok(pith(home, "keys", "rotate", "--to", "k3", "--signer", signer, "--now", T3))
     chain = KeySet.load(home / "keys")
     assert [(r.from_key.key_id, r.to_key.key_id) for r in chain.rotations] == [
         ("k1", "k2"),
@@ -187,8 +177,8 @@ def test_an_interrupted_rotation_is_finished_by_running_it_again(home: Path) -> 
 
 def test_reissue_draws_a_progress_bar_on_a_terminal(home: Path, tmp_path: Path) -> None:
     data = factory.snapshot(tmp_path / "more.json", range(10, 2510))
-    _ok(pith(home, "issue", str(data), "--workers", "1", "--now", T0))
-    _ok(_rotate(home, "--now", T1))
+    ok(pith(home, "issue", str(data), "--workers", "1", "--now", T0))
+    ok(_rotate(home, "--now", T1))
     code, out, drawn = pith_on_terminal(home, "reissue", "--now", T2, "--json")
     assert code == 0, drawn[-2000:]
     assert json.loads(out)["resigned"]["receipts"] == 2503  # stdout holds the report only
@@ -229,7 +219,7 @@ TRIALS = 12  # before the lock, 11 trials in 20 broke the key home
 @pytest.mark.slow
 def test_two_concurrent_rotations_one_wins_the_other_is_refused(tmp_path: Path) -> None:
     template = tmp_path / "template"
-    _ok(pith(template, "keys", "generate", "k1", "--signer", f"file:{template / 'k1.p8'}"))
+    ok(pith(template, "keys", "generate", "k1", "--signer", f"file:{template / 'k1.p8'}"))
     for trial in range(TRIALS):
         home = tmp_path / f"home-{trial}"
         shutil.copytree(template, home)
@@ -252,8 +242,8 @@ def test_two_concurrent_rotations_one_wins_the_other_is_refused(tmp_path: Path) 
 @pytest.mark.slow
 def test_a_rotation_and_a_revocation_at_once_leave_a_consistent_home(tmp_path: Path) -> None:
     template = tmp_path / "template"
-    _ok(pith(template, "keys", "generate", "k1", "--signer", f"file:{template / 'k1.p8'}"))
-    _ok(pith(template, "keys", "rotate", "--to", "k2", "--signer", f"file:{template / 'k2.p8'}",
+    ok(pith(template, "keys", "generate", "k1", "--signer", f"file:{template / 'k1.p8'}"))
+    ok(pith(template, "keys", "rotate", "--to", "k2", "--signer", f"file:{template / 'k2.p8'}",
              "--now", T1))  # fmt: skip
     for trial in range(TRIALS // 2):
         home = tmp_path / f"home-{trial}"
