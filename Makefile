@@ -64,6 +64,7 @@ bench: $(BIN)/pith
 	cd bench && ../$(BIN)/python issue.py $(BENCH)
 	cd bench && ../$(BIN)/python publish.py $(BENCH)
 	cd bench && ../$(BIN)/python reissue.py $(BENCH)
+	cd bench && ../$(BIN)/python tlog_append.py
 
 # Coverage-guided fuzzing (atheris): each target of tests/fuzz/harnesses.py runs for
 # FUZZ_SECONDS, niced. Crashes and the grown corpus land in .fuzz/TARGET/; a short,
