@@ -248,3 +248,76 @@ def test_an_event_invalid_only_by_its_chain_is_named_with_its_reason() -> None:
         "missing_prev_event",
         f"events[{index}]: not applicable: missing_prev_event",
     )
+
+
+def test_a_report_records_what_was_established_before_the_failure() -> None:
+    bundle = factory.bundle()
+    number = bundle["pith_number"]
+    data = cjson.dumps(bundle)
+    assert verify_bundle_report(data, KEYS).source == ""
+    junk = verify_bundle_report(b"[", KEYS, "j")
+    assert (junk.source, junk.ok, junk.passed, junk.pith_number) == ("j", False, [], None)
+    refused = verify_bundle_report(data, KeySet(), "r")
+    assert (refused.source, refused.ok, refused.pith_number) == ("r", False, number)
+    assert refused.passed
+    assert refused.passed == list(STEPS[: len(refused.passed)])
+    not_a_bundle = verify_bundle_report(b"[1]", KEYS, "l")
+    assert (not_a_bundle.ok, not_a_bundle.pith_number, not_a_bundle.failed_step) == (
+        False,
+        None,
+        "structure",
+    )
+    unnamed = verify_bundle_report(cjson.dumps({**bundle, "pith_number": 5}), KEYS, "n")
+    assert (unnamed.ok, unnamed.pith_number) == (False, None)
+
+
+def test_a_report_for_another_record_says_which_was_asked_for() -> None:
+    bundle = factory.bundle()
+    number = bundle["pith_number"]
+    data = cjson.dumps(bundle)
+    other = str(PithNumber.for_record(factory.record(2)))
+    for asked in (other, other.rsplit(":", 1)[1]):
+        report = verify_bundle_report(data, KEYS, "w", expected=asked)
+        assert (report.ok, report.failed_step, report.reason, report.pith_number) == (
+            False,
+            "record",
+            "wrong_record",
+            number,
+        )
+        assert report.message == f"asked for {asked}, got a bundle of {number}"
+        assert report.passed
+        assert report.source == "w"
+    suffix = number.rsplit(":", 1)[1][1:]  # the end of the right code is not the code
+    assert verify_bundle_report(data, KEYS, "w", expected=suffix).reason == "wrong_record"
+    for asked in (number, number.rsplit(":", 1)[1]):
+        assert verify_bundle_report(data, KEYS, "w", expected=asked).ok
+
+
+def _with_state(change: dict[str, Any], *, rehash: bool = True) -> dict[str, Any]:
+    bundle: dict[str, Any] = copy.deepcopy(factory.bundle())
+    state = {**bundle["state"], **change}
+    if rehash:
+        unhashed = {k: v for k, v in state.items() if k != "state_sha256"}
+        state["state_sha256"] = cjson.sha256_hex(unhashed)
+    bundle["state"] = state
+    return bundle
+
+
+def test_a_state_that_does_not_follow_fails_the_state_step_saying_where() -> None:
+    cases = [
+        (
+            _with_state({"state_sha256": "00" * 32}, rehash=False),
+            "state_sha256_mismatch",
+            "state_sha256 is not the hash of the state",
+        ),
+        (
+            _with_state({"event_count": 7, "equivocations": [{"x": 1}]}),
+            "state_mismatch",
+            "the state does not follow from the events "
+            "(differs in equivocations, event_count, state_sha256)",
+        ),
+    ]
+    for bundle, reason, message in cases:
+        with pytest.raises(VerificationError) as e:
+            verify_bundle(bundle, KEYS)
+        assert (e.value.step, str(e.value.reason), e.value.message) == ("state", reason, message)
