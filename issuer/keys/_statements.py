@@ -166,7 +166,10 @@ def _b64(text: Any, where: str) -> bytes:
     """Standard or URL-safe base64, as DSSE requires verifiers to accept."""
     if not isinstance(text, str):
         raise FormatError(f"{where} must be a base64 string")
-    alphabet = "-_" if ("-" in text or "_" in text) else "+/"
+    url_safe, standard = ("-" in text or "_" in text), ("+" in text or "/" in text)
+    if url_safe and standard:
+        raise FormatError(f"{where} mixes the standard and URL-safe base64 alphabets")
+    alphabet = "-_" if url_safe else "+/"
     try:
         return base64.b64decode(text + "=" * (-len(text) % 4), altchars=alphabet, validate=True)
     except (binascii.Error, ValueError) as e:

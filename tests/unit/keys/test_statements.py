@@ -111,6 +111,14 @@ def test_url_safe_base64_is_accepted_as_dsse_requires() -> None:
     assert signed_by(urlsafe, K1.public_key)
 
 
+def test_base64_mixing_both_alphabets_is_refused() -> None:
+    envelope = _rotation()
+    for sig in ("+_8=", "/-8=", "-A+B"):
+        mixed = {**envelope, "signatures": [{**envelope["signatures"][0], "sig": sig}]}
+        with pytest.raises(FormatError, match="mixes the standard and URL-safe"):
+            parse_statement(mixed)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
