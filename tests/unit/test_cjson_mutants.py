@@ -102,3 +102,91 @@ def test_a_lone_surrogate_is_refused_naming_where() -> None:
         "cannot write canonical JSON: $['\\udfff']: "
         "lone surrogate in string (not valid Unicode text)"
     )
+
+
+def _deep(levels: int, *, alternate: bool, first_list: bool = False) -> Any:
+    """``levels`` nested containers: all objects, or objects and arrays in turn."""
+    value: Any = 1
+    for level in range(levels):
+        as_list = alternate and (level % 2 == 0) != first_list
+        value = [value] if as_list else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize(("alternate", "first_list"), [(False, False), (True, False), (True, True)])
+def test_exactly_max_depth_levels_are_written_and_one_more_is_refused(
+    alternate: bool, first_list: bool
+) -> None:
+    assert cjson.loads(
+        cjson.dumps(_deep(cjson.MAX_DEPTH, alternate=alternate, first_list=first_list))
+    )
+    assert _refusal(
+        _deep(cjson.MAX_DEPTH + 1, alternate=alternate, first_list=first_list)
+    ).endswith(f": nested more than {cjson.MAX_DEPTH} levels deep")
+
+
+# Keys whose code-point order (U+E000 first) and UTF-16 order (the astral one first) differ.
+HAZARD = {"\ue000": 2, "\U0001f600": 1}
+HAZARD_BYTES = '{"\U0001f600":1,"\ue000":2}'.encode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [HAZARD, {}],
+        [[HAZARD], []],
+        [[HAZARD], ["x"]],
+        {"a": [HAZARD], "b": []},
+        {"a": HAZARD, "b": {}},
+    ],
+    ids=["object-then-object", "array-then-array", "array-then-strings", "in-object", "objects"],
+)
+def test_utf16_key_order_deep_inside_is_kept_whatever_follows_it(value: Any) -> None:
+    assert HAZARD_BYTES in cjson.dumps(value)
+
+
+def test_a_non_string_key_is_quoted_in_the_refusal() -> None:
+    assert _refusal({7: "x"}) == ("cannot write canonical JSON: $[7]: object key 7 is not a string")
+
+
+def test_an_identifier_key_of_forty_characters_is_shown_as_a_dotted_step() -> None:
+    key = "k" * 40
+    assert _refusal({key: 1.5}) == (
+        f"cannot write canonical JSON: $.{key}: "
+        "float 1.5 is not allowed (use an integer or a string)"
+    )
+    longer = "k" * 41
+    assert _refusal({longer: 1.5}).startswith(f"cannot write canonical JSON: $['{'k' * 36}...]:")
+
+
+def _load_refusal(data: bytes | str) -> str:
+    with pytest.raises(CanonicalJSONError) as e:
+        cjson.loads(data)
+    return str(e.value)
+
+
+def test_a_duplicate_key_is_named_not_the_first_key() -> None:
+    assert _load_refusal(b'{"a": 1, "b": 2, "b": 3}') == "invalid JSON: duplicate object key 'b'"
+
+
+def test_a_document_of_exactly_the_limit_is_read() -> None:
+    data = b'"' + b"a" * (cjson.MAX_DOCUMENT_BYTES - 2) + b'"'
+    assert len(cjson.loads(data)) == cjson.MAX_DOCUMENT_BYTES - 2
+    assert _load_refusal(data + b" ") == (
+        f"invalid JSON: {cjson.MAX_DOCUMENT_BYTES + 1} bytes is over the "
+        f"{cjson.MAX_DOCUMENT_BYTES}-byte limit"
+    )
+
+
+def test_text_is_read_like_bytes() -> None:
+    assert cjson.loads('{"b": [1, "é"], "a": null}') == {"a": None, "b": [1, "é"]}
+
+
+def test_a_byte_order_mark_is_refused_saying_so() -> None:
+    assert _load_refusal(b'\xef\xbb\xbf{"a": 1}') == "invalid JSON: starts with a byte-order mark"
+
+
+def test_a_value_outside_the_domain_is_refused_on_reading_with_its_path() -> None:
+    assert _load_refusal('{"t": ["ok", "\\ud800"]}') == (
+        "invalid JSON: $.t[1]: lone surrogate in string (not valid Unicode text)"
+    )

@@ -14,7 +14,14 @@ import pytest
 from issuer import cjson
 from issuer.cjson import CanonicalJSONError
 from issuer.errors import VerificationError
-from issuer.events import EVENT_TYPES, build_event, check_event, claimed_id, sign_event
+from issuer.events import (
+    EVENT_TYPES,
+    build_event,
+    check_event,
+    claimed_id,
+    content_digest,
+    sign_event,
+)
 from issuer.identifiers import PithNumber
 from issuer.keys.keyset import KeySet
 from issuer.merge import merge
@@ -177,3 +184,71 @@ def test_an_event_too_malformed_to_claim_an_id_is_listed_by_its_content_hash() -
     ]
     assert claimed_id({"event_id": 5}) == "sha256:" + cjson.sha256_hex({"event_id": 5})
     assert claimed_id({"event_id": ID_A}) == ID_A
+
+
+def _refusal(event: Any, keys: KeySet = KEYS) -> tuple[str | None, str, str]:
+    with pytest.raises(VerificationError) as e:
+        check_event(event, SUBJECT, keys)
+    return e.value.step, str(e.value.reason), e.value.message
+
+
+def _resigned(path: str, value: Any) -> dict[str, Any]:
+    """The event with ``path`` changed, hashed and signed again by the trusted key."""
+    return sign_event(_changed(path, value), KEY, factory.T0)
+
+
+OTHER = factory.signer(2)
+
+REFUSED: dict[str, tuple[dict[str, Any], KeySet, tuple[str, str, str]]] = {
+    "a content hash that is not the content's": (
+        _changed("content_sha256", "0" * 64),
+        KEYS,
+        ("events", "content_hash_mismatch", "content_sha256 is not the hash of the content"),
+    ),
+    "an id that is not the content hash": (
+        _changed("event_id", ID_A),
+        KEYS,
+        ("events", "event_id_mismatch", "event_id is not sha256:<content_sha256>"),
+    ),
+    "a signature that is not base64": (
+        _changed("signature.signature_b64", "not base64!"),
+        KEYS,
+        ("events", "malformed", "event signature: signature_b64 is not base64"),
+    ),
+    "a signature by an untrusted key": (
+        factory.event(REC, OTHER),
+        KEYS,
+        (
+            "events",
+            "unknown_key",
+            f"signed by key {OTHER.public_key.key_id!r}, which is not in the trusted key set",
+        ),
+    ),
+    "a signer naming an untrusted key": (
+        _resigned("signer.key_id", "someone-else"),
+        KEYS,
+        ("events", "unknown_key", "signer names key 'someone-else', not trusted"),
+    ),
+    "a signer naming the wrong fingerprint": (
+        _resigned("signer.public_key_fingerprint", "00" * 16),
+        KEYS,
+        ("events", "fingerprint_mismatch", "signer fingerprint does not match its key"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("event", "keys", "expected"), REFUSED.values(), ids=REFUSED.keys())
+def test_an_event_that_does_not_check_is_refused_with_its_reason_and_message(
+    event: dict[str, Any], keys: KeySet, expected: tuple[str, str, str]
+) -> None:
+    assert _refusal(event, keys) == expected
+
+
+def test_hashing_an_event_checks_its_content_unless_told_it_was_parsed() -> None:
+    event = _changed("payload", {"graph_snapshot": {"score": 0.5}, "verdict_id": None})
+    with pytest.raises(CanonicalJSONError, match=r"float 0\.5 is not allowed"):
+        content_digest(event)
+
+
+def test_an_event_outside_the_canonical_domain_claims_the_all_zero_id() -> None:
+    assert claimed_id({"score": 0.5}) == "sha256:" + "0" * 64

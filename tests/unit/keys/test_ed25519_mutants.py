@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from issuer.keys._ed25519 import _P, PointError, _decode, check_public_key
+from issuer.keys._ed25519 import _D, _P, PointError, _decode, _double, check_public_key
 
 # The base point B of RFC 8032 §5.1 and its encoding (y, sign bit clear).
 B_X = 15112221349535400772501151409588531511454012693041857206046113283949847762202
@@ -71,3 +71,18 @@ def test_the_base_point_decodes_to_itself_and_its_negation_by_the_sign_bit() -> 
 )
 def test_a_bad_encoding_is_refused_saying_why(encoded: bytes, message: str) -> None:
     assert _refusal(encoded) == message
+
+
+def _on_curve(x: int, y: int) -> bool:
+    """-x² + y² = 1 + d·x²·y² (mod p), the twisted Edwards curve of RFC 8032 §5.1."""
+    return (-x * x + y * y - 1 - _D * x * x * y * y) % _P == 0
+
+
+def test_doubling_a_point_of_large_order_stays_on_the_curve() -> None:
+    """The small-order check doubles three times; a wrong y would leave the curve."""
+    assert _on_curve(B_X, B_Y)
+    x, y = B_X, B_Y
+    for _ in range(3):
+        x, y = _double(x, y)
+        assert _on_curve(x, y)
+        assert (x, y) != (0, 1)

@@ -15,10 +15,18 @@ from pathlib import Path
 import pytest
 
 import issuer
-from issuer.errors import FormatError
+from issuer.errors import FormatError, VerificationError
 from issuer.keys._public import fingerprint_b32
 from issuer.keys._statements import Revocation, parse_statement, sign_revocation, sign_rotation
-from issuer.keys.keyset import KeySet, Material, load_key_file, shipped_keys_dir
+from issuer.keys.keyset import (
+    DOCUMENT_TYPE,
+    DOCUMENT_VERSION,
+    KeySet,
+    Material,
+    load_key_file,
+    parse_key_document,
+    shipped_keys_dir,
+)
 from tests import factory
 
 T0 = factory.T0
@@ -154,3 +162,75 @@ def test_a_key_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     assert bad_id.value.message == f"malformed key document: {missing}: invalid key id 'Not An Id'"
     assert bad_id.value.hint is not None
     assert "lower-case letters" in bad_id.value.hint
+
+
+BAD_STATEMENT = {"payloadType": "application/x-unknown", "payload": "", "signatures": []}
+
+
+def _document(**fields: object) -> dict[str, object]:
+    return {
+        "document_type": DOCUMENT_TYPE,
+        "document_version": DOCUMENT_VERSION,
+        "keys": [K1.public_key.to_dict()],
+        **fields,
+    }
+
+
+def _parse_refusal(data: object) -> str:
+    with pytest.raises(FormatError) as e:
+        parse_key_document(data, "keys.json")
+    return e.value.message
+
+
+def test_a_key_document_without_statement_lists_holds_just_its_keys() -> None:
+    material = parse_key_document(_document(), "keys.json")
+    assert [k.raw for k in material.keys] == [K1.public_key.raw]
+    assert material.statements == []
+
+
+def test_a_key_document_refusal_names_the_file_and_the_statement() -> None:
+    assert _parse_refusal(_document(document_version="2.0")) == (
+        "keys.json: unsupported key document version"
+    )
+    assert _parse_refusal(_document(rotation_statements={})) == (
+        "keys.json: rotation_statements must be a list"
+    )
+    assert _parse_refusal(_document(revocation_statements=[BAD_STATEMENT])) == (
+        "keys.json: revocation_statements[0]: unsupported payloadType 'application/x-unknown'"
+    )
+    assert _parse_refusal(BAD_STATEMENT) == (
+        "keys.json: unsupported payloadType 'application/x-unknown'"
+    )
+
+
+def _require_refusal(keys: KeySet, key_id: object, fingerprint: object) -> tuple[str, str]:
+    with pytest.raises(VerificationError) as e:
+        keys.require(key_id, fingerprint, R1 + DAY)
+    return str(e.value.reason), e.value.message
+
+
+def test_a_key_id_that_is_not_a_string_is_an_unknown_key() -> None:
+    assert _require_refusal(KeySet([K1.public_key]), ["x"], K1.public_key.fingerprint) == (
+        "unknown_key",
+        "signed by key ['x'], which is not in the trusted key set",
+    )
+
+
+def test_require_says_why_a_known_key_does_not_count() -> None:
+    key = K1.public_key
+    assert _require_refusal(KeySet([key]), key.key_id, "00" * 16) == (
+        "fingerprint_mismatch",
+        f"fingerprint {'00' * 16!r} is not the fingerprint of key {key.key_id}",
+    )
+    assert _require_refusal(_revoked(), key.key_id, key.fingerprint) == (
+        "key_revoked",
+        f"signed by key {key.key_id}, revoked as compromised since {T0.isoformat()} (leaked); "
+        "its signatures do not count on their own, whatever time they claim",
+    )
+    rotated = _rotated().get(key.key_id)
+    assert rotated is not None
+    assert _require_refusal(_rotated(), key.key_id, key.fingerprint) == (
+        "key_not_valid_at_signing_time",
+        f"signed at {(R1 + DAY).isoformat()} by key {key.key_id}, which rotated at "
+        f"{rotated.rotates_at}",
+    )
