@@ -29,6 +29,7 @@ compare figures measured minutes apart, not the absolute rates.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -295,3 +296,24 @@ class Report:
             "load": os.getloadavg()[0],
         }
         print("result: " + json.dumps(result, sort_keys=True))
+
+
+def signing_floors_and_peer(
+    report: Report, records: int, per_record: int, snapshot: Path, workers: int
+) -> None:
+    """The libsodium signing floors (1 and 2 processes) and the JWS peer, for a signing step.
+
+    ``records`` is capped at 100,000 for the floors (a rate); the peer signs the
+    first 20,000 lines of ``snapshot`` on ``workers`` processes.
+    """
+    signatures = min(records, 100_000) * per_record
+    for procs in (1, 2):
+        report.floor(
+            f"libsodium sign, {processes(procs)}",
+            sodium_sign(signatures, procs),
+            per_record,
+            "sig/s",
+        )
+    with snapshot.open("rb") as f:
+        lines = list(itertools.islice(f, 20_000))
+    report.peer(f"joserfc JWS sign, {processes(workers)}", jws_sign(lines, workers))

@@ -15,7 +15,6 @@ input, to show that memory stays flat as the input grows.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import tempfile
 import time
@@ -31,7 +30,6 @@ from issuer.pipeline import Issuer, IssueSummary
 from issuer.store import open_store
 
 SIGNATURES_PER_RECORD = 2
-PEER_SAMPLE = 20_000  # records the peer signs: a rate, so a sample is enough
 
 
 class _Sampler:
@@ -81,20 +79,7 @@ def main() -> None:
         db_size = sum(p.stat().st_size for p in Path(tmp).iterdir())
     rate = summary.issued / elapsed
     report.measured(rate, f"{summary.issued:,} in {elapsed:,.1f} s")
-    signatures = min(n, 100_000) * SIGNATURES_PER_RECORD
-    for procs in (1, 2):
-        report.floor(
-            f"libsodium sign, {_floors.processes(procs)}",
-            _floors.sodium_sign(signatures, procs),
-            SIGNATURES_PER_RECORD,
-            "sig/s",
-        )
-    with snapshot.open("rb") as f:
-        lines = list(itertools.islice(f, PEER_SAMPLE))
-    report.peer(
-        f"joserfc JWS sign, {_floors.processes(args.workers)}",
-        _floors.jws_sign(lines, args.workers),
-    )
+    _floors.signing_floors_and_peer(report, n, SIGNATURES_PER_RECORD, snapshot, args.workers)
     report.note(f"registry {db_size / 1e9:.2f} GB = {db_size / summary.issued:,.0f} B/record")
     report.note(f"projected: 1M records {1e6 / rate:,.0f} s, 2.9M {2.9e6 / rate / 60:.1f} min")
     for mark in (0.1, 0.5, 1.0):

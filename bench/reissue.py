@@ -17,7 +17,6 @@ resumed run skips through).
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import tempfile
 import time
@@ -33,7 +32,6 @@ from issuer.reissue import reissue
 from issuer.store import open_store
 
 SIGNATURES_PER_RECORD = 2
-PEER_SAMPLE = 20_000
 
 
 def main() -> None:
@@ -66,20 +64,7 @@ def main() -> None:
         f"{summary.records:,} records ({summary.receipts:,} receipts, "
         f"{summary.events:,} events) in {elapsed:,.1f} s",
     )
-    signatures = min(n, 100_000) * SIGNATURES_PER_RECORD
-    for procs in (1, 2):
-        report.floor(
-            f"libsodium sign, {_floors.processes(procs)}",
-            _floors.sodium_sign(signatures, procs),
-            SIGNATURES_PER_RECORD,
-            "sig/s",
-        )
-    with snapshot.open("rb") as f:
-        lines = list(itertools.islice(f, PEER_SAMPLE))
-    report.peer(
-        f"joserfc JWS sign, {_floors.processes(args.workers)}",
-        _floors.jws_sign(lines, args.workers),
-    )
+    _floors.signing_floors_and_peer(report, n, SIGNATURES_PER_RECORD, snapshot, args.workers)
     report.note(
         f"second run (everything current, {again.receipts_current:,} receipts skipped): "
         f"{noop:,.1f} s = {again.records / noop:,.0f} records/s"
