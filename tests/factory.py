@@ -142,3 +142,19 @@ def snapshot(path: Path, numbers: range, *, versions: int = 1) -> Path:
     """A snapshot file with one line per number in ``numbers``."""
     path.write_bytes(b"".join(snapshot_line(n, versions=versions) for n in numbers))
     return path
+
+
+DELETE = object()  # with :func:`set_path`: remove the field instead of setting it
+
+
+def set_path(document: dict[str, Any], path: str, value: object) -> dict[str, Any]:
+    """``document`` with the field at dotted ``path`` set to ``value`` (or removed: DELETE)."""
+    *parents, last = path.split(".")
+    target = document
+    for name in parents:
+        target = target[name]
+    if value is DELETE:
+        del target[last]
+    else:
+        target[last] = value
+    return document

@@ -65,19 +65,10 @@ def test_signing_refuses_content_outside_the_canonical_domain() -> None:
 
 
 def _changed(path: str, value: Any) -> dict[str, Any]:
-    event: dict[str, Any] = copy.deepcopy(factory.event(REC, KEY))
-    *parents, last = path.split(".")
-    target = event
-    for name in parents:
-        target = target[name]
-    if value is _DELETE:
-        del target[last]
-    else:
-        target[last] = value
-    return event
+    return factory.set_path(copy.deepcopy(factory.event(REC, KEY)), path, value)
 
 
-_DELETE = object()
+_DELETE = factory.DELETE
 ID_A, ID_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 SIGNER = "signer_id, signer_type, key_id, public_key_fingerprint"
 SIGNATURE = (

@@ -153,19 +153,10 @@ def test_only_valid_mirrors_are_compared() -> None:
 
 
 def _tampered(path: str, value: object) -> dict[str, Any]:
-    bundle: dict[str, Any] = copy.deepcopy(factory.bundle())
-    *parents, last = path.split(".")
-    target = bundle
-    for name in parents:
-        target = target[name]
-    if value is _DELETE:
-        del target[last]
-    else:
-        target[last] = value
-    return bundle
+    return factory.set_path(copy.deepcopy(factory.bundle()), path, value)
 
 
-_DELETE = object()
+_DELETE = factory.DELETE
 OTHER_SIGNATURE = factory.bundle(factory.record(5))["bundle_signature"]["signature_b64"]
 TAMPERED: dict[str, tuple[dict[str, Any], str, str, str]] = {
     "a signature field missing": (

@@ -78,19 +78,12 @@ def _rewritten(envelope: dict[str, Any], change: Callable[[dict[str, Any]], None
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     def change(payload: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        target = payload
-        for name in parents:
-            target = target[name]
-        if value is _DELETE:
-            del target[last]
-        else:
-            target[last] = value
+        factory.set_path(payload, path, value)
 
     return change
 
 
-_DELETE = object()
+_DELETE = factory.DELETE
 WHERE = "keys/k.json: rotation_statements[0]"
 KEY_FIELDS = "key_id, algorithm, public_key_hex, fingerprint_sha256_hex"
 K2_HEX = K2.public_key.raw.hex()
