@@ -36,6 +36,15 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gnome-keyring dbus libsecret-1-0 >/dev/null; \
 	fi
+	@# Debian's PostgreSQL server backs the registry tests: tests/_pg.py runs its own throwaway
+	@# cluster, so Debian's main cluster is not created (create_main_cluster = false), nor started.
+	@if ! [ -x "$$(pg_config --bindir 2>/dev/null)/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-common >/dev/null && \
+		$$SUDO sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
 
 test: $(BIN)/pith system-deps
 	$(BIN)/ruff check .

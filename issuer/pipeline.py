@@ -37,7 +37,7 @@ from issuer.keys import SeedSigner, Signer
 from issuer.receipts import sign_receipt
 from issuer.record import CanonicalRecord
 from issuer.sources import Notice, Refusal, SourceMetadata, check_gzip, entries_prefix, read_stream
-from issuer.store import NewRecord, SqliteStore
+from issuer.store import NewRecord, Store
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class Issuer:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: Store,
         signer: Signer,
         clock: Clock,
         *,

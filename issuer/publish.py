@@ -60,7 +60,7 @@ from issuer.keys import Signer, verifier_keys
 from issuer.keys.keyset import KeySet
 from issuer.merge import merge
 from issuer.registry import trusted_keys
-from issuer.store import PublishedRecord, PublishRow, SqliteStore, StoredCheckpoint
+from issuer.store import PublishedRecord, PublishRow, Store, StoredCheckpoint
 from issuer.tlog import (
     CachedNodes,
     Checkpoint,
@@ -151,7 +151,7 @@ def record_dir(outdir: Path, code: str) -> Path:
 
 
 def publish(
-    store: SqliteStore,
+    store: Store,
     outdir: Path,
     signer: Signer,
     *,
@@ -242,7 +242,7 @@ def publish(
 class _Run:
     """One publishing run: writes a record's files, and records them as published in batches."""
 
-    store: SqliteStore
+    store: Store
     outdir: Path
     signer: Signer
     keys: KeySet
@@ -470,7 +470,7 @@ def _locked(outdir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _open_tree(store: SqliteStore, outdir: Path, settings: dict[str, Any]) -> str:
+def _open_tree(store: Store, outdir: Path, settings: dict[str, Any]) -> str:
     """The tree's id (made on first publish), with the settings of this run written first."""
     previous = _read_json(outdir / SETTINGS_FILE)
     tree_id = previous.get("tree_id") if isinstance(previous, dict) else None
@@ -522,7 +522,7 @@ def _sweep(outdir: Path) -> int:
     return removed
 
 
-def _write_indexes(store: SqliteStore, tree_id: str, outdir: Path, run: _Run) -> None:
+def _write_indexes(store: Store, tree_id: str, outdir: Path, run: _Run) -> None:
     """The front page, and the pages of every year that changed or lost a page."""
     years = store.published_years(tree_id)
     run.write_if_changed(outdir / "index.html", root_page(years).encode())
@@ -576,7 +576,7 @@ def with_log_keys(document: dict[str, Any], keys: KeySet, origin: str) -> dict[s
         raise UsageError(str(e), hint="the origin is HOST/PATH, e.g. pith.science/log") from e
 
 
-def log_origin(store: SqliteStore, origin: str | None = None) -> str:
+def log_origin(store: Store, origin: str | None = None) -> str:
     """The log's origin: ``origin`` if given, else host and path of the published base URL.
 
     Raises:

@@ -26,7 +26,7 @@ from issuer.keys.keyset import KeySet
 from issuer.merge import merge
 from issuer.reasons import Reason
 from issuer.record import ARXIV_ID_RE
-from issuer.store import IssuedRecord, SqliteStore
+from issuer.store import IssuedRecord, Store
 
 _VERSIONED = re.compile(rf"({ARXIV_ID_RE.pattern})v([1-9][0-9]*)")
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/abs/)", re.IGNORECASE)
@@ -49,7 +49,7 @@ class Resolution:
         return self.candidates[0] if len(self.candidates) == 1 else None
 
 
-def resolve(store: SqliteStore, text: str) -> Resolution:
+def resolve(store: Store, text: str) -> Resolution:
     """Resolve a Pith number, short form, arXiv id (with or without version) or arXiv DOI.
 
     Short forms are 8, 12 or 16 characters; arXiv ids may carry an ``arXiv:`` or
@@ -98,7 +98,7 @@ class Candidates:
     refusals: list[tuple[str, str]]  # (Pith number, why)
 
 
-def candidate_records(store: SqliteStore, numbers: list[str]) -> Candidates:
+def candidate_records(store: Store, numbers: list[str]) -> Candidates:
     """Read the records ``numbers`` name; one that no longer passes is reported, not fatal.
 
     A record issued by an older release under a looser grammar must not hide
@@ -117,7 +117,7 @@ def candidate_records(store: SqliteStore, numbers: list[str]) -> Candidates:
     return Candidates(records, refusals)
 
 
-def issued_versions(store: SqliteStore, query: str) -> list[int]:
+def issued_versions(store: Store, query: str) -> list[int]:
     """The versions issued of the arXiv id in ``query``, when it names a version that is not."""
     unversioned = re.sub(r"v[0-9]+$", "", query)
     if unversioned == query:
@@ -138,7 +138,7 @@ def _arxiv_case(text: str) -> str:
     return f"{archive.lower()}{'.' + subject.upper() if subject else ''}/{number}"
 
 
-def trusted_keys(store: SqliteStore, extra: KeySet | None = None) -> KeySet:
+def trusted_keys(store: Store, extra: KeySet | None = None) -> KeySet:
     """The keys the registry's own state is computed with: every key it has signed with.
 
     ``extra``: the operator's own key set, which carries the rotations and
@@ -148,7 +148,7 @@ def trusted_keys(store: SqliteStore, extra: KeySet | None = None) -> KeySet:
     return keys.merged(extra) if extra is not None else keys
 
 
-def _require(store: SqliteStore, pith_number: str) -> IssuedRecord:
+def _require(store: Store, pith_number: str) -> IssuedRecord:
     try:
         number = parse_pith_number(pith_number)
     except FormatError as e:
@@ -156,12 +156,12 @@ def _require(store: SqliteStore, pith_number: str) -> IssuedRecord:
     issued = store.record(number)
     if issued is None:
         raise StoreError(
-            f"no record {pith_number} in {store.path}", hint="find it with: pith resolve"
+            f"no record {pith_number} in {store.name}", hint="find it with: pith resolve"
         )
     return issued
 
 
-def show(store: SqliteStore, pith_number: str, extra: KeySet | None = None) -> dict[str, Any]:
+def show(store: Store, pith_number: str, extra: KeySet | None = None) -> dict[str, Any]:
     """The record, its receipt, aliases, alias history and merged state.
 
     Raises:
@@ -186,7 +186,7 @@ def show(store: SqliteStore, pith_number: str, extra: KeySet | None = None) -> d
 
 
 def add_event(
-    store: SqliteStore,
+    store: Store,
     pith_number: str,
     event_type: str,
     payload: Any,
@@ -236,7 +236,7 @@ def add_event(
 
 
 def bundle(
-    store: SqliteStore,
+    store: Store,
     pith_number: str,
     signer: Signer,
     now: datetime,

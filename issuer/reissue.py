@@ -35,7 +35,7 @@ from issuer.errors import StoreError
 from issuer.events import sign_event
 from issuer.keys import SeedSigner, Signer
 from issuer.receipts import reissue_receipt
-from issuer.store import SignedObjects, SqliteStore
+from issuer.store import SignedObjects, Store
 
 BATCH = 1000
 
@@ -115,7 +115,7 @@ def _resign_in_worker(rows: list[SignedObjects], now: datetime) -> Resigned:
 
 
 def reissue(
-    store: SqliteStore,
+    store: Store,
     signer: Signer,
     *,
     now: datetime,

@@ -6,10 +6,13 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from tests._pg import PgCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 # Everything the tests read lives under tests/data/ (see tests/data/SOURCES.md):
@@ -84,3 +87,44 @@ def softhsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     _pkcs11.reset(SOFTHSM_MODULE)
     yield SOFTHSM_MODULE
     _pkcs11.reset(SOFTHSM_MODULE)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL server (tests/_pg.py), started by the first test that asks.
+
+    Missing PostgreSQL fails the test, naming `make system-deps`. For the whole
+    session ``PGPASSFILE`` points at the cluster's .pgpass, so libpq in this
+    process and in `pith` subprocesses logs in as role ``pith`` without a
+    password in the URL.
+    """
+    from tests._pg import PgCluster
+
+    cluster = PgCluster()
+    try:
+        cluster.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in cluster.env().items():
+            mp.setenv(name, value)
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """The URL of a new, empty database owned by role ``pith`` (no password in it)."""
+    return pg_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty registry on each backend: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "registry.sqlite3")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+

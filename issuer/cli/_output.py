@@ -32,7 +32,7 @@ from issuer.errors import FormatError, OutputError
 from issuer.keys import Signer
 from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys, default_home
-from issuer.store import REGISTRY_ENV, SqliteStore, open_store
+from issuer.store import REGISTRY_ENV, RegistryUrl, Store, open_store, parse_registry_url
 
 # For commands whose output is JSON anyway: `--json` is accepted by every command that prints it.
 AlwaysJsonOpt = Annotated[
@@ -150,32 +150,42 @@ def note(text: str) -> None:
         typer.echo(text, err=True)
 
 
-def registry_path(ctx: typer.Context, value: Path | None) -> Path:
-    """``--registry`` (or ``PITH_REGISTRY``), else ``registry.sqlite3`` in the ``--home``."""
-    if value is not None:
+def registry_url(ctx: typer.Context, value: str | RegistryUrl | None) -> RegistryUrl:
+    """``--registry`` (or ``PITH_REGISTRY``), else ``registry.sqlite3`` in the ``--home``.
+
+    Raises:
+        UsageError: an unknown URL scheme, or a password typed on the command line.
+    """
+    if isinstance(value, RegistryUrl):
         return value
+    if value is not None:
+        source = ctx.get_parameter_source("registry_file")
+        typed = source is not None and source.name == "COMMANDLINE"
+        return parse_registry_url(value, from_command_line=typed)
     if os.environ.get(REGISTRY_ENV):  # typer reads it for --registry; this is for callers
-        return Path(os.environ[REGISTRY_ENV]).expanduser()
-    return home_of(ctx) / "registry.sqlite3"
+        return parse_registry_url(os.environ[REGISTRY_ENV])
+    return RegistryUrl(path=home_of(ctx) / "registry.sqlite3")
 
 
 def open_registry(
-    ctx: typer.Context, value: Path | None, *, must_exist: bool = True
-) -> SqliteStore:
+    ctx: typer.Context, value: str | RegistryUrl | None, *, must_exist: bool = True
+) -> Store:
     """The registry of ``--registry`` / ``--home``; only ``pith issue`` may create it.
 
     Raises:
+        UsageError: an unknown URL scheme, or a password typed on the command line.
         NotFoundError: ``must_exist`` and there is no registry there.
         OutputError: the directory it would be created in does not exist.
-        StoreError: locked, corrupt, or of a newer schema.
+        StoreError: unreachable, locked, corrupt, or of a newer schema.
     """
-    path = registry_path(ctx, value)
-    if not must_exist and not path.parent.is_dir():
+    url = registry_url(ctx, value)
+    path = url.path
+    if path is not None and not must_exist and not path.parent.is_dir():
         raise OutputError(
             f"cannot create registry {path}: {path.parent} is not a directory",
             hint=f"create the directory first (mkdir -p {path.parent}) or fix --registry",
         )
-    return open_store(path, must_exist=must_exist)
+    return open_store(url, must_exist=must_exist)
 
 
 def output_error(path: Path, error: OSError) -> OutputError:

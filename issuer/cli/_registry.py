@@ -18,6 +18,7 @@ from issuer._time import fixed_or_system_clock
 from issuer.cli._output import (
     AlwaysJsonOpt,
     emit_json,
+    home_of,
     local_keys,
     note,
     now_option,
@@ -26,7 +27,7 @@ from issuer.cli._output import (
     output_error,
     progress_bar,
     quiet,
-    registry_path,
+    registry_url,
 )
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
@@ -34,11 +35,12 @@ from issuer.keys import DEFAULT_BASE_URL
 from issuer.pipeline import Issuer, IssueSummary, Reject
 
 RegistryOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--registry",
         envvar="PITH_REGISTRY",
-        help="Registry database (default registry.sqlite3 in --home / $PITH_HOME).",
+        help="Registry: a path or sqlite:PATH (default registry.sqlite3 in --home / "
+        "$PITH_HOME), or postgresql://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass).",
         show_default=False,
     ),
 ]
@@ -127,11 +129,11 @@ def issue(
     Exit 0 when every record issued or was already there, 1 when any was
     refused, 2 for usage or unreadable input, 3 for key or database trouble.
     """
-    path = registry_path(ctx, registry_file)
-    rejects_path = rejects or path.with_name("rejects.jsonl")
+    url = registry_url(ctx, registry_file)
+    rejects_path = rejects or (url.path or home_of(ctx) / "registry").with_name("rejects.jsonl")
     clock = fixed_or_system_clock(now)
     sign = open_signer(ctx, key, signer, clock(), passphrase_source(passphrase_file, passphrase_fd))
-    with open_registry(ctx, path, must_exist=False) as store, _append(rejects_path) as rejects_file:
+    with open_registry(ctx, url, must_exist=False) as store, _append(rejects_path) as rejects_file:
 
         def on_reject(reject: Reject) -> None:
             rejects_file.write(cjson.dumps(reject.to_dict()) + b"\n")
@@ -148,7 +150,7 @@ def issue(
             on_reject=on_reject,
             workers=workers or os.cpu_count() or 1,
         ).run(files)
-    result = {**summary.to_dict(), "registry": str(path), "rejects_file": str(rejects_path)}
+    result = {**summary.to_dict(), "registry": url.display, "rejects_file": str(rejects_path)}
     if json_out:
         emit_json(result)
     else:

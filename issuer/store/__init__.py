@@ -1,8 +1,8 @@
-"""The issuance registry: records, aliases, receipts, chained events, keys used.
+"""The issuance registry: records, aliases, receipts, chained events, keys used, the log.
 
-:func:`open_store` opens a registry by path (SQLite, the embedded default).
-The :class:`~issuer.store._sqlite.SqliteStore` is the only backend today; the
-pipeline talks to it through the methods documented there.
+:func:`open_store` opens a registry by URL: a path or ``sqlite:PATH`` (the
+embedded default), or ``postgresql://…`` for a registry that several machines
+issue into. Both give a :class:`Store`, with the same schema and behaviour.
 """
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ from pathlib import Path
 
 from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
-from issuer.store._sqlite import (
-    SCHEMA_VERSION,
+from issuer.store._postgres import PostgresDb
+from issuer.store._protocol import Store
+from issuer.store._rows import (
     IssuedRecord,
     ListedRecord,
     NewRecord,
     PublishedRecord,
     PublishRow,
     SignedObjects,
-    SqliteStore,
 )
+from issuer.store._schema import SCHEMA_VERSION
+from issuer.store._sql import SHORT_KINDS, SqlStore
+from issuer.store._sqlite import SqliteDb
+from issuer.store._url import SCHEMES, RegistryUrl, parse_registry_url, redact
 from issuer.tlog import StoredCheckpoint
 
 REGISTRY_ENV = "PITH_REGISTRY"
@@ -29,42 +33,61 @@ REGISTRY_ENV = "PITH_REGISTRY"
 __all__ = [
     "REGISTRY_ENV",
     "SCHEMA_VERSION",
+    "SCHEMES",
+    "SHORT_KINDS",
     "IssuedRecord",
     "ListedRecord",
     "NewRecord",
     "PublishRow",
     "PublishedRecord",
+    "RegistryUrl",
     "SignedObjects",
-    "SqliteStore",
+    "Store",
     "StoredCheckpoint",
     "default_registry",
     "open_store",
+    "parse_registry_url",
+    "redact",
 ]
 
 
-def default_registry() -> Path:
+def default_registry() -> RegistryUrl:
     """``$PITH_REGISTRY``, else ``$PITH_HOME/registry.sqlite3``."""
     if os.environ.get(REGISTRY_ENV):
-        return Path(os.environ[REGISTRY_ENV]).expanduser()
-    return default_home() / "registry.sqlite3"
+        return parse_registry_url(os.environ[REGISTRY_ENV])
+    return RegistryUrl(path=default_home() / "registry.sqlite3")
 
 
-def open_store(path: Path | None = None, *, must_exist: bool = False) -> SqliteStore:
-    """Open (creating and migrating if needed) the registry at ``path``.
+def open_store(url: RegistryUrl | Path | str | None = None, *, must_exist: bool = False) -> Store:
+    """Open (creating and migrating if needed) the registry at ``url``.
 
     Args:
-        path: the registry file (default :func:`default_registry`).
+        url: a :class:`RegistryUrl`, a path, or a registry URL (default
+            :func:`default_registry`).
         must_exist: refuse to create it: read-only commands must not leave an
-            empty registry behind a mistyped path.
+            empty registry behind a mistyped path or database name.
 
     Raises:
-        NotFoundError: ``must_exist`` and there is no registry at ``path``.
-        StoreError: locked, corrupt, or written by a newer toolkit.
+        UsageError: a URL scheme the toolkit does not serve.
+        NotFoundError: ``must_exist`` and there is no registry at ``url``.
+        StoreError: unreachable, locked, corrupt, or written by a newer toolkit.
     """
-    path = path or default_registry()
-    if must_exist and not path.is_file():
-        raise NotFoundError(
-            f"no registry at {path}",
-            hint="create one with: pith issue FILE... (or check --home, PITH_HOME, --registry)",
-        )
-    return SqliteStore(path)
+    if url is None:
+        parsed = default_registry()
+    elif isinstance(url, RegistryUrl):
+        parsed = url
+    else:
+        parsed = parse_registry_url(url)
+    missing = NotFoundError(
+        f"no registry at {parsed.display}",
+        hint="create one with: pith issue FILE... (or check --home, PITH_HOME, --registry)",
+    )
+    if parsed.path is not None:
+        if must_exist and not parsed.path.is_file():
+            raise missing
+        return SqlStore(SqliteDb(parsed.path))
+    db = PostgresDb(parsed.conninfo or "", parsed.display)
+    if must_exist and db.schema_version() is None:
+        db.close()
+        raise missing
+    return SqlStore(db)

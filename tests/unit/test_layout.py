@@ -47,7 +47,7 @@ def test_no_module_imports_another_packages_private_module() -> None:
 def test_the_rule_sees_each_form_of_private_import() -> None:
     assert violations(("cli",), "from issuer.keys._seen import SeenKeys\n") == ["issuer.keys._seen"]
     assert violations(("cli",), "from issuer.keys import _seen\n") == ["issuer.keys._seen"]
-    assert violations(("cli",), "import issuer.store._sqlite\n") == ["issuer.store._sqlite"]
+    assert violations(("cli",), "import issuer.store._sql\n") == ["issuer.store._sql"]
     assert violations(("keys",), "from issuer.keys._seen import SeenKeys\n") == []
     assert violations(("cli",), "from issuer._time import parse_seconds\n") == []
     assert violations(("cli",), "from issuer.cli._output import emit_json\n") == []

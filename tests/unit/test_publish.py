@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from issuer.errors import EXIT_REFUSED, FormatError
 from issuer.keys.keyset import KeySet
 from issuer.pipeline import Issuer
 from issuer.publish import PublishSummary, publish
-from issuer.store import SqliteStore, open_store
+from issuer.store import Store, open_store
 from issuer.verify import verify_bundle
 from tests import factory
+from tests.registry_sql import execute, record_row_id
 
 A = "https://a.example"
 B = "https://b.example"
@@ -34,15 +34,15 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with open_store(tmp_path / "registry.sqlite3") as opened:
+def store(tmp_path: Path, registry_url: str) -> Iterator[Store]:
+    with open_store(registry_url) as opened:
         Issuer(opened, factory.signer(), lambda: factory.T0, workers=1).run(
             [str(factory.snapshot(tmp_path / "in.json", range(1, 51)))]
         )
         yield opened
 
 
-def _publish(store: SqliteStore, out: Path, base: str = A, **kw: Any) -> PublishSummary:
+def _publish(store: Store, out: Path, base: str = A, **kw: Any) -> PublishSummary:
     return publish(store, out, factory.signer(), base_url=base, now=factory.T0, batch=10, **kw)
 
 
@@ -65,7 +65,7 @@ def _bases(out: Path) -> set[str]:
 
 
 def test_a_first_publish_killed_midway_resumes_where_it_stopped(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
     with pytest.raises(Crash):
@@ -82,7 +82,7 @@ def test_a_first_publish_killed_midway_resumes_where_it_stopped(
 
 
 def test_a_base_url_change_reaches_every_bundle_even_across_a_kill(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
     _publish(store, out, A)
@@ -101,7 +101,7 @@ def test_a_base_url_change_reaches_every_bundle_even_across_a_kill(
 
 
 def test_a_run_with_nothing_to_do_reads_no_record(
-    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
     _publish(store, out)
@@ -116,7 +116,7 @@ def test_a_run_with_nothing_to_do_reads_no_record(
 
 
 def test_an_event_or_a_reissued_signature_republishes_that_record_only(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
     _publish(store, out)
@@ -126,14 +126,14 @@ def test_an_event_or_a_reissued_signature_republishes_that_record_only(
     )
     assert _publish(store, out).written == 1
     [other] = store.current_arxiv("2401.00009")
-    row_id = store._id(other)
+    row_id = record_row_id(store, other)
     [signed] = [s for s in store.signed_batch(0, 50) if s.row_id == row_id]
     store.write_signatures([(signed.row_id, "test-registry-1", signed.receipt)], [])
     assert _publish(store, out).written == 1
 
 
 def test_an_event_added_while_its_record_is_published_is_published_by_the_next_run(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     [number] = store.current_arxiv("2401.00012")
 
@@ -151,7 +151,7 @@ def test_an_event_added_while_its_record_is_published_is_published_by_the_next_r
     assert len(json.loads((out / "pith" / code / "bundle.json").read_bytes())["events"]) == 2
 
 
-def test_stale_tmp_files_of_a_killed_run_are_removed(store: SqliteStore, tmp_path: Path) -> None:
+def test_stale_tmp_files_of_a_killed_run_are_removed(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "site"
     _publish(store, out)
     code = next((out / "pith").iterdir()).name
@@ -173,20 +173,18 @@ def test_stale_tmp_files_of_a_killed_run_are_removed(store: SqliteStore, tmp_pat
 
 
 def test_a_record_that_no_longer_passes_is_refused_and_the_others_are_published(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     [bad] = store.current_arxiv("2401.00003")
     record = store.record(bad)
     assert record is not None
     broken = record.record.to_dict()
     broken["metadata"]["primary_cat"] = "Not A Category!"  # what an older release let through
-    db = sqlite3.connect(store.path)
-    db.execute(
+    execute(
+        store,
         "UPDATE records SET canonical_record=? WHERE code=?",
         (cjson.dumps(broken), record.number.code),
     )
-    db.commit()
-    db.close()
 
     refused: list[tuple[str, str]] = []
     out = tmp_path / "site"
@@ -220,7 +218,7 @@ def _graph_snapshot(title: str, authors: str) -> dict[str, Any]:
 
 
 def test_pages_show_title_authors_and_arxiv_link_and_escape_everything(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     [number] = store.current_arxiv("2401.00005")
     evil = "<script>alert('t')</script> & \"quotes\""
@@ -246,7 +244,7 @@ def test_pages_show_title_authors_and_arxiv_link_and_escape_everything(
 
 
 def test_the_front_page_lists_records_by_year_in_pages(
-    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_pages, "PAGE_SIZE", 20)
     out = tmp_path / "site"

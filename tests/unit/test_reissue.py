@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import sqlite3
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,8 +18,9 @@ from issuer.keys import verify
 from issuer.pipeline import Issuer
 from issuer.receipts import reissue_receipt
 from issuer.reissue import ReissueSummary, reissue
-from issuer.store import SqliteStore, open_store
+from issuer.store import Store, open_store
 from tests import factory
+from tests.registry_sql import execute
 
 OLD, NEW = factory.signer(1), factory.signer(2)
 LATER = factory.T0 + timedelta(days=40)
@@ -28,14 +28,14 @@ RECORDS = 7
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
+def store(tmp_path: Path, registry_url: str) -> Iterator[Store]:
     (tmp_path / "in.jsonl").write_bytes(b"".join(factory.snapshot_line(n) for n in range(RECORDS)))
-    with open_store(tmp_path / "registry.sqlite3") as opened:
+    with open_store(registry_url) as opened:
         Issuer(opened, OLD, lambda: factory.T0, workers=1).run([str(tmp_path / "in.jsonl")])
         yield opened
 
 
-def _snapshot(store: SqliteStore) -> dict[str, Any]:
+def _snapshot(store: Store) -> dict[str, Any]:
     return {
         r.pith_number: {
             "canonical_sha256": r.record.canonical_sha256,
@@ -46,7 +46,7 @@ def _snapshot(store: SqliteStore) -> dict[str, Any]:
     }
 
 
-def test_reissue_moves_signatures_and_nothing_else(store: SqliteStore) -> None:
+def test_reissue_moves_signatures_and_nothing_else(store: Store) -> None:
     before = _snapshot(store)
     summary = reissue(store, NEW, now=LATER)
     assert summary.to_dict() == {
@@ -80,7 +80,7 @@ def _sig(obj: dict[str, Any]) -> bytes:
     return base64.b64decode(obj["signature_b64"])
 
 
-def test_worker_processes_resign_exactly_as_one_process_does(store: SqliteStore) -> None:
+def test_worker_processes_resign_exactly_as_one_process_does(store: Store) -> None:
     before = _snapshot(store)
     summary = reissue(store, NEW, now=LATER, batch=2, workers=2)  # four batches, two workers
     assert (summary.records, summary.receipts, summary.events) == (RECORDS, RECORDS, RECORDS)
@@ -94,14 +94,14 @@ def test_worker_processes_resign_exactly_as_one_process_does(store: SqliteStore)
             assert verify(NEW.public_key.raw, content_digest(event), _sig(event["signature"]))
 
 
-def test_a_second_run_has_nothing_left_to_do(store: SqliteStore) -> None:
+def test_a_second_run_has_nothing_left_to_do(store: Store) -> None:
     reissue(store, NEW, now=LATER)
     again = reissue(store, NEW, now=LATER + timedelta(days=1))
     assert (again.receipts, again.events) == (0, 0)
     assert (again.receipts_current, again.events_current) == (RECORDS, RECORDS)
 
 
-def test_a_crash_between_batches_is_resumed_by_running_again(store: SqliteStore) -> None:
+def test_a_crash_between_batches_is_resumed_by_running_again(store: Store) -> None:
     class CrashError(Exception):
         pass
 
@@ -117,18 +117,16 @@ def test_a_crash_between_batches_is_resumed_by_running_again(store: SqliteStore)
 
 
 def test_an_altered_event_stops_reissue_and_its_batch_is_not_written(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     victim = next(iter(store.records())).pith_number
     [event] = store.events(victim)
     event["created_at"] = "2020-01-01T00:00:00Z"  # content changed, id kept
-    db = sqlite3.connect(store.path)
-    db.execute(
+    execute(
+        store,
         "UPDATE events SET body=? WHERE event_id=?",
         (zlib.compress(cjson.dumps(event)), event["event_id"]),
     )
-    db.commit()
-    db.close()
     with pytest.raises(StoreError, match="does not hash to its id"):
         reissue(store, NEW, now=LATER)
     assert all(store.receipt(r.pith_number)["key_id"] == OLD.key_id for r in store.records())

@@ -18,23 +18,25 @@ from issuer.pipeline import Issuer, IssueSummary, Reject, sign_records
 from issuer.publish import publish
 from issuer.record import CanonicalRecord
 from issuer.sources import SourceMetadata, read_stream
-from issuer.store import SCHEMA_VERSION, SqliteStore, _sqlite, open_store
-from issuer.store._sqlite import NewRecord
+from issuer.store import SCHEMA_VERSION, NewRecord, Store, _schema, _sql, open_store
+from issuer.store._db import Transaction
+from issuer.store._sqlite import SqliteDb
 from issuer.verify import verify_bundle
 from tests import factory
 from tests.conftest import SAMPLES
+from tests.registry_sql import db_of, rows
 
 ARXIVRAW = SAMPLES / "oai" / "arXivOAIHarvester_arXivRaw_ListRecordsResponse.xml"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with open_store(tmp_path / "registry.sqlite3") as opened:
+def store(tmp_path: Path, registry_url: str) -> Iterator[Store]:
+    with open_store(registry_url) as opened:
         yield opened
 
 
 def _issue(
-    store: SqliteStore, *paths: Path, workers: int = 1, batch_size: int = 1000
+    store: Store, *paths: Path, workers: int = 1, batch_size: int = 1000
 ) -> tuple[IssueSummary, list[Reject]]:
     rejects: list[Reject] = []
     summary = Issuer(
@@ -81,7 +83,7 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
 
 
 def test_issue_writes_record_receipt_event_and_aliases_and_the_bundle_verifies(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     summary, rejects = _issue(store, ARXIVRAW)
     metas = _metas(ARXIVRAW)
@@ -107,7 +109,7 @@ def test_issue_writes_record_receipt_event_and_aliases_and_the_bundle_verifies(
         verify_bundle(built, KeySet([factory.signer().public_key]))  # raises on any failure
 
 
-def test_issuing_the_same_input_again_issues_nothing(store: SqliteStore) -> None:
+def test_issuing_the_same_input_again_issues_nothing(store: Store) -> None:
     first, _ = _issue(store, ARXIVRAW)
     rows = _table_sizes(store)
     again, rejects = _issue(store, ARXIVRAW)
@@ -115,17 +117,12 @@ def test_issuing_the_same_input_again_issues_nothing(store: SqliteStore) -> None
     assert _table_sizes(store) == rows
 
 
-def _table_sizes(store: SqliteStore) -> dict[str, int]:
-    db = sqlite3.connect(store.path)
+def _table_sizes(store: Store) -> dict[str, int]:
     tables = ("records", "events", "arxiv_alias", "short_collisions")
-    sizes = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
-    db.close()
-    return sizes
+    return {t: rows(store, f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables}  # noqa: S608
 
 
-def test_the_same_record_twice_in_one_input_is_issued_once(
-    store: SqliteStore, tmp_path: Path
-) -> None:
+def test_the_same_record_twice_in_one_input_is_issued_once(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "twice.json"
     path.write_bytes(factory.snapshot_line(1) * 2)
     summary, _ = _issue(store, path)
@@ -133,7 +130,7 @@ def test_the_same_record_twice_in_one_input_is_issued_once(
 
 
 def test_a_newer_version_moves_the_arxiv_alias_and_keeps_its_history(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     _issue(store, factory.snapshot(tmp_path / "v1.json", range(1, 2)))
     [v1] = store.current_arxiv("2401.00001")
@@ -156,9 +153,7 @@ def test_a_newer_version_moves_the_arxiv_alias_and_keeps_its_history(
     }
 
 
-def test_an_older_version_issued_late_never_takes_the_alias(
-    store: SqliteStore, tmp_path: Path
-) -> None:
+def test_an_older_version_issued_late_never_takes_the_alias(store: Store, tmp_path: Path) -> None:
     _issue(store, factory.snapshot(tmp_path / "v3.json", range(1, 2), versions=3))
     [v3] = store.current_arxiv("2401.00001")
     _issue(store, factory.snapshot(tmp_path / "v1.json", range(1, 2)))
@@ -166,9 +161,7 @@ def test_an_older_version_issued_late_never_takes_the_alias(
     assert [h["version"] for h in store.alias_history("2401.00001")] == [3, 1]
 
 
-def test_versions_within_one_batch_leave_exactly_one_current(
-    store: SqliteStore, tmp_path: Path
-) -> None:
+def test_versions_within_one_batch_leave_exactly_one_current(store: Store, tmp_path: Path) -> None:
     lines = [factory.snapshot_line(1, versions=v) for v in (2, 1, 3)]
     (tmp_path / "mixed.json").write_bytes(b"".join(lines))
     _issue(store, tmp_path / "mixed.json")
@@ -179,7 +172,7 @@ def test_versions_within_one_batch_leave_exactly_one_current(
 
 
 def test_a_changed_version_is_a_conflict_and_goes_to_the_rejects(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     _issue(store, factory.snapshot(tmp_path / "a.json", range(1, 3)))
     changed = tmp_path / "b.json"
@@ -194,7 +187,7 @@ def test_a_changed_version_is_a_conflict_and_goes_to_the_rejects(
 
 
 def test_refused_records_are_reported_with_location_and_the_run_goes_on(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "mixed.json"
     path.write_bytes(
@@ -208,7 +201,7 @@ def test_refused_records_are_reported_with_location_and_the_run_goes_on(
     assert summary.exit_code == EXIT_USAGE  # an unreadable input
 
 
-def test_refused_formats_name_why(store: SqliteStore) -> None:
+def test_refused_formats_name_why(store: Store) -> None:
     atom = SAMPLES / "atom" / "arxivpy_2016_id_list_1111.2011v2.xml"
     summary, rejects = _issue(store, atom)
     assert summary.issued == 0 and summary.exit_code == EXIT_REFUSED
@@ -245,7 +238,7 @@ def _forced(codes: list[str], tmp_path: Path) -> list[NewRecord]:
 
 
 def test_short_alias_collisions_are_recorded_and_resolve_names_every_candidate(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     a, b, c = _forced(
         ["AAAAAAAABBBBCCCCDDDDEEEEFF", "AAAAAAAABBBBZZZZDDDDEEEEFF", "AAAAAAA2BBBBCCCCDDDDEEEEFF"],
@@ -272,7 +265,7 @@ def test_short_alias_collisions_are_recorded_and_resolve_names_every_candidate(
 
 
 def test_collisions_are_counted_by_the_pipeline(
-    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     factory.force_code_prefix(monkeypatch, "COLLIDE7")
     summary, _ = _issue(store, factory.snapshot(tmp_path / "in.json", range(1, 4)))
@@ -281,9 +274,7 @@ def test_collisions_are_counted_by_the_pipeline(
     assert len(registry.resolve(store, "pith:COLLIDE7").candidates) == 3
 
 
-def test_events_chain_and_a_stale_head_cannot_fork_the_chain(
-    store: SqliteStore, tmp_path: Path
-) -> None:
+def test_events_chain_and_a_stale_head_cannot_fork_the_chain(store: Store, tmp_path: Path) -> None:
     _issue(store, factory.snapshot(tmp_path / "in.json", range(1, 2)))
     [number] = store.current_arxiv("2401.00001")
     key = factory.signer()
@@ -300,7 +291,7 @@ def test_events_chain_and_a_stale_head_cannot_fork_the_chain(
     assert state["equivocation_count"] == 0 and state["valid_event_count"] == 3
 
 
-def test_unknown_records_and_bad_numbers_are_clear_errors(store: SqliteStore) -> None:
+def test_unknown_records_and_bad_numbers_are_clear_errors(store: Store) -> None:
     with pytest.raises(StoreError, match="no record"):
         registry.show(store, "pith:2024:AAAAAAAAAAAAAAAAAAAAAAAAAA")
     with pytest.raises(Exception, match="pith"):
@@ -314,7 +305,7 @@ def test_a_registry_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> N
 
 
 def test_a_record_that_cannot_be_canonicalized_is_refused_and_the_run_goes_on(
-    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = CanonicalRecord.from_source
 
@@ -341,7 +332,7 @@ def _v1_registry(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         numbers = [i.pith_number for i in today.records()]
     db = sqlite3.connect(path)
     with monkeypatch.context() as m:
-        m.setattr(_sqlite, "SCHEMA_VERSION", 1)
+        m.setattr(_sql, "SCHEMA_VERSION", 1)
         open_store(path).close()
     db.execute("ATTACH DATABASE ? AS today", (str(tmp_path / "today.sqlite3"),))
     for table in ("records", "arxiv_alias", "events", "keys_used", "short_collisions"):
@@ -379,7 +370,7 @@ def test_a_migration_that_fails_midway_leaves_the_previous_schema_whole(
     numbers = _v1_registry(path, monkeypatch, tmp_path)
     with monkeypatch.context() as m:
         # The last statement fails, after the others ran: as if killed inside the migration.
-        m.setitem(_sqlite._MIGRATIONS, 2, _sqlite._MIGRATIONS[2] + "; SELECT no_such_function()")
+        m.setitem(_schema.MIGRATIONS, 2, _schema.MIGRATIONS[2] + "; SELECT no_such_function()")
         with pytest.raises(StoreError, match="cannot open registry"):
             open_store(path)
     db = sqlite3.connect(path)
@@ -392,7 +383,7 @@ def test_a_migration_that_fails_midway_leaves_the_previous_schema_whole(
         assert [i.pith_number for i in store.records()] == numbers
 
 
-def test_the_title_as_issued_is_kept(store: SqliteStore, tmp_path: Path) -> None:
+def test_the_title_as_issued_is_kept(store: Store, tmp_path: Path) -> None:
     path = factory.snapshot(tmp_path / "in.json", range(1, 2))
     [signed] = sign_records(_metas(path), factory.signer(), factory.T0)
     assert isinstance(signed, NewRecord)
@@ -413,7 +404,7 @@ def test_the_title_as_issued_is_kept(store: SqliteStore, tmp_path: Path) -> None
     ],
 )
 def test_dois_resolve_case_insensitively_for_old_style_ids(
-    store: SqliteStore, tmp_path: Path, alias: str
+    store: Store, tmp_path: Path, alias: str
 ) -> None:
     line = json.loads(factory.snapshot_line(1))
     line["id"] = "math.GT/0309136"
@@ -431,9 +422,11 @@ def test_dois_resolve_case_insensitively_for_old_style_ids(
 def test_an_interrupt_after_commit_stays_an_interrupt(tmp_path: Path) -> None:
     """Ctrl-C landing just after COMMIT must not turn into "no transaction is active"."""
     with open_store(tmp_path / "r.sqlite3") as store:
-        with pytest.raises(KeyboardInterrupt), store._transaction():
-            store._db.execute("COMMIT")  # the interrupt lands right after this ran
+        db = db_of(store)
+        with pytest.raises(KeyboardInterrupt), Transaction(db):
+            db.execute("COMMIT")  # the interrupt lands right after this ran
             raise KeyboardInterrupt
-        with pytest.raises(KeyboardInterrupt), store._transaction():
+        with pytest.raises(KeyboardInterrupt), Transaction(db):
             raise KeyboardInterrupt  # and mid-transaction, it rolls back as before
-        assert not store._db.in_transaction
+        assert isinstance(db, SqliteDb)
+        assert not db.in_transaction

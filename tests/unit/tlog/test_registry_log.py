@@ -13,7 +13,9 @@ from issuer import cjson, registry
 from issuer.errors import FormatError
 from issuer.pipeline import Issuer
 from issuer.reissue import reissue
-from issuer.store import SqliteStore, _sqlite, open_store
+from issuer.store import Store, _schema, _sql, open_store
+from issuer.store._db import Db
+from issuer.store._sql import SqlStore
 from issuer.tlog import (
     CheckpointPolicy,
     MemoryTree,
@@ -35,24 +37,22 @@ ORIGIN = "registry.example/log"
 NOW = "2026-05-18T00:00:00Z"
 
 
-def _issue(store: SqliteStore, tmp_path: Path, numbers: range) -> None:
+def _issue(store: Store, tmp_path: Path, numbers: range) -> None:
     data = factory.snapshot(tmp_path / f"in{numbers.start}.json", numbers)
     Issuer(store, factory.signer(), lambda: factory.T0, workers=1).run([str(data)])
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
+def store(tmp_path: Path) -> Iterator[Store]:
     with open_store(tmp_path / "registry.sqlite3") as opened:
         yield opened
 
 
-def _entries(store: SqliteStore) -> list[bytes]:
+def _entries(store: Store) -> list[bytes]:
     return list(store.log_entries(0, store.log_size()))
 
 
-def test_each_record_and_event_is_a_leaf_in_issuance_order(
-    store: SqliteStore, tmp_path: Path
-) -> None:
+def test_each_record_and_event_is_a_leaf_in_issuance_order(store: Store, tmp_path: Path) -> None:
     _issue(store, tmp_path, range(1, 4))
     records = list(store.records())
     entries = [parse_entry(e) for e in _entries(store)]
@@ -93,7 +93,7 @@ def test_entries_are_canonical_and_strict() -> None:
 
 @pytest.mark.parametrize("where", ["_append_leaves", "_record_collisions"])
 def test_a_fault_between_statements_leaves_no_record_without_its_leaf_nor_leaf_without_record(
-    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     _issue(store, tmp_path, range(1, 3))
 
@@ -101,11 +101,11 @@ def test_a_fault_between_statements_leaves_no_record_without_its_leaf_nor_leaf_w
         raise sqlite3.OperationalError("injected fault")
 
     with monkeypatch.context() as m:
-        m.setattr(SqliteStore, where, crash)
+        m.setattr(SqlStore, where, crash)
         with pytest.raises(sqlite3.OperationalError, match="injected"):
             _issue(store, tmp_path, range(3, 5))
         # append_event sequences its leaf through _append_leaves, after inserting the event
-        m.setattr(SqliteStore, "_append_leaves", crash)
+        m.setattr(SqlStore, "_append_leaves", crash)
         number = next(iter(store.records())).pith_number
         with pytest.raises(sqlite3.OperationalError, match="injected"):
             registry.add_event(
@@ -122,7 +122,7 @@ def test_a_fault_between_statements_leaves_no_record_without_its_leaf_nor_leaf_w
 def _previous_schema(path: Path, today: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A schema-2 registry holding the rows of ``today`` (a registry issued with the log)."""
     with monkeypatch.context() as m:
-        m.setattr(_sqlite, "SCHEMA_VERSION", 2)
+        m.setattr(_sql, "SCHEMA_VERSION", 2)
         open_store(path).close()
     db = sqlite3.connect(path)
     db.execute("ATTACH DATABASE ? AS today", (str(today),))
@@ -160,14 +160,14 @@ def test_a_crash_during_the_backfill_leaves_the_previous_schema_and_no_leaf(
         _issue(live, tmp_path, range(1, 4))
     old = tmp_path / "old.sqlite3"
     _previous_schema(old, today, monkeypatch)
-    real = _sqlite._BACKFILLS[3]
+    real = _schema.BACKFILLS[3]
 
-    def crash(db: sqlite3.Connection) -> None:
+    def crash(db: Db) -> None:
         real(db)  # every leaf is inserted, then the process dies before the commit
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setitem(_sqlite._BACKFILLS, 3, crash)
+        m.setitem(_schema.BACKFILLS, 3, crash)
         with pytest.raises(KeyboardInterrupt):
             open_store(old)
     db = sqlite3.connect(old)
@@ -178,7 +178,7 @@ def test_a_crash_during_the_backfill_leaves_the_previous_schema_and_no_leaf(
         assert migrated.log_size() == 6
 
 
-def test_reissue_adds_no_leaf_and_changes_none(store: SqliteStore, tmp_path: Path) -> None:
+def test_reissue_adds_no_leaf_and_changes_none(store: Store, tmp_path: Path) -> None:
     _issue(store, tmp_path, range(1, 4))
     before = _entries(store)
     summary = reissue(store, factory.signer(2), now=factory.T0 + timedelta(days=40))
@@ -187,7 +187,7 @@ def test_reissue_adds_no_leaf_and_changes_none(store: SqliteStore, tmp_path: Pat
 
 
 def test_checkpoints_sign_the_root_and_resume_from_the_stored_state(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     key = factory.signer()
     policy = CheckpointPolicy(note_key(ORIGIN, key.public_key.raw))

@@ -16,7 +16,7 @@ from issuer.keys.keyset import KeySet
 from issuer.pipeline import Issuer
 from issuer.publish import CHECKPOINT_FILE, publish
 from issuer.reissue import reissue
-from issuer.store import SqliteStore, open_store
+from issuer.store import Store, open_store
 from issuer.tlog import (
     Checkpoint,
     CheckpointPolicy,
@@ -43,17 +43,17 @@ REQUIRED = LogPolicy(require=True, origin=ORIGIN)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
+def store(tmp_path: Path) -> Iterator[Store]:
     with open_store(tmp_path / "registry.sqlite3") as opened:
         yield opened
 
 
-def _issue(store: SqliteStore, tmp_path: Path, numbers: range) -> None:
+def _issue(store: Store, tmp_path: Path, numbers: range) -> None:
     data = factory.snapshot(tmp_path / f"in{numbers.start}.json", numbers)
     Issuer(store, KEY, lambda: factory.T0, workers=1).run([str(data)])
 
 
-def _publish(store: SqliteStore, out: Path, days: int = 1) -> publish_module.PublishSummary:
+def _publish(store: Store, out: Path, days: int = 1) -> publish_module.PublishSummary:
     return publish(store, out, KEY, base_url=BASE, now=factory.T0 + timedelta(days=days))
 
 
@@ -78,7 +78,7 @@ def _bundles(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_a_tiles_client_reads_the_published_log_and_every_bundle_proves_its_leaves(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     _issue(store, tmp_path, range(1, 140))  # 278 leaves: a full tile and a partial one
     out = tmp_path / "site"
@@ -106,7 +106,7 @@ def test_a_tiles_client_reads_the_published_log_and_every_bundle_proves_its_leav
 
 
 def test_publishing_is_incremental_and_unchanged_bundles_keep_their_proofs(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     _issue(store, tmp_path, range(1, 140))
     out = tmp_path / "site"
@@ -137,7 +137,7 @@ def test_publishing_is_incremental_and_unchanged_bundles_keep_their_proofs(
 
 
 def test_the_checkpoint_is_written_last(
-    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _issue(store, tmp_path, range(1, 4))
     out = tmp_path / "site"
@@ -162,7 +162,7 @@ def test_the_checkpoint_is_written_last(
 
 
 def test_every_tile_is_published_and_reissued_bundles_keep_verifying(
-    store: SqliteStore, tmp_path: Path
+    store: Store, tmp_path: Path
 ) -> None:
     _issue(store, tmp_path, range(1, 4))
     out = tmp_path / "site"

@@ -1,0 +1,176 @@
+"""The PostgreSQL connection of a shared registry: several issuers, one database.
+
+Decisions (docs/postgresql.md says more):
+
+- **One writer at a time, like SQLite.** A write transaction takes a
+  transaction-level advisory lock (``pg_advisory_xact_lock``), the analogue of
+  SQLite's ``BEGIN IMMEDIATE``: row ids and log leaf indexes are allocated as
+  ``MAX + 1`` under it, so they are dense and in issuance order, and issuers on
+  several machines queue for the lock while their workers go on signing.
+  Readers take no lock: each read sees only committed transactions, so a record
+  is seen whole or not at all.
+- **Autocommit between writes.** Reads run outside any transaction, so a
+  resolver never holds a snapshot open for long.
+- **Streamed reads** use a server-side cursor, so walking 2.9M records keeps
+  the client's memory flat.
+- **Bytewise text.** Every text column is ``COLLATE "C"``: code ranges (short
+  aliases) and orderings are the same as SQLite's, whatever the database's
+  default collation.
+- **No password here.** The URL given to this class has none on the command
+  line (:mod:`issuer.store._url` refuses it); libpq takes it from
+  ``PGPASSWORD``, ``PGPASSFILE`` or ``~/.pgpass``. :attr:`name` never shows
+  one.
+- **No pool.** A process holds one connection: no thread shares a store.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from issuer.errors import StoreError
+from issuer.store._db import Cursor
+
+#: The advisory lock of the registry's write transactions ("pith" in ASCII).
+WRITE_LOCK = 0x70697468
+#: How long a writer waits for another's transaction before giving up, as SQLite does.
+LOCK_TIMEOUT = "60s"
+
+_HINT = "check the URL, that the server runs, and the role's password (PGPASSWORD or ~/.pgpass)"
+
+
+class PostgresDb:
+    """One connection to a registry database."""
+
+    conflicts: tuple[type[Exception], ...] = (psycopg.errors.UniqueViolation,)
+
+    def __init__(self, conninfo: str, name: str) -> None:
+        self.name = name
+        self._cursors = itertools.count()
+        options = conninfo_to_dict(conninfo)
+        extra = {k: v for k, v in _DEFAULTS.items() if k not in options}
+        try:
+            self._conn = psycopg.connect(make_conninfo(conninfo, **extra), autocommit=True)
+        except psycopg.Error as e:
+            raise StoreError(f"cannot open registry {name}: {_first_line(e)}", hint=_HINT) from e
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        try:
+            return self._conn.execute(_dialect(sql), params)
+        except self.conflicts:
+            raise
+        except psycopg.Error as e:
+            raise self._error(e) from e
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(_dialect(sql), rows)
+        except self.conflicts:
+            raise
+        except psycopg.Error as e:
+            raise self._error(e) from e
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        # WITH HOLD: the cursor outlives the statement's implicit transaction, so
+        # other queries can run on this connection between fetches.
+        name = f"pith_stream_{next(self._cursors)}"
+        try:
+            with self._conn.cursor(name, withhold=True) as cursor:
+                cursor.itersize = 2000
+                cursor.execute(_dialect(sql), params)
+                yield from cursor
+        except psycopg.Error as e:
+            raise self._error(e) from e
+
+    def begin_write(self) -> None:
+        try:
+            self._conn.execute("BEGIN")
+            self._conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        except psycopg.errors.LockNotAvailable as e:
+            self.rollback()
+            raise StoreError(
+                f"registry {self.name} is locked: no write lock within {LOCK_TIMEOUT}",
+                hint="another pith process holds it",
+            ) from e
+        except psycopg.Error as e:
+            self.rollback()
+            raise self._error(e) from e
+
+    def commit(self) -> None:
+        try:
+            self._conn.execute("COMMIT")
+        except psycopg.Error as e:
+            raise self._error(e) from e
+
+    def rollback(self) -> None:
+        status = self._conn.info.transaction_status
+        if status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
+            self._conn.execute("ROLLBACK")
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on this connection."""
+        return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
+
+    def schema_version(self) -> int | None:
+        if self.execute("SELECT to_regclass('pith_schema')").fetchone()[0] is None:
+            return None
+        row = self.execute("SELECT version FROM pith_schema").fetchone()
+        return None if row is None else int(row[0])
+
+    def set_schema_version(self, version: int) -> None:
+        self.execute("CREATE TABLE IF NOT EXISTS pith_schema (version BIGINT NOT NULL)")
+        self.execute("DELETE FROM pith_schema")
+        self.execute("INSERT INTO pith_schema(version) VALUES (?)", (version,))
+
+    def ddl(self, statement: str) -> str:
+        return _ddl(statement)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _error(self, e: psycopg.Error) -> StoreError:
+        if isinstance(e, psycopg.errors.InsufficientPrivilege):
+            return StoreError(
+                f"registry {self.name}: {_first_line(e)}",
+                hint="grant the role the privileges docs/postgresql.md lists",
+            )
+        return StoreError(f"registry {self.name}: {_first_line(e)}", hint=_HINT)
+
+
+_DEFAULTS = {"connect_timeout": "10", "application_name": "pith"}
+
+
+@functools.lru_cache(maxsize=512)
+def _dialect(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (the store's SQL holds no other ``?`` or ``%``)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+_TYPES = (
+    (re.compile(r"\bINTEGER\b"), "BIGINT"),
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
+    (re.compile(r"\bTEXT\b"), 'TEXT COLLATE "C"'),
+    (re.compile(r"\s*WITHOUT ROWID"), ""),
+)
+
+
+def _ddl(statement: str) -> str:
+    for pattern, replacement in _TYPES:
+        statement = pattern.sub(replacement, statement)
+    return statement
+
+
+def _first_line(e: BaseException) -> str:
+    """libpq's message without its DETAIL/HINT lines (which can quote row values)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -1,0 +1,485 @@
+"""The registry's queries, written once for SQLite and PostgreSQL: idempotent, crash-safe writes.
+
+Every record is written with its receipt, its ``record_created`` event, its
+log leaves and its aliases in one transaction that holds the registry's
+single write lock (:meth:`issuer.store._db.Db.begin_write`), so concurrent
+issuers queue rather than interleave and a crash leaves each record either
+complete or absent. Uniqueness lives in the schema, not in the caller: one
+record per (arXiv id, version) and per code, one event per id, and at most one
+event per chain slot (record, target, prev_event) — two processes cannot fork
+a chain.
+
+The schema is shaped for arXiv scale: rows are keyed by an integer that grows
+with issuance, so new rows append; the only randomly ordered index is the one
+every content-derived identifier needs (the code). A record's six source
+aliases are a pure function of the record, its Pith number and its issuance
+time (spec §4), so they are recomputed rather than stored; what is stored is
+what cannot be recomputed: where the unversioned arXiv alias pointed, and
+when it moved.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from issuer import cjson
+from issuer.errors import FormatError, StoreError
+from issuer.identifiers import PithNumber, parse_pith_number
+from issuer.keys import PublicKey
+from issuer.record import CanonicalRecord
+from issuer.store._db import Db
+from issuer.store._rows import IssuedRecord, NewRecord, SignedObjects, event_columns
+from issuer.store._schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION
+from issuer.store._sql_log import LogTables
+from issuer.store._sql_publish import PublishTables
+from issuer.store._sqlite import SqliteDb
+from issuer.store._tables import next_id
+from issuer.tlog import event_entry, record_entry
+
+SHORT_KINDS = {"pith_short_8": 8, "pith_short_12": 12, "pith_short_16": 16}
+
+_RECORD_COLUMNS = "year, code, canonical_record, issued_at, title"
+
+
+class SqlStore(LogTables, PublishTables):
+    """The registry: the same queries on SQLite and on PostgreSQL."""
+
+    def __init__(self, db: Db) -> None:
+        super().__init__(db)
+        try:
+            self._migrate()
+        except BaseException:
+            db.close()
+            raise
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "sqlite" if isinstance(self._db, SqliteDb) else "postgresql"
+
+    @property
+    def path(self) -> Path | None:
+        """The registry file of a SQLite registry; ``None`` for a server."""
+        return self._db.path if isinstance(self._db, SqliteDb) else None
+
+    def close(self) -> None:
+        """Close the connection (SQLite: checkpoint the WAL first)."""
+        self._db.close()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        if self._db.schema_version() == SCHEMA_VERSION:
+            return  # the common case: no lock taken, so opening never waits for a writer
+        with self._transaction():
+            version = self._db.schema_version() or 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"registry {self.name} has schema {version}, newer than this toolkit's "
+                    f"{SCHEMA_VERSION}",
+                    hint="upgrade issuer",
+                )
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                try:
+                    self._migrate_to(step)
+                except StoreError as e:
+                    raise StoreError(
+                        f"cannot open registry {self.name}: migrating it to schema {step} "
+                        f"failed, and it is left at schema {version}: {e.message}",
+                        hint=e.hint,
+                    ) from e
+
+    def _migrate_to(self, step: int) -> None:
+        # One statement at a time: SQLite's executescript() would commit the open transaction.
+        for statement in MIGRATIONS[step].split(";"):
+            if statement.strip():
+                self._db.execute(self._db.ddl(statement))
+        if step in BACKFILLS:
+            BACKFILLS[step](self._db)
+        self._db.set_schema_version(step)
+
+    # -- reads -------------------------------------------------------------
+
+    def issued_versions(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """(arXiv id, version) → canonical_sha256 for those already issued (batched queries)."""
+        wanted = set(keys)
+        ids = sorted({source_id for source_id, _ in wanted})
+        found: dict[tuple[str, int], str] = {}
+        for chunk in _chunks(ids):
+            rows = self._db.execute(
+                "SELECT source_id, version, canonical_sha256 FROM records WHERE source_id IN "  # noqa: S608 - placeholders only
+                f"({_marks(chunk)})",
+                chunk,
+            )
+            for source_id, version, digest in rows:
+                if (source_id, version) in wanted:
+                    found[(source_id, version)] = digest
+        return found
+
+    def record(self, pith_number: str | PithNumber) -> IssuedRecord | None:
+        """The record with this Pith number.
+
+        Raises:
+            FormatError: if ``pith_number`` is not a well-formed Pith number.
+        """
+        number = (
+            pith_number if isinstance(pith_number, PithNumber) else parse_pith_number(pith_number)
+        )
+        row = self._db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE code=? AND year=?",  # noqa: S608 - constant
+            (number.code, number.year),
+        ).fetchone()
+        return None if row is None else _issued(row)
+
+    def by_code_prefix(self, prefix: str) -> list[str]:
+        """Every Pith number whose code starts with ``prefix``: all candidates, none picked."""
+        rows = self._db.execute(
+            "SELECT year, code FROM records WHERE code >= ? AND code < ? ORDER BY year, code",
+            (prefix, prefix + "~"),
+        )
+        return [str(PithNumber(year, code)) for year, code in rows]
+
+    def by_version(self, source_id: str, version: int) -> list[str]:
+        """The record of one arXiv version (a list: empty or one)."""
+        rows = self._db.execute(
+            "SELECT year, code FROM records WHERE source_id=? AND version=?", (source_id, version)
+        )
+        return [str(PithNumber(year, code)) for year, code in rows]
+
+    def current_arxiv(self, source_id: str) -> list[str]:
+        """Where the unversioned arXiv id points now: the newest issued version."""
+        rows = self._db.execute(
+            "SELECT r.year, r.code FROM arxiv_alias a JOIN records r ON r.id=a.record_id "
+            "WHERE a.source_id=? AND a.until IS NULL",
+            (source_id,),
+        )
+        return [str(PithNumber(year, code)) for year, code in rows]
+
+    def alias_history(self, source_id: str) -> list[dict[str, Any]]:
+        """Every record the unversioned arXiv id has pointed at, oldest first."""
+        rows = self._db.execute(
+            "SELECT r.year, r.code, r.version, a.since, a.until FROM arxiv_alias a "
+            "JOIN records r ON r.id=a.record_id WHERE a.source_id=? ORDER BY a.since, a.record_id",
+            (source_id,),
+        )
+        return [
+            {
+                "pith_number": str(PithNumber(year, code)),
+                "version": version,
+                "since": since,
+                "until": until,
+            }
+            for year, code, version, since, until in rows
+        ]
+
+    def events(self, pith_number: str) -> list[dict[str, Any]]:
+        """Every event about the record."""
+        rows = self._db.execute(
+            "SELECT body FROM events WHERE record_id=? ORDER BY created_at, event_id",
+            (self._id(pith_number),),
+        )
+        return [cjson.loads(zlib.decompress(r[0])) for r in rows]
+
+    def chain_head(self, pith_number: str, target: str) -> str | None:
+        """The newest event of a chain: the one no other event names as prev_event."""
+        row = self._db.execute(
+            "SELECT e.event_id FROM events e WHERE e.record_id=? AND e.target=? AND NOT EXISTS "
+            "(SELECT 1 FROM events n WHERE n.record_id=e.record_id AND n.target=e.target "
+            "AND n.prev_event=e.event_id)",
+            (self._id(pith_number), target),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def receipt(self, pith_number: str) -> dict[str, Any]:
+        """The record's receipt."""
+        row = self._db.execute(
+            "SELECT receipt FROM records WHERE id=?", (self._id(pith_number),)
+        ).fetchone()
+        return dict(cjson.loads(row[0]))
+
+    def keys_used(self) -> list[PublicKey]:
+        """Every key the registry has signed with."""
+        return [
+            PublicKey.from_dict(cjson.loads(r[0]))
+            for r in self._db.execute("SELECT record FROM keys_used")
+        ]
+
+    def short_collisions(self) -> list[dict[str, str]]:
+        """Recorded short-alias collisions."""
+        rows = self._db.execute(
+            "SELECT alias_kind, alias_value, pith_number, detected_at FROM short_collisions "
+            "ORDER BY alias_kind, alias_value, pith_number"
+        )
+        return [
+            {"alias_kind": k, "alias_value": v, "pith_number": p, "detected_at": d}
+            for k, v, p, d in rows
+        ]
+
+    def count(self) -> int:
+        """How many records are issued."""
+        return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+
+    def records(self) -> Iterator[IssuedRecord]:
+        """Every record, in issuance order."""
+        yield from map(
+            _issued,
+            self._db.stream(f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY id"),  # noqa: S608 - constant
+        )
+
+    # -- writes ------------------------------------------------------------
+
+    def add_key(self, key: PublicKey) -> None:
+        """Remember a key the registry signs with."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO keys_used(key_id, record) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (key.key_id, cjson.dumps(key.to_dict())),
+            )
+
+    def write_records(self, batch: list[NewRecord]) -> tuple[list[NewRecord], int]:
+        """Write a batch in one transaction: each record with its receipt, event and aliases.
+
+        Returns:
+            (records written, short-alias collisions newly recorded). Records
+            another writer issued first are not written; compare with
+            :meth:`issued_versions`.
+        """
+        with self._transaction():
+            db = self._db
+            present = self.issued_versions(n.key for n in batch)
+            written: list[NewRecord] = []
+            seen: set[tuple[str, int]] = set()
+            for n in batch:
+                if n.key not in present and n.key not in seen:
+                    seen.add(n.key)
+                    written.append(n)
+            if not written:
+                return written, 0
+            # The write lock is held, so ids from MAX(id) cannot race another writer.
+            first = next_id(db, "records")
+            ids = range(first, first + len(written))
+            db.executemany(
+                "INSERT INTO records(id, year, code, source_id, version, canonical_sha256, "
+                "canonical_record, issued_at, receipt_key_id, receipt, title) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        i,
+                        n.year,
+                        n.code,
+                        n.source_id,
+                        n.version,
+                        n.canonical_sha256,
+                        n.record_json,
+                        n.issued_at,
+                        n.receipt_key_id,
+                        n.receipt_json,
+                        n.title,
+                    )
+                    for i, n in zip(ids, written, strict=True)
+                ],
+            )
+            event_first = next_id(db, "events")
+            db.executemany(
+                "INSERT INTO events(id, record_id, event_id, target, event_type, prev_event, "
+                "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (event_first + k, i, *n.event)
+                    for k, (i, n) in enumerate(zip(ids, written, strict=True))
+                ],
+            )
+            # The log, in issuance order: each record's leaf, then its record_created event's.
+            leaves: list[tuple[int, int | None, bytes]] = []
+            for k, (i, n) in enumerate(zip(ids, written, strict=True)):
+                leaves.append((i, None, record_entry(n.pith_number, n.canonical_sha256)))
+                leaves.append((i, event_first + k, event_entry(n.pith_number, n.event[0])))
+            self._append_leaves(leaves)
+            self._move_arxiv_aliases(list(zip(ids, written, strict=True)))
+            collisions = self._record_collisions(written)
+        return written, collisions
+
+    def _move_arxiv_aliases(self, written: list[tuple[int, NewRecord]]) -> None:
+        """The unversioned alias follows the newest issued version; its history is kept."""
+        db = self._db
+        newest = self._newest_versions(sorted({n.source_id for _, n in written}))
+        pending: list[tuple[str, int, str, str | None]] = []
+        for record_id, n in written:
+            current = newest.get(n.source_id)
+            if current is None:
+                pending.append((n.source_id, record_id, n.issued_at, None))
+            elif current > n.version:
+                # An older version issued after a newer one: history only, never current.
+                pending.append((n.source_id, record_id, n.issued_at, n.issued_at))
+            else:
+                db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
+                pending = []
+                db.execute(
+                    "UPDATE arxiv_alias SET until=? WHERE source_id=? AND until IS NULL",
+                    (n.issued_at, n.source_id),
+                )
+                pending.append((n.source_id, record_id, n.issued_at, None))
+            newest[n.source_id] = max(current or 0, n.version)
+        db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
+
+    def _newest_versions(self, ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(ids):
+            rows = self._db.execute(
+                "SELECT a.source_id, r.version FROM arxiv_alias a "  # noqa: S608 - placeholders only
+                "JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
+                f"AND a.source_id IN ({_marks(chunk)})",
+                chunk,
+            )
+            found.update(dict(rows))
+        return found
+
+    def _record_collisions(self, written: list[NewRecord]) -> int:
+        """Record every short alias of the batch that now names more than one record.
+
+        Short aliases are prefixes of the code, so a collision is a code range
+        holding more than one row: one indexed range count per new record.
+        """
+        now = written[0].issued_at
+        found = 0
+        for kind, length in SHORT_KINDS.items():
+            prefixes = sorted({n.code[:length] for n in written})
+            for chunk in _chunks(prefixes):
+                shared = self._db.execute(
+                    f"WITH p(value) AS (VALUES {','.join(['(CAST(? AS TEXT))'] * len(chunk))}) "  # noqa: S608 - placeholders only
+                    "SELECT p.value FROM p WHERE (SELECT COUNT(*) FROM records r "
+                    "WHERE r.code >= p.value AND r.code < p.value || '~') > 1",
+                    chunk,
+                ).fetchall()
+                for (prefix,) in shared:
+                    for number in self.by_code_prefix(prefix):
+                        cursor = self._db.execute(
+                            "INSERT INTO short_collisions VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING",
+                            (kind, prefix, number, now),
+                        )
+                        found += cursor.rowcount
+        return found
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        """Append one event to its chain.
+
+        Raises:
+            StoreError: if the record is unknown or the chain moved on meanwhile
+                (another writer appended to the same head): fetch the head and retry.
+        """
+        try:
+            with self._transaction():
+                record_id = self._id(event["subject_pith_number"])
+                row = next_id(self._db, "events")
+                self._db.execute(_INSERT_EVENT, (row, record_id, *event_columns(event)))
+                entry = event_entry(event["subject_pith_number"], event["event_id"])
+                self._append_leaves([(record_id, row, entry)])
+                # Its published files no longer show the record's state.
+                self._db.execute("DELETE FROM published WHERE record_id=?", (record_id,))
+        except self._db.conflicts as e:
+            raise StoreError(
+                f"cannot append event to {event['subject_pith_number']}/{event['target']}: {e}",
+                hint="the chain head moved (another writer); retry",
+            ) from e
+
+    def signed_batch(self, after: int, limit: int) -> list[SignedObjects]:
+        """The receipts and events of up to ``limit`` records with row id above ``after``.
+
+        Re-issuance walks the registry with this, in row-id order, so that it
+        can stop anywhere and start again after the last committed batch. The
+        rows are returned as stored (receipt JSON, zlib-compressed event JSON),
+        for whichever process re-signs them to parse.
+        """
+        rows = self._db.execute(
+            "SELECT id, receipt FROM records WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+        ).fetchall()
+        if not rows:
+            return []
+        events: dict[int, list[tuple[int, bytes]]] = {}
+        for row_id, record_id, body in self._db.execute(
+            "SELECT id, record_id, body FROM events WHERE record_id BETWEEN ? AND ? ORDER BY id",
+            (rows[0][0], rows[-1][0]),
+        ):
+            events.setdefault(record_id, []).append((row_id, bytes(body)))
+        return [
+            SignedObjects(row_id, bytes(receipt), events.get(row_id, []))
+            for row_id, receipt in rows
+        ]
+
+    def write_signatures(
+        self, receipts: list[tuple[int, str, bytes]], events: list[tuple[int, bytes]]
+    ) -> None:
+        """Store re-signed receipts and events, atomically.
+
+        ``receipts``: (record row id, key id, receipt JSON); ``events``: (event
+        row id, zlib-compressed event JSON). Only signatures change: an event's
+        id and content are the same, which the caller guarantees by re-signing
+        with :func:`issuer.events.sign_event` and checking the id.
+        """
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE records SET receipt_key_id=?, receipt=? WHERE id=?",
+                [(key_id, receipt, row_id) for row_id, key_id, receipt in receipts],
+            )
+            self._db.executemany("UPDATE events SET body=? WHERE id=?", [(b, r) for r, b in events])
+            # Published bundles carry the old signatures: publish writes them again.
+            self._db.executemany(
+                "DELETE FROM published WHERE record_id=?", [(r,) for r, _, _ in receipts]
+            )
+            self._db.executemany(
+                "DELETE FROM published WHERE record_id=(SELECT record_id FROM events WHERE id=?)",
+                [(r,) for r, _ in events],
+            )
+
+
+_INSERT_EVENT = (
+    "INSERT INTO events(id, record_id, event_id, target, event_type, prev_event, created_at, "
+    "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _issued(row: tuple[Any, ...]) -> IssuedRecord:
+    """Decode a records row; a record this release would refuse is a :class:`FormatError`.
+
+    Raises:
+        FormatError: naming the record and what is wrong with it (a record issued
+            by an older release under a looser grammar, or a row written by hand).
+    """
+    year, code, record_json, issued_at, title = row
+    number = PithNumber(year, code)
+    try:
+        record = CanonicalRecord.from_dict(cjson.loads(record_json))
+    except FormatError as e:
+        raise FormatError(
+            f"{number}: the registry holds a record that no longer passes: {e.message}",
+            hint=_BROKEN_HINT,
+        ) from e
+    derived = PithNumber.for_record(record)
+    if derived != number:
+        raise FormatError(
+            f"{number}: the registry holds a record that no longer passes: "
+            f"the record derives {derived}",
+            hint=_BROKEN_HINT,
+        )
+    return IssuedRecord(number, record, issued_at, title)
+
+
+_BROKEN_HINT = "the other records are not affected; this one cannot be published or bundled"
+
+
+def _marks(values: list[Any]) -> str:
+    """``?,?,…``: one SQL placeholder per value (never the values themselves)."""
+    return ",".join("?" * len(values))
+
+
+def _chunks(values: list[Any], size: int = 900) -> Iterator[list[Any]]:
+    """Slices small enough for SQLite's limit on bound parameters."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,117 @@
+"""The registry's transparency-log tables: leaves, signed checkpoints, what each tree serves.
+
+The leaves are sequenced by :meth:`~issuer.store._sql.SqlStore.write_records`
+and :meth:`~issuer.store._sql.SqlStore.append_event`, inside the issuing
+transaction; what they mean and how checkpoints, tiles and proofs are made of
+them is :mod:`issuer.tlog`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from issuer.store._tables import Tables, next_id
+from issuer.tlog import StoredCheckpoint
+
+
+class LogTables(Tables):
+    """The log's rows, a part of :class:`~issuer.store._sql.SqlStore`."""
+
+    def _append_leaves(self, leaves: list[tuple[int, int | None, bytes]]) -> None:
+        """Append (record row, event row or None, entry) leaves; the write lock is held."""
+        first = self.log_size()
+        self._db.executemany(
+            "INSERT INTO log_leaves(leaf_index, record_id, event_row, entry) VALUES (?, ?, ?, ?)",
+            [(first + k, *leaf) for k, leaf in enumerate(leaves)],
+        )
+
+    def log_size(self) -> int:
+        """How many leaves the log holds."""
+        row = self._db.execute("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves")
+        return int(row.fetchone()[0])
+
+    def log_entries(self, start: int, stop: int) -> Iterator[bytes]:
+        """The entries of leaves ``[start, stop)``, in order."""
+        rows = self._db.stream(
+            "SELECT entry FROM log_leaves WHERE leaf_index >= ? AND leaf_index < ? "
+            "ORDER BY leaf_index",
+            (start, stop),
+        )
+        for (entry,) in rows:
+            yield bytes(entry)
+
+    def log_leaves_of(self, pith_number: str) -> list[tuple[int, bytes]]:
+        """(leaf index, entry) of every leaf about a record, in log order."""
+        rows = self._db.execute(
+            "SELECT leaf_index, entry FROM log_leaves WHERE record_id=? ORDER BY leaf_index",
+            (self._id(pith_number),),
+        )
+        return [(int(i), bytes(e)) for i, e in rows]
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> StoredCheckpoint:
+        """Keep a signed checkpoint (the newest is the current one); returns it with its id."""
+        with self._transaction():
+            checkpoint_id = next_id(self._db, "log_checkpoints")
+            self._db.execute(
+                "INSERT INTO log_checkpoints(id, tree_size, origin, note, state, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    checkpoint_id,
+                    checkpoint.tree_size,
+                    checkpoint.origin,
+                    checkpoint.note,
+                    checkpoint.state,
+                    checkpoint.created_at,
+                ),
+            )
+        return StoredCheckpoint(
+            checkpoint.tree_size,
+            checkpoint.origin,
+            checkpoint.note,
+            checkpoint.state,
+            checkpoint.created_at,
+            checkpoint_id,
+        )
+
+    def checkpoints(
+        self, origin: str | None = None, *, latest: bool = False
+    ) -> list[StoredCheckpoint]:
+        """Stored checkpoints (of ``origin``, if given), oldest first; the newest if ``latest``."""
+        where = "" if origin is None else "WHERE origin=? "
+        order = "ORDER BY id DESC LIMIT 1" if latest else "ORDER BY id"
+        rows = self._db.execute(
+            "SELECT tree_size, origin, note, state, created_at, id FROM log_checkpoints "  # noqa: S608 - constant
+            + where
+            + order,
+            () if origin is None else (origin,),
+        )
+        return [
+            StoredCheckpoint(int(size), o, bytes(n), bytes(st), at, int(i))
+            for size, o, n, st, at, i in rows
+        ]
+
+    def checkpoint(self, checkpoint_id: int) -> StoredCheckpoint | None:
+        """The stored checkpoint with this id."""
+        row = self._db.execute(
+            "SELECT tree_size, origin, note, state, created_at, id FROM log_checkpoints WHERE id=?",
+            (checkpoint_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        size, origin, note, state, at, i = row
+        return StoredCheckpoint(int(size), origin, bytes(note), bytes(state), at, int(i))
+
+    def published_checkpoint(self, tree_id: str) -> int | None:
+        """The id of the checkpoint whose tiles are in place in the tree, if any."""
+        row = self._db.execute(
+            "SELECT log_checkpoint FROM publish_trees WHERE tree_id=?", (tree_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def mark_checkpoint_published(self, tree_id: str, checkpoint_id: int) -> None:
+        """Record that the tree now serves this checkpoint and its tiles."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE publish_trees SET log_checkpoint=? WHERE tree_id=?",
+                (checkpoint_id, tree_id),
+            )
