@@ -31,11 +31,17 @@ from issuer.keys import SeedSigner, Signer
 
 _signer: Signer | None = None
 _SECRET_WORDS = frozenset({"PASSPHRASE", "PIN", "PASSWORD", "SECRET"})
+# The registry URL may hold a database password, and libpq's own variables hold or point at
+# one (workers sign; they never open the registry).
+_REGISTRY_SECRETS = frozenset({"PITH_REGISTRY", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE"})
 
 
 def is_secret_variable(name: str) -> bool:
     """Whether the environment variable ``name`` holds (or points at) one of pith's secrets."""
-    parts = name.upper().split("_")
+    upper = name.upper()
+    if upper in _REGISTRY_SECRETS:
+        return True
+    parts = upper.split("_")
     return parts[0] == "PITH" and not _SECRET_WORDS.isdisjoint(parts[1:])
 
 

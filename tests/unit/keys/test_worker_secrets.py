@@ -46,6 +46,11 @@ def test_workers_do_not_inherit_passphrases_or_pins(monkeypatch: pytest.MonkeyPa
         ("PITH_NEW_KEY_PASSPHRASE", True),
         ("PITH_PKCS11_PIN", True),
         ("PITH_REGISTRY_PASSWORD", True),
+        ("PITH_REGISTRY", True),  # postgresql://user:password@… from the environment
+        ("PGPASSWORD", True),
+        ("PGPASSFILE", True),
+        ("pgpassword", True),
+        ("PGHOST", False),
         ("PITH_HOME", False),
         ("PITH_PKCS11_MODULE", False),
         ("PITH_SHIPPING", False),
