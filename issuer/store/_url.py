@@ -83,7 +83,7 @@ def parse_registry_url(value: str | Path, *, from_command_line: bool = False) ->
     if scheme:
         raise UsageError(
             f"unsupported registry URL scheme {scheme.group(1)!r} in {redact(text)}",
-            hint=f"use one of: {', '.join(SCHEMES)}, or a plain path (./{text} for a file "
+            hint=f"use one of: {', '.join(SCHEMES)}, or a plain path (write ./NAME for a file "
             "whose name has a colon)",
         )
     return RegistryUrl(path=Path(text).expanduser())
