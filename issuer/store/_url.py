@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from issuer.errors import UsageError
 
@@ -100,16 +100,17 @@ _USERINFO_PASSWORD = re.compile(r"^[a-z]+://[^/?#@]*:[^/?#@]*@")
 
 
 def redact(url: str) -> str:
-    """``url`` without any password (in its user part or its ``password=`` parameter)."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            user, host = netloc.rsplit("@", 1)
-            netloc = f"{user.split(':', 1)[0]}@{host}"
-        query = urlencode(
-            [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return "<unparsable registry URL>"
+    """``url`` without any password (in its user part or its ``password=`` parameter).
+
+    Only the password is taken out; the rest is shown as given.
+    """
+    shown = _USERINFO_PASSWORD_PART.sub(r"\1@", url, count=1)
+    head, mark, rest = shown.partition("?")
+    if not mark:
+        return shown
+    query, hash_mark, fragment = rest.partition("#")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "password"]
+    return head + (f"?{urlencode(kept)}" if kept else "") + hash_mark + fragment
+
+
+_USERINFO_PASSWORD_PART = re.compile(r"^([a-z]+://[^/?#@:]*):[^/?#@]*@")
