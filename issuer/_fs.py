@@ -16,12 +16,16 @@ from typing import BinaryIO
 from issuer.errors import FormatError
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
+def atomic_write(
+    path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True, parent_exists: bool = False
+) -> None:
     """Replace ``path`` with ``data`` atomically, the new file having ``mode``.
 
     ``durable=False`` skips both fsyncs: the write is still atomic for every
     reader, and survives a crash of this process, but not a power cut until
     the caller syncs (publishing thousands of files syncs once, at the end).
+    ``parent_exists``: the caller made the directory already, so it is not
+    made again (a directory removed meanwhile is an ``OSError``, as any other).
 
     Raises:
         OSError: if the directory is not writable or the disk is full; the
@@ -29,7 +33,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = 
     """
     path = Path(path)
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
+    if not parent_exists:
+        directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{path.name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:

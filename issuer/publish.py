@@ -255,6 +255,7 @@ class _Run:
     touched_years: set[int] = field(default_factory=set)
     checkpoint: StoredCheckpoint | None = None
     nodes: NodeReader | None = None
+    made_dirs: set[Path] = field(default_factory=set)  # created (or found) in this run
 
     def write_log(self, origin: str) -> StoredCheckpoint:
         """Sign a checkpoint of the whole log and write its new tiles; the checkpoint file waits.
@@ -389,10 +390,13 @@ class _Run:
             self.pending = []
 
     def write(self, path: Path, data: bytes) -> None:
+        # Each directory is made once per run: three of a record's four files share one.
+        known = path.parent in self.made_dirs
         try:
-            atomic_write(path, data, durable=False)
+            atomic_write(path, data, durable=False, parent_exists=known)
         except OSError as e:
             raise _cannot_write(path, e) from e
+        self.made_dirs.add(path.parent)
         self.summary.files += 1
         self.summary.bytes += len(data)
 
