@@ -121,6 +121,16 @@ class WitnessConflictError(VerificationError):
         self.known_size = known_size
 
 
+class RegistryMismatchError(Error):
+    """Two registries that must hold the same rows do not (``pith registry copy``).
+
+    The destination of a copy holds rows its source does not have, or that
+    differ; or a finished copy does not compare equal to its source.
+    """
+
+    exit_code = EXIT_REFUSED
+
+
 class KeyAccessError(Error):
     """A key is unavailable: keyring locked, wrong passphrase, token absent."""
 

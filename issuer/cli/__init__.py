@@ -105,6 +105,7 @@ def _register() -> None:
     # Imported here so `import issuer.cli` stays cheap and command modules
     # can import `app` without a cycle.
     from issuer.cli import (  # noqa: PLC0415
+        _copy,
         _derive,
         _keys,
         _log,
@@ -123,6 +124,7 @@ def _register() -> None:
     _verify.register(app)
     _log.register(app)
     _witness.register(app)
+    _copy.register(app)
 
 
 _register()

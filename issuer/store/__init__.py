@@ -12,6 +12,7 @@ from pathlib import Path
 
 from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
+from issuer.store._copy import TABLES, RawTables, Table
 from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
 from issuer.store._rows import (
@@ -35,15 +36,18 @@ __all__ = [
     "SCHEMA_VERSION",
     "SCHEMES",
     "SHORT_KINDS",
+    "TABLES",
     "IssuedRecord",
     "ListedRecord",
     "NewRecord",
     "PublishRow",
     "PublishedRecord",
+    "RawTables",
     "RegistryUrl",
     "SignedObjects",
     "Store",
     "StoredCheckpoint",
+    "Table",
     "default_registry",
     "open_store",
     "parse_registry_url",

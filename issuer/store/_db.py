@@ -47,6 +47,13 @@ class Db(Protocol):
         """The rows of a query without holding them all in memory."""
         ...
 
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows into ``table`` as fast as the database takes them.
+
+        ``table`` and ``columns`` are the store's own constants, never input.
+        """
+        ...
+
     def begin_write(self) -> None:
         """Open a transaction holding the registry's write lock (one writer at a time).
 

@@ -90,6 +90,18 @@ class PostgresDb:
         except psycopg.Error as e:
             raise self._error(e) from e
 
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        # COPY FROM STDIN: one stream for the whole batch, not a statement per row.
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.conflicts:
+            raise
+        except psycopg.Error as e:
+            raise self._error(e) from e
+
     def begin_write(self) -> None:
         try:
             self._conn.execute("BEGIN")
@@ -122,7 +134,12 @@ class PostgresDb:
         return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
 
     def schema_version(self) -> int | None:
-        if self.execute("SELECT to_regclass('pith_schema')").fetchone()[0] is None:
+        # Not to_regclass(): it answers from this backend's catalog cache, which a transaction
+        # that began before another issuer's migration committed has not refreshed (it is
+        # refreshed when a relation lock is taken), so an issuer that waited for the write
+        # lock would migrate a registry just created. pg_class read by a query sees every
+        # committed table (a fresh snapshot per statement).
+        if not self.execute(_HAS_SCHEMA_TABLE).fetchone()[0]:
             return None
         row = self.execute("SELECT version FROM pith_schema").fetchone()
         return None if row is None else int(row[0])
@@ -148,6 +165,11 @@ class PostgresDb:
 
 
 _DEFAULTS = {"connect_timeout": "10", "application_name": "pith"}
+
+_HAS_SCHEMA_TABLE = (
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+    "ON n.oid = c.relnamespace WHERE c.relname = 'pith_schema' AND n.nspname = current_schema())"
+)
 
 
 @functools.lru_cache(maxsize=512)

@@ -87,6 +87,10 @@ class SqliteDb:
         except sqlite3.Error as e:
             raise self._error(e) from e
 
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608 - constants
+
     def _error(self, e: sqlite3.Error) -> StoreError:
         return StoreError(
             f"registry {self.path}: {e}",
