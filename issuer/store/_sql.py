@@ -306,7 +306,13 @@ class SqlStore(LogTables, PublishTables):
         return written, collisions
 
     def _move_arxiv_aliases(self, written: list[tuple[int, NewRecord]]) -> None:
-        """The unversioned alias follows the newest issued version; its history is kept."""
+        """The unversioned alias follows the newest issued version; its history is kept.
+
+        The alias moves at the record's ``issued_at``, or at the current alias's
+        ``since`` if that is later: another issuer (its clock, or its wait for
+        the write lock) may have committed a record issued after this one, and
+        the history never runs backwards.
+        """
         db = self._db
         newest = self._newest_versions(sorted({n.source_id for _, n in written}))
         pending: list[tuple[str, int, str, str | None]] = []
@@ -314,30 +320,33 @@ class SqlStore(LogTables, PublishTables):
             current = newest.get(n.source_id)
             if current is None:
                 pending.append((n.source_id, record_id, n.issued_at, None))
-            elif current > n.version:
+                newest[n.source_id] = (n.version, n.issued_at)
+            elif current[0] > n.version:
                 # An older version issued after a newer one: history only, never current.
                 pending.append((n.source_id, record_id, n.issued_at, n.issued_at))
             else:
+                moved = max(n.issued_at, current[1])
                 db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
                 pending = []
                 db.execute(
                     "UPDATE arxiv_alias SET until=? WHERE source_id=? AND until IS NULL",
-                    (n.issued_at, n.source_id),
+                    (moved, n.source_id),
                 )
-                pending.append((n.source_id, record_id, n.issued_at, None))
-            newest[n.source_id] = max(current or 0, n.version)
+                pending.append((n.source_id, record_id, moved, None))
+                newest[n.source_id] = (n.version, moved)
         db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
 
-    def _newest_versions(self, ids: list[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
+    def _newest_versions(self, ids: list[str]) -> dict[str, tuple[int, str]]:
+        """arXiv id → (version, since) of the record its unversioned alias points at."""
+        found: dict[str, tuple[int, str]] = {}
         for chunk in _chunks(ids):
             rows = self._db.execute(
-                "SELECT a.source_id, r.version FROM arxiv_alias a "  # noqa: S608 - placeholders only
+                "SELECT a.source_id, r.version, a.since FROM arxiv_alias a "  # noqa: S608 - placeholders only
                 "JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
                 f"AND a.source_id IN ({_marks(chunk)})",
                 chunk,
             )
-            found.update(dict(rows))
+            found.update((source_id, (version, since)) for source_id, version, since in rows)
         return found
 
     def _record_collisions(self, written: list[NewRecord]) -> int:

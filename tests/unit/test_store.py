@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from issuer import registry
@@ -18,13 +22,15 @@ from issuer.pipeline import Issuer, IssueSummary, Reject, sign_records
 from issuer.publish import publish
 from issuer.record import CanonicalRecord
 from issuer.sources import SourceMetadata, read_stream
-from issuer.store import SCHEMA_VERSION, NewRecord, Store, _schema, _sql, open_store
+from issuer.store import SCHEMA_VERSION, NewRecord, Store, _schema, open_store
 from issuer.store._db import Transaction
+from issuer.store._postgres import PostgresDb
 from issuer.store._sqlite import SqliteDb
 from issuer.verify import verify_bundle
 from tests import factory
 from tests.conftest import SAMPLES
-from tests.registry_sql import db_of, rows
+from tests.registry_sql import db_of, execute, rows
+from tests.unit._old_registries import old_registry, schema_state
 
 ARXIVRAW = SAMPLES / "oai" / "arXivOAIHarvester_arXivRaw_ListRecordsResponse.xml"
 
@@ -65,14 +71,15 @@ def test_new_registry_is_wal_and_at_the_current_schema(tmp_path: Path) -> None:
     open_store(path).close()  # reopening does not migrate again (CREATE TABLE would fail)
 
 
-def test_a_registry_from_a_newer_toolkit_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "r.sqlite3"
-    open_store(path).close()
-    db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    db.close()
+def test_a_registry_from_a_newer_toolkit_is_refused(registry_url: str) -> None:
+    with open_store(registry_url) as store:
+        if store.backend == "sqlite":
+            db_of(store).execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+        else:  # the pith_schema table
+            execute(store, "UPDATE pith_schema SET version=?", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match="newer than this toolkit"):
-        open_store(path)
+        open_store(registry_url)
+    assert schema_state(registry_url)[0] == SCHEMA_VERSION + 1  # and it is left as it was
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
@@ -161,6 +168,22 @@ def test_an_older_version_issued_late_never_takes_the_alias(store: Store, tmp_pa
     assert [h["version"] for h in store.alias_history("2401.00001")] == [3, 1]
 
 
+def test_a_newer_version_signed_earlier_but_committed_later_keeps_the_history_in_order(
+    store: Store, tmp_path: Path
+) -> None:
+    """Two issuers: one signs v2 at T0+5s and commits; the other signed v3 at T0, commits next."""
+    v2 = factory.snapshot(tmp_path / "v2.json", range(1, 2), versions=2)
+    v3 = factory.snapshot(tmp_path / "v3.json", range(1, 2), versions=3)
+    Issuer(store, factory.signer(), lambda: factory.T0 + timedelta(seconds=5)).run([str(v2)])
+    Issuer(store, factory.signer(), lambda: factory.T0).run([str(v3)])
+    history = store.alias_history("2401.00001")
+    assert [h["version"] for h in history] == [2, 3]
+    assert all(h["until"] is None or h["since"] <= h["until"] for h in history)
+    # The alias moved when v3 was committed after v2: not before v2 took it.
+    assert history[0]["until"] == history[1]["since"] == history[0]["since"]
+    assert history[1]["until"] is None
+
+
 def test_versions_within_one_batch_leave_exactly_one_current(store: Store, tmp_path: Path) -> None:
     lines = [factory.snapshot_line(1, versions=v) for v in (2, 1, 3)]
     (tmp_path / "mixed.json").write_bytes(b"".join(lines))
@@ -209,9 +232,11 @@ def test_refused_formats_name_why(store: Store) -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_workers_issue_exactly_what_one_process_issues(tmp_path: Path, workers: int) -> None:
+def test_workers_issue_exactly_what_one_process_issues(
+    tmp_path: Path, registry_url: str, workers: int
+) -> None:
     path = factory.snapshot(tmp_path / "in.json", range(1, 251))
-    with open_store(tmp_path / f"w{workers}.sqlite3") as store:
+    with open_store(registry_url) as store:
         summary, _ = _issue(store, path, workers=workers, batch_size=40)
         got = {(i.pith_number, i.issued_at) for i in store.records()}
         events = {store.events(n)[0]["event_id"] for n, _ in got}
@@ -321,7 +346,7 @@ def test_a_record_that_cannot_be_canonicalized_is_refused_and_the_run_goes_on(
     assert [(r.location, r.record_id) for r in rejects] == [(f"{path}:2", "2401.00002")]
 
 
-def _v1_registry(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+def _v1_registry(url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     """A registry as the previous release wrote it (schema 1), holding three records.
 
     Built from migration 1 (the previous release's whole schema, unchanged) and
@@ -330,57 +355,82 @@ def _v1_registry(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     with open_store(tmp_path / "today.sqlite3") as today:
         _issue(today, factory.snapshot(tmp_path / "in.json", range(1, 4)))
         numbers = [i.pith_number for i in today.records()]
-    db = sqlite3.connect(path)
-    with monkeypatch.context() as m:
-        m.setattr(_sql, "SCHEMA_VERSION", 1)
-        open_store(path).close()
-    db.execute("ATTACH DATABASE ? AS today", (str(tmp_path / "today.sqlite3"),))
-    for table in ("records", "arxiv_alias", "events", "keys_used", "short_collisions"):
-        columns = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))
-        db.execute(f"INSERT INTO main.{table} SELECT {columns} FROM today.{table}")  # noqa: S608
-    db.commit()
-    db.execute("DETACH DATABASE today")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    db.close()
+    old_registry(url, 1, tmp_path / "today.sqlite3", monkeypatch)
     return numbers
 
 
 def test_a_registry_of_the_previous_schema_is_migrated_and_publishes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_url: str
 ) -> None:
-    path = tmp_path / "r.sqlite3"
-    numbers = _v1_registry(path, monkeypatch, tmp_path)
-    with open_store(path) as store:
+    numbers = _v1_registry(registry_url, monkeypatch, tmp_path)
+    with open_store(registry_url) as store:
         assert [i.pith_number for i in store.records()] == numbers
         assert all(i.title is None for i in store.records())  # not kept before schema 2
         summary = publish(
             store, tmp_path / "site", factory.signer(), base_url="https://x.example", now=factory.T0
         )
         assert (summary.written, summary.refused) == (3, 0)
-    db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
-    assert db.execute("SELECT COUNT(*) FROM published").fetchone()[0] == 3
-    db.close()
+        assert rows(store, "SELECT COUNT(*) FROM published")[0][0] == 3
+        assert store.log_size() == 6  # migration 3 logged the records and their events
+    assert schema_state(registry_url)[0] == SCHEMA_VERSION == 3
 
 
 def test_a_migration_that_fails_midway_leaves_the_previous_schema_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_url: str
 ) -> None:
-    path = tmp_path / "r.sqlite3"
-    numbers = _v1_registry(path, monkeypatch, tmp_path)
+    numbers = _v1_registry(registry_url, monkeypatch, tmp_path)
     with monkeypatch.context() as m:
         # The last statement fails, after the others ran: as if killed inside the migration.
         m.setitem(_schema.MIGRATIONS, 2, _schema.MIGRATIONS[2] + "; SELECT no_such_function()")
         with pytest.raises(StoreError, match="cannot open registry"):
-            open_store(path)
-    db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            open_store(registry_url)
+    version, tables, columns = schema_state(registry_url)
+    assert version == 1
     assert "published" not in tables and "publish_trees" not in tables
-    assert "title" not in {r[1] for r in db.execute("PRAGMA table_info(records)")}
-    db.close()
-    with open_store(path) as store:  # the real migration then runs from the start
+    assert "records" in tables and "title" not in columns
+    with open_store(registry_url) as store:  # the real migration then runs from the start
         assert [i.pith_number for i in store.records()] == numbers
+
+
+def test_an_issuer_that_waited_for_another_issuers_migration_does_not_migrate_again(
+    pg_url: str,
+) -> None:
+    """Two issuers open a new PostgreSQL registry at once: the second waits, then finds it made.
+
+    Its write transaction began before the first one's migration committed;
+    PostgreSQL's catalog cache of that transaction must not hide the new tables.
+    """
+    first = PostgresDb(pg_url, "first")
+    first.begin_write()  # the first issuer holds the write lock, about to migrate
+    opened: list[Store | StoreError] = []
+
+    def second() -> None:
+        try:
+            opened.append(open_store(pg_url))
+        except StoreError as e:  # handed to the test thread
+            opened.append(e)
+
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    with psycopg.connect(pg_url, autocommit=True) as watch:
+        while not opened and watch.execute(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype='advisory' AND NOT granted "
+            "AND database=(SELECT oid FROM pg_database WHERE datname=current_database())"
+        ).fetchone() != (1,):
+            time.sleep(0.01)  # until the second issuer waits for the lock (observed)
+    for step in range(1, SCHEMA_VERSION + 1):  # what SqlStore._migrate_to does, as the first
+        for statement in _schema.MIGRATIONS[step].split(";"):
+            if statement.strip():
+                first.execute(first.ddl(statement))
+        first.set_schema_version(step)
+    first.commit()
+    first.close()
+    waiting.join()
+    [store] = opened
+    assert not isinstance(store, StoreError), store
+    with store:
+        assert store.count() == 0
+    assert schema_state(pg_url)[0] == SCHEMA_VERSION
 
 
 def test_the_title_as_issued_is_kept(store: Store, tmp_path: Path) -> None:
@@ -419,14 +469,14 @@ def test_dois_resolve_case_insensitively_for_old_style_ids(
     assert registry.resolve(store, "10.48550/ARXIV.2401.00001").candidates == []
 
 
-def test_an_interrupt_after_commit_stays_an_interrupt(tmp_path: Path) -> None:
+def test_an_interrupt_after_commit_stays_an_interrupt(registry_url: str) -> None:
     """Ctrl-C landing just after COMMIT must not turn into "no transaction is active"."""
-    with open_store(tmp_path / "r.sqlite3") as store:
+    with open_store(registry_url) as store:
         db = db_of(store)
         with pytest.raises(KeyboardInterrupt), Transaction(db):
             db.execute("COMMIT")  # the interrupt lands right after this ran
             raise KeyboardInterrupt
         with pytest.raises(KeyboardInterrupt), Transaction(db):
             raise KeyboardInterrupt  # and mid-transaction, it rolls back as before
-        assert isinstance(db, SqliteDb)
+        assert isinstance(db, SqliteDb | PostgresDb)
         assert not db.in_transaction

@@ -132,12 +132,15 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def crash_between_issuance_and_checkpoint(tmp_path: Path) -> Outcome:
-    """Issued, killed before ``pith log checkpoint``; the next checkpoint covers the records."""
-    registry = tmp_path / "registry.sqlite3"
+def crash_between_issuance_and_checkpoint(tmp_path: Path, registry: str | None = None) -> Outcome:
+    """Issued, killed before ``pith log checkpoint``; the next checkpoint covers the records.
+
+    ``registry``: its URL (default: a SQLite file in ``tmp_path``).
+    """
+    registry = registry or str(tmp_path / "registry.sqlite3")
     data = factory.snapshot(tmp_path / "in.json", range(1, 4))
     killed = subprocess.run(
-        [sys.executable, "-c", _KILLED_AFTER_ISSUANCE, str(registry), str(data)],
+        [sys.executable, "-c", _KILLED_AFTER_ISSUANCE, registry, str(data)],
         cwd=ROOT,
         capture_output=True,
         check=False,
@@ -239,3 +242,8 @@ SCENARIOS = [
 @pytest.mark.parametrize("case", SCENARIOS, ids=lambda c: c.name)
 def test_log_scenario(case: Scenario, tmp_path: Path) -> None:
     assert case.run(tmp_path) == case.expected
+
+
+def test_a_crash_between_issuance_and_checkpoint_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """The table's crash row, with the registry on PostgreSQL (issue 15)."""
+    assert crash_between_issuance_and_checkpoint(tmp_path, pg_url) is None

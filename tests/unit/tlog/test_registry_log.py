@@ -13,7 +13,7 @@ from issuer import cjson, registry
 from issuer.errors import FormatError
 from issuer.pipeline import Issuer
 from issuer.reissue import reissue
-from issuer.store import Store, _schema, _sql, open_store
+from issuer.store import Store, _schema, open_store
 from issuer.store._db import Db
 from issuer.store._sql import SqlStore
 from issuer.tlog import (
@@ -32,6 +32,7 @@ from issuer.tlog import (
 )
 from issuer.tlog._log import EVENT, RECORD
 from tests import factory
+from tests.unit._old_registries import old_registry, schema_state
 
 ORIGIN = "registry.example/log"
 NOW = "2026-05-18T00:00:00Z"
@@ -43,8 +44,8 @@ def _issue(store: Store, tmp_path: Path, numbers: range) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "registry.sqlite3") as opened:
+def store(registry_url: str) -> Iterator[Store]:
+    with open_store(registry_url) as opened:
         yield opened
 
 
@@ -119,22 +120,8 @@ def test_a_fault_between_statements_leaves_no_record_without_its_leaf_nor_leaf_w
     assert [parse_entry(e).kind for e in _entries(store)] == [RECORD, EVENT] * 4
 
 
-def _previous_schema(path: Path, today: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A schema-2 registry holding the rows of ``today`` (a registry issued with the log)."""
-    with monkeypatch.context() as m:
-        m.setattr(_sql, "SCHEMA_VERSION", 2)
-        open_store(path).close()
-    db = sqlite3.connect(path)
-    db.execute("ATTACH DATABASE ? AS today", (str(today),))
-    for table in ("records", "arxiv_alias", "events", "keys_used", "short_collisions"):
-        columns = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))
-        db.execute(f"INSERT INTO main.{table} SELECT {columns} FROM today.{table}")  # noqa: S608
-    db.commit()
-    db.close()
-
-
 def test_migration_backfills_the_same_leaves_issuance_would_have_sequenced(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_url: str
 ) -> None:
     today = tmp_path / "today.sqlite3"
     with open_store(today) as live:
@@ -146,20 +133,18 @@ def test_migration_backfills_the_same_leaves_issuance_would_have_sequenced(
         _issue(live, tmp_path, range(4, 6))
         expected = _entries(live)
     assert len(expected) == 11
-    old = tmp_path / "old.sqlite3"
-    _previous_schema(old, today, monkeypatch)
-    with open_store(old) as migrated:
+    old_registry(registry_url, 2, today, monkeypatch)
+    with open_store(registry_url) as migrated:
         assert _entries(migrated) == expected
 
 
 def test_a_crash_during_the_backfill_leaves_the_previous_schema_and_no_leaf(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_url: str
 ) -> None:
     today = tmp_path / "today.sqlite3"
     with open_store(today) as live:
         _issue(live, tmp_path, range(1, 4))
-    old = tmp_path / "old.sqlite3"
-    _previous_schema(old, today, monkeypatch)
+    old_registry(registry_url, 2, today, monkeypatch)
     real = _schema.BACKFILLS[3]
 
     def crash(db: Db) -> None:
@@ -169,12 +154,10 @@ def test_a_crash_during_the_backfill_leaves_the_previous_schema_and_no_leaf(
     with monkeypatch.context() as m:
         m.setitem(_schema.BACKFILLS, 3, crash)
         with pytest.raises(KeyboardInterrupt):
-            open_store(old)
-    db = sqlite3.connect(old)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
-    assert not db.execute("SELECT name FROM sqlite_master WHERE name='log_leaves'").fetchall()
-    db.close()
-    with open_store(old) as migrated:
+            open_store(registry_url)
+    version, tables, _ = schema_state(registry_url)
+    assert version == 2 and "log_leaves" not in tables
+    with open_store(registry_url) as migrated:
         assert migrated.log_size() == 6
 
 

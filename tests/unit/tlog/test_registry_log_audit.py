@@ -47,9 +47,11 @@ def _audit(out: Path, seen: bytes | None = None) -> tuple[list[str], AuditReport
     return [step for step, _ in report.problems], report
 
 
-def test_a_published_tree_audits_clean_and_stays_consistent_as_it_grows(tmp_path: Path) -> None:
+def test_a_published_tree_audits_clean_and_stays_consistent_as_it_grows(
+    tmp_path: Path, registry_url: str
+) -> None:
     out = tmp_path / "site"
-    with open_store(tmp_path / "r.sqlite3") as store:
+    with open_store(registry_url) as store:
         data = factory.snapshot(tmp_path / "a.json", range(1, 140))
         Issuer(store, KEY, lambda: factory.T0, workers=1).run([str(data)])
         publish(store, out, KEY, base_url=BASE, now=factory.T0)

@@ -43,8 +43,8 @@ REQUIRED = LogPolicy(require=True, origin=ORIGIN)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "registry.sqlite3") as opened:
+def store(registry_url: str) -> Iterator[Store]:
+    with open_store(registry_url) as opened:
         yield opened
 
 
