@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from issuer._time import fixed_or_system_clock, format_seconds
-from issuer.cli._output import emit_json, home_of, note, open_registry, open_signer
+from issuer.cli._output import emit_json, home_of, note, open_registry, open_signer, registry_url
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError
 from issuer.publish import log_origin, log_verifier_keys, open_tree
@@ -120,8 +120,9 @@ def checkpoint(
     than signed anew. The log's note verifier key is in pith-signing-key.json.
     """
     when = fixed_or_system_clock(now)()
+    url = registry_url(ctx, registry_file)  # a bad URL is a usage error before any key
     sign = open_signer(ctx, key, signer, when)
-    with open_registry(ctx, registry_file) as store:
+    with open_registry(ctx, url) as store:
         name = log_origin(store, origin)
         made = make_checkpoint(store, sign, name, format_seconds(when))
     vkey = note_key(name, sign.public_key.raw)

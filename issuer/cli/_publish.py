@@ -16,6 +16,7 @@ from issuer.cli._output import (
     open_registry,
     open_signer,
     progress_bar,
+    registry_url,
 )
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import UsageError
@@ -77,8 +78,9 @@ def publish_command(
         if not url.startswith(("https://", "http://")):
             raise UsageError(f"--witness {url!r} must be an http(s) URL")
     when = fixed_or_system_clock(now)()
+    registry = registry_url(ctx, registry_file)  # a bad URL is a usage error before any key
     sign = open_signer(ctx, key, signer, when)
-    with open_registry(ctx, registry_file) as store:
+    with open_registry(ctx, registry) as store:
         make_dir(outdir)
         total = store.count()
         bar = progress_bar("publishing")

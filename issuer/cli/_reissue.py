@@ -16,6 +16,7 @@ from issuer.cli._output import (
     open_registry,
     open_signer,
     progress_bar,
+    registry_url,
 )
 from issuer.cli._registry import JsonOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
@@ -72,9 +73,10 @@ def reissue_command(
                 hint="publish it first: pith publish OUTDIR --base-url URL",
             )
     when = fixed_or_system_clock(now)()
+    url = registry_url(ctx, registry_file)  # a bad URL is a usage error before any key
     sign = open_signer(ctx, None, signer, when, passphrase_source(passphrase_file, passphrase_fd))
     keys = local_keys(ctx)
-    with open_registry(ctx, registry_file) as store:
+    with open_registry(ctx, url) as store:
         total = store.count()
         with progress_bar("re-signing") as bar:
             task = bar.add_task("reissue", total=total, counts="")

@@ -7,13 +7,16 @@ import functools
 import http.server
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from typer.testing import CliRunner
 
 from issuer.cli import app
@@ -22,12 +25,86 @@ runner = CliRunner()
 PASSPHRASE = "a long test passphrase"
 
 
+# The backend of the running test's registries (tests/cli/conftest.py ``backend``): None
+# for SQLite files, else a function that creates a new PostgreSQL database, returning its URL.
+_new_database: Callable[[], str] | None = None
+_databases: dict[Path, str] = {}
+
+
+@contextlib.contextmanager
+def postgresql_registries(new_database: Callable[[], str]) -> Iterator[None]:
+    """Within this block, every registry home (and :func:`new_registry`) gets its own database."""
+    global _new_database  # noqa: PLW0603 - one test at a time per process
+    _new_database = new_database
+    try:
+        yield
+    finally:
+        _new_database = None
+        _databases.clear()
+
+
+def on_postgresql() -> bool:
+    """Whether the running test's registries are PostgreSQL databases."""
+    return _new_database is not None
+
+
+def new_registry(path: Path) -> str:
+    """The URL of another registry: the file ``path``, or a new database on PostgreSQL."""
+    if _new_database is None:
+        return str(path)
+    if path not in _databases:
+        _databases[path] = _new_database()
+    return _databases[path]
+
+
+def registry_of(home: Path) -> str:
+    """The registry of ``home``: its ``registry.sqlite3``, or its own PostgreSQL database."""
+    return new_registry(home / "registry.sqlite3")
+
+
+#: Keep a test that is about SQLite files (paths, the default home) on SQLite only.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+def count_rows(url: str, table: str) -> int:
+    """Rows of ``table`` in the registry at ``url`` while a ``pith`` process writes it.
+
+    A raw connection, not ``open_store``, which would migrate a registry still being
+    created; 0 while the registry or the table does not exist yet.
+    """
+    if url.startswith("postgresql://"):
+        with psycopg.connect(url, autocommit=True) as conn:
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+            if exists is None or not exists[0]:
+                return 0
+            counted = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
+            return 0 if counted is None else int(counted[0])
+    if not Path(url).exists():
+        return 0
+    db = sqlite3.connect(url, timeout=60)
+    try:
+        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+    except sqlite3.OperationalError:  # the schema is not created yet
+        return 0
+    finally:
+        db.close()
+
+
+def pg_tables(url: str) -> list[str]:
+    """The tables of the PostgreSQL database at ``url`` (its public schema)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+    return [str(name) for (name,) in found]
+
+
 def pith_env(home: Path) -> dict[str, str]:
     """The environment of an operator working on the registry in ``home``."""
     return {
         "PITH_HOME": str(home),
         "PITH_KEY_PASSPHRASE": PASSPHRASE,
-        "PITH_REGISTRY": str(home / "registry.sqlite3"),
+        "PITH_REGISTRY": registry_of(home),
     }
 
 

@@ -1,4 +1,7 @@
-"""``pith log checkpoint``, and ``pith verify --require-log / --witness`` (issue 16 §2, §4)."""
+"""``pith log checkpoint``, and ``pith verify --require-log / --witness`` (issue 16 §2, §4).
+
+Each test runs on a SQLite registry and on a PostgreSQL one (the ``backend`` fixture).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pytest
 from issuer.keys import SeedSigner
 from issuer.tlog import COSIGNATURE_ED25519, NoteSigner
 from tests import factory
-from tests.cli._run import pith
+from tests.cli._run import new_registry, pith
 from tests.conftest import BUNDLE_PATH
 
 BASE = "https://registry.example/pith"
@@ -19,7 +22,7 @@ WITNESS = NoteSigner("witness.example", COSIGNATURE_ED25519, SeedSigner("w", b"\
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, backend: str) -> Path:
     """A registry of three records, signed by a file key."""
     home = tmp_path / "home"
     made = pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'k.p8'}")
@@ -113,10 +116,11 @@ def test_log_audit_over_http_then_a_second_history_is_a_split_view(
     assert json.loads(remote.stdout)["tree_size"] == 6
     assert (home / "seen-checkpoints.json").is_file()
     # Another registry, same key and base URL, other records: the same size, another root.
-    other, data = tmp_path / "other.sqlite3", factory.snapshot(tmp_path / "o.json", range(7, 10))
-    assert pith(home, "issue", str(data), "--registry", str(other), "--workers", "1").exit_code == 0
+    other = new_registry(tmp_path / "other.sqlite3")
+    data = factory.snapshot(tmp_path / "o.json", range(7, 10))
+    assert pith(home, "issue", str(data), "--registry", other, "--workers", "1").exit_code == 0
     fork = tmp_path / "fork"
-    made = pith(home, "publish", str(fork), "--base-url", BASE, "--registry", str(other))
+    made = pith(home, "publish", str(fork), "--base-url", BASE, "--registry", other)
     assert made.exit_code == 0, made.stderr
     split = pith(home, "log", "audit", serve(fork), "--keys", keys)
     assert split.exit_code == 1

@@ -4,7 +4,8 @@ Every command is run as an operator would, and its exit code, stderr and
 files written are checked: ``--home`` alone governs where everything goes;
 unwritable outputs and missing registries give one ``ERROR:`` line naming
 the path; the exit code of each class of failure is the same for every
-command, with or without ``--verbose``.
+command, with or without ``--verbose``. What touches the registry runs on a
+SQLite file and on a PostgreSQL database (the ``backend`` fixture).
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from typer.testing import CliRunner
 
 from issuer.cli import app
 from tests import factory
-from tests.cli._run import PASSPHRASE, issued_home, ok, pith
+from tests.cli._run import (
+    PASSPHRASE,
+    issued_home,
+    new_registry,
+    ok,
+    on_postgresql,
+    pg_tables,
+    pith,
+    registry_of,
+    sqlite_only,
+)
 from tests.conftest import BUNDLE_PATH
 
 NOW = "2026-05-17T23:59:22Z"
@@ -26,7 +37,7 @@ CASES = Path(__file__).parents[1] / "conformance" / "bundles"
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, backend: str) -> Path:
     """A registry home with key k1 (a file signer) and three issued records."""
     return issued_home(tmp_path, NOW, versions=2)
 
@@ -44,10 +55,14 @@ def _unknown(number: str) -> str:
 # --- (1) --home alone governs everything -------------------------------------------------
 
 
-def test_home_alone_governs_every_command_and_nothing_is_written_outside(tmp_path: Path) -> None:
+def test_home_alone_governs_every_command_and_nothing_is_written_outside(
+    tmp_path: Path, backend: str
+) -> None:
+    """On PostgreSQL the home holds everything but the registry, which is the database."""
     outside = tmp_path / "user"  # HOME and every XDG directory: must stay empty
     outside.mkdir()
     home = tmp_path / "pith-home"
+    database = registry_of(home) if on_postgresql() else None
     env: dict[str, str | None] = {
         "HOME": str(outside),
         "XDG_DATA_HOME": str(outside / "data"),
@@ -55,7 +70,7 @@ def test_home_alone_governs_every_command_and_nothing_is_written_outside(tmp_pat
         "XDG_CACHE_HOME": str(outside / "cache"),
         "XDG_STATE_HOME": str(outside / "state"),
         "PITH_HOME": None,
-        "PITH_REGISTRY": None,
+        "PITH_REGISTRY": database,
         "PITH_KEY_PASSPHRASE": PASSPHRASE,
     }
     runner = CliRunner()
@@ -85,7 +100,8 @@ def test_home_alone_governs_every_command_and_nothing_is_written_outside(tmp_pat
 
     assert list(outside.rglob("*")) == []
     written = {p.name for p in home.iterdir()}
-    assert {"registry.sqlite3", "rejects.jsonl", "signers.json", "seen-keys.json"} <= written
+    assert {"rejects.jsonl", "signers.json", "seen-keys.json"} <= written
+    assert ("registry.sqlite3" in written) == (database is None)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "bundle.json",
         "in.json",
@@ -99,7 +115,7 @@ def test_home_alone_governs_every_command_and_nothing_is_written_outside(tmp_pat
 # --- (3) unwritable output paths ---------------------------------------------------------
 
 
-def _one_error_line(result: Any, path: Path) -> None:
+def _one_error_line(result: Any, path: Path | str) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR:")]
     assert len(errors) == 1, result.stderr
     assert str(path) in errors[0], result.stderr
@@ -107,6 +123,7 @@ def _one_error_line(result: Any, path: Path) -> None:
     assert isinstance(result.exception, SystemExit), result.exception
 
 
+@sqlite_only  # output paths: the registry is a file only in the commands that name it
 @pytest.mark.parametrize(
     "command",
     [
@@ -162,12 +179,14 @@ def test_a_missing_registry_is_an_error_and_is_not_created(
         "event add": ["event", "add", number, "--type", "note", "--payload", str(payload)],
         "publish": ["publish", str(tmp_path / "site"), "--base-url", "https://r.example"],
     }[command]
-    typo = tmp_path / "typo" / "registry.sqlite3"
-    result = pith(home, *args, "--registry", str(typo))
+    typo = new_registry(tmp_path / "typo" / "registry.sqlite3")  # on PostgreSQL: an empty db
+    result = pith(home, *args, "--registry", typo)
     assert result.exit_code == 3, result.stderr
     _one_error_line(result, typo)
-    assert "pith issue" in result.stderr
-    assert not typo.parent.exists()
+    assert f"no registry at {typo}" in result.stderr and "pith issue" in result.stderr
+    assert not (tmp_path / "typo").exists()
+    if on_postgresql():
+        assert pg_tables(typo) == []
 
 
 def test_verify_creates_no_registry(tmp_path: Path) -> None:
@@ -208,11 +227,32 @@ EXIT_CODES: list[tuple[str, str, list[str], int]] = [
 ]
 
 
-@pytest.mark.parametrize("verbose", [False, True], ids=["plain", "verbose"])
+# The commands that read or write the registry also run on PostgreSQL (without --verbose,
+# which only adds a traceback): the exit codes are the same on both backends.
+_ON_REGISTRY = {"resolve", "show", "bundle", "event add", "issue", "publish", "reissue"}
+
+
+def _exit_code_cases() -> list[Any]:
+    cases = []
+    for command, what, args, code in EXIT_CODES:
+        runs = [("sqlite", False), ("sqlite", True)]
+        if command in _ON_REGISTRY:
+            runs.append(("postgresql", False))
+        cases += [
+            pytest.param(
+                args,
+                code,
+                verbose,
+                backend,
+                id=f"{command}: {what}-{'verbose' if verbose else 'plain'}-{backend}",
+            )
+            for backend, verbose in runs
+        ]
+    return cases
+
+
 @pytest.mark.parametrize(
-    ("args", "code"),
-    [(args, code) for _, _, args, code in EXIT_CODES],
-    ids=[f"{command}: {what}" for command, what, _, _ in EXIT_CODES],
+    ("args", "code", "verbose", "backend"), _exit_code_cases(), indirect=["backend"]
 )
 def test_exit_code_of_each_command_and_failure(
     home: Path, tmp_path: Path, args: list[str], code: int, verbose: bool

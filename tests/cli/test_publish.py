@@ -1,15 +1,17 @@
-"""``pith publish`` and ``pith verify URL`` / ``--mirror``, through a real HTTP server."""
+"""``pith publish`` and ``pith verify URL`` / ``--mirror``, through a real HTTP server.
+
+What reads the registry runs on a SQLite file and on a PostgreSQL database
+(the ``backend`` fixture).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import os
 import re
 import shlex
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,15 +25,17 @@ from issuer.errors import NetworkError
 from issuer.fetch import fetch
 from issuer.keys.keyset import KeySet
 from issuer.publish import BATCH
+from issuer.store import open_store
 from issuer.verify import verify_bundle
 from tests import factory
-from tests.cli._run import pith, pith_env
+from tests.cli._run import count_rows, pith, pith_env, registry_of, sqlite_only
+from tests.registry_sql import execute, rows
 
 BASE = "https://mirror.example"
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, backend: str) -> Path:
     """A registry of three records, one with a second event."""
     home = tmp_path / "home"
     made = pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'k.p8'}")
@@ -110,11 +114,11 @@ def test_a_crash_mid_publish_leaves_whole_files_and_the_next_run_finishes(
     real = publishing.atomic_write  # type: ignore[attr-defined]
     calls = {"n": 0}
 
-    def crash_on_third(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
+    def crash_on_third(path: Path, data: bytes, mode: int = 0o644, **options: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError(28, "No space left on device")
-        real(path, data, mode, durable=durable)
+        real(path, data, mode, **options)
 
     monkeypatch.setattr(publishing, "atomic_write", crash_on_third)
     failed = pith(home, "publish", str(out), "--base-url", "https://new.example")
@@ -133,6 +137,7 @@ def test_a_crash_mid_publish_leaves_whole_files_and_the_next_run_finishes(
     assert not list(out.rglob("*.tmp"))
 
 
+@sqlite_only  # about verifying a published tree, not the registry
 def test_verify_over_http_and_a_tampered_file_is_refused(
     home: Path, tmp_path: Path, serve: Any
 ) -> None:
@@ -173,6 +178,7 @@ def test_verify_over_http_and_a_tampered_file_is_refused(
     assert missing.exit_code == 2 and "HTTP 404" in missing.stderr
 
 
+@sqlite_only  # about verifying a published tree, not the registry
 def test_mirrors_that_disagree_are_reported(home: Path, tmp_path: Path, serve: Any) -> None:
     first, second, third = (tmp_path / n for n in ("a", "b", "c"))
     for site in (first, second, third):
@@ -226,14 +232,16 @@ def test_fetch_times_out_on_a_server_that_never_answers() -> None:
 
 def _break_record(home: Path, number: str) -> None:
     """Make a record what an older release let through: a category this one refuses."""
-    db = sqlite3.connect(home / "registry.sqlite3")
     code = number.rsplit(":", 1)[1]
-    [(raw,)] = db.execute("SELECT canonical_record FROM records WHERE code=?", (code,))
-    record = json.loads(raw)
-    record["metadata"]["primary_cat"] = "Not A Category!"
-    db.execute("UPDATE records SET canonical_record=? WHERE code=?", (cjson.dumps(record), code))
-    db.commit()
-    db.close()
+    with open_store(registry_of(home), must_exist=True) as store:
+        [(raw,)] = rows(store, "SELECT canonical_record FROM records WHERE code=?", (code,))
+        record = json.loads(raw)
+        record["metadata"]["primary_cat"] = "Not A Category!"
+        execute(
+            store,
+            "UPDATE records SET canonical_record=? WHERE code=?",
+            (cjson.dumps(record), code),
+        )
 
 
 def test_a_record_that_no_longer_passes_is_refused_and_every_other_is_served(
@@ -265,6 +273,7 @@ def test_a_record_that_no_longer_passes_is_refused_and_every_other_is_served(
         assert "Traceback" not in refused.stderr
 
 
+@sqlite_only  # about verifying a published tree, not the registry
 def test_the_verify_example_on_a_record_page_works_as_printed(
     home: Path, tmp_path: Path, serve: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -299,19 +308,13 @@ def test_sigkill_during_a_first_publish_then_the_rerun_resumes(home: Path, tmp_p
         stderr=subprocess.PIPE,
     )
     # Kill on an observable point: once the first batch is recorded as published.
-    db = sqlite3.connect(home / "registry.sqlite3", timeout=60)
-    try:
-        while proc.poll() is None:
-            with contextlib.suppress(sqlite3.OperationalError):  # table not migrated yet
-                if db.execute("SELECT COUNT(*) FROM published").fetchone()[0] >= BATCH:
-                    break
-            time.sleep(0.01)
-        assert proc.poll() is None, "publish finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=60)
-        done = db.execute("SELECT COUNT(*) FROM published").fetchone()[0]
-    finally:
-        db.close()
+    url = registry_of(home)
+    while proc.poll() is None and count_rows(url, "published") < BATCH:
+        time.sleep(0.01)
+    assert proc.poll() is None, "publish finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    done = count_rows(url, "published")
     assert BATCH <= done < total
     again = pith(home, "publish", str(out), "--base-url", BASE, "--json")
     assert again.exit_code == 0, again.stderr

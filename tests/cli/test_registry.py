@@ -1,6 +1,7 @@
 """``pith issue``, ``resolve``, ``show``, ``event add``, ``bundle`` as an operator runs them.
 
-The crash and concurrency tests run the real ``pith`` in subprocesses.
+Every test runs on a SQLite file and on a PostgreSQL database (the ``backend``
+fixture). The crash and concurrency tests run the real ``pith`` in subprocesses.
 """
 
 from __future__ import annotations
@@ -22,13 +23,21 @@ from issuer.keys.keyset import KeySet
 from issuer.store import open_store
 from issuer.verify import verify_bundle
 from tests import factory
-from tests.cli._run import pith, pith_env, pith_on_terminal
+from tests.cli._run import (
+    count_rows,
+    on_postgresql,
+    pith,
+    pith_env,
+    pith_on_terminal,
+    registry_of,
+)
+from tests.registry_sql import rows
 
 NOW = "2026-05-17T23:59:22Z"
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, backend: str) -> Path:
     home = tmp_path / "home"
     made = pith(home, "keys", "generate", "dev-1", "--signer", f"file:{tmp_path / 'dev-1.p8'}")
     assert made.exit_code == 0, made.stderr
@@ -151,22 +160,22 @@ def _spawn(home: Path, *args: str) -> subprocess.Popen[bytes]:
 
 def _check_registry(home: Path, expected: int) -> None:
     """Every record complete, none twice, one record_created each, no forked chain."""
-    path = home / "registry.sqlite3"
-    db = sqlite3.connect(path)
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert db.execute("SELECT COUNT(*) FROM records").fetchone()[0] == expected
-    assert db.execute("SELECT COUNT(DISTINCT source_id) FROM records").fetchone()[0] == expected
-    per_record = db.execute(
-        "SELECT COUNT(*) FROM records r LEFT JOIN events e ON e.record_id=r.id "
-        "AND e.event_type='record_created' GROUP BY r.id HAVING COUNT(e.id) != 1"
-    ).fetchall()
-    assert per_record == []
-    assert db.execute("SELECT COUNT(*) FROM arxiv_alias WHERE until IS NULL").fetchone()[0] == (
-        expected
-    )
-    db.close()
+    if not on_postgresql():
+        db = sqlite3.connect(home / "registry.sqlite3")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
     keys = KeySet.load(home / "keys")
-    with open_store(path) as store:
+    with open_store(registry_of(home), must_exist=True) as store:
+        [(count, sources)] = rows(store, "SELECT COUNT(*), COUNT(DISTINCT source_id) FROM records")
+        assert (count, sources) == (expected, expected)
+        per_record = rows(
+            store,
+            "SELECT COUNT(*) FROM records r LEFT JOIN events e ON e.record_id=r.id "
+            "AND e.event_type='record_created' GROUP BY r.id HAVING COUNT(e.id) != 1",
+        )
+        assert per_record == []
+        [(current,)] = rows(store, "SELECT COUNT(*) FROM arxiv_alias WHERE until IS NULL")
+        assert current == expected
         for issued in list(store.records())[:: max(1, expected // 25)]:
             [created] = store.events(issued.pith_number)
             assert created["payload"]["receipt"] == store.receipt(issued.pith_number)
@@ -187,17 +196,9 @@ def test_two_issuers_on_one_registry_neither_duplicate_nor_fork(home: Path, tmp_
     _check_registry(home, 3000)
 
 
-def _records_committed(path: Path) -> int:
+def _records_committed(home: Path) -> int:
     """How many records a running issuer has committed (0 before the registry exists)."""
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(path, timeout=60)
-    try:
-        return int(db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
-    except sqlite3.OperationalError:  # the schema is not created yet
-        return 0
-    finally:
-        db.close()
+    return count_rows(registry_of(home), "records")
 
 
 @pytest.mark.slow
@@ -217,19 +218,18 @@ def test_sigkill_at_random_points_then_rerun_loses_and_duplicates_nothing(
     data = factory.snapshot(tmp_path / "in.json", range(1, total + 1))
     seed = int(os.environ.get("PITH_KILL_SEED", time.time_ns()))
     rng = random.Random(seed)  # noqa: S311 - a test schedule, not a secret
-    path = home / "registry.sqlite3"
     kills = 0
     for workers in ("1", "2", "2", "1"):
-        before = _records_committed(path)
+        before = _records_committed(home)
         target = before + rng.randint(200, 2000)
         proc = _spawn(home, str(data), "--workers", workers)
-        while proc.poll() is None and _records_committed(path) < target:
+        while proc.poll() is None and _records_committed(home) < target:
             time.sleep(0.005)
         assert proc.poll() is None, f"seed {seed}: run ended before {target} records"
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         kills += 1
-        after = _records_committed(path)
+        after = _records_committed(home)
         assert target <= after < total, f"seed {seed}: {before} -> {after} records"
     assert kills == 4
     final = _spawn(home, str(data))

@@ -1,5 +1,8 @@
 """``pith keys rotate``, ``pith keys revoke``, ``pith reissue`` and ``pith verify --trust-root``,
-as an operator and a verifier would run them."""
+as an operator and a verifier would run them.
+
+What touches the registry runs on a SQLite file and on a PostgreSQL database
+(the ``backend`` fixture); the concurrent key changes touch the key home only."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ T4 = "2026-07-04T00:00:00Z"
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(tmp_path: Path, backend: str) -> Path:
     """A registry of three records issued with k1, published to tmp_path/out."""
     home = issued_home(tmp_path, T0)
     ok(pith(home, "publish", str(tmp_path / "out"), "--base-url", "https://r.example", "--now", T0))
