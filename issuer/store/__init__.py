@@ -12,7 +12,7 @@ from pathlib import Path
 
 from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
-from issuer.store._copy import TABLES, RawTables, Table
+from issuer.store._copy import RawTables
 from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
 from issuer.store._rows import (
@@ -23,7 +23,7 @@ from issuer.store._rows import (
     PublishRow,
     SignedObjects,
 )
-from issuer.store._schema import SCHEMA_VERSION
+from issuer.store._schema import SCHEMA_VERSION, TABLES, Table
 from issuer.store._sql import SHORT_KINDS, SqlStore
 from issuer.store._sqlite import SqliteDb
 from issuer.store._url import SCHEMES, RegistryUrl, parse_registry_url, redact

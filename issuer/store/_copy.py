@@ -1,7 +1,7 @@
 """The registry's tables as raw rows, by primary key: what ``pith registry copy`` moves.
 
-:data:`TABLES` lists every table of schema :data:`COPY_SCHEMA` in foreign-key
-order, with its columns and primary key. :class:`RawTables` reads rows in
+:data:`~issuer.store._schema.TABLES` lists every table of the schema in
+foreign-key order, with its columns and primary key. :class:`RawTables` reads rows in
 primary-key order (keyset pagination: ``WHERE key > last ORDER BY key``, so a
 page costs the same at the start and the end of a table of millions) and
 writes them as they are, ids included: a copy keeps record and event row ids,
@@ -18,84 +18,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from issuer.store._db import Transaction
 from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
+from issuer.store._schema import Key, Row, Table
 from issuer.store._sql import SqlStore
 from issuer.store._sqlite import SqliteDb
-
-Row = tuple[Any, ...]
-Key = tuple[Any, ...]
-
-#: The schema version :data:`TABLES` describes (a test compares it with the real tables).
-COPY_SCHEMA = 3
-
-
-@dataclass(frozen=True)
-class Table:
-    """One registry table: its name, every column, and its primary key columns."""
-
-    name: str
-    columns: tuple[str, ...]
-    key: tuple[str, ...]
-
-    def key_of(self, row: Row) -> Key:
-        """The primary key of one of this table's rows (as read by :class:`RawTables`)."""
-        return tuple(row[self.columns.index(c)] for c in self.key)
-
-
-#: Every table, parents before children (each batch is written with foreign keys enforced).
-TABLES: tuple[Table, ...] = (
-    Table(
-        "records",
-        (
-            "id",
-            "year",
-            "code",
-            "source_id",
-            "version",
-            "canonical_sha256",
-            "canonical_record",
-            "issued_at",
-            "receipt_key_id",
-            "receipt",
-            "title",
-        ),
-        ("id",),
-    ),
-    Table(
-        "events",
-        (
-            "id",
-            "record_id",
-            "event_id",
-            "target",
-            "event_type",
-            "prev_event",
-            "created_at",
-            "body",
-        ),
-        ("id",),
-    ),
-    Table("arxiv_alias", ("source_id", "record_id", "since", "until"), ("source_id", "record_id")),
-    Table("keys_used", ("key_id", "record"), ("key_id",)),
-    Table(
-        "short_collisions",
-        ("alias_kind", "alias_value", "pith_number", "detected_at"),
-        ("alias_kind", "alias_value", "pith_number"),
-    ),
-    Table("log_leaves", ("leaf_index", "record_id", "event_row", "entry"), ("leaf_index",)),
-    Table("log_checkpoints", ("id", "tree_size", "origin", "note", "state", "created_at"), ("id",)),
-    Table("publish_trees", ("tree_id", "outdir", "log_checkpoint"), ("tree_id",)),
-    Table(
-        "published",
-        ("tree_id", "record_id", "state_sha256", "base_url", "settings_sha256", "title"),
-        ("tree_id", "record_id"),
-    ),
-)
 
 
 class RawTables:

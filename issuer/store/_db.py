@@ -34,6 +34,8 @@ class Db(Protocol):
     name: str
     #: The exceptions a violated UNIQUE constraint raises (a chain slot taken by another writer).
     conflicts: tuple[type[Exception], ...]
+    #: How many values :meth:`text_values` takes at once.
+    values_per_query: int
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement (``?`` placeholders) and return its cursor."""
@@ -45,6 +47,14 @@ class Db(Protocol):
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
         """The rows of a query without holding them all in memory."""
+        ...
+
+    def text_values(self, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """A query of one text column holding ``values``, and its parameters.
+
+        Used as ``WITH p(value) AS (QUERY)``: a list of keys looked up in one
+        statement, however many there are (up to :attr:`values_per_query`).
+        """
         ...
 
     def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

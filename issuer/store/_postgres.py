@@ -50,10 +50,14 @@ class PostgresDb:
     """One connection to a registry database."""
 
     conflicts: tuple[type[Exception], ...] = (psycopg.errors.UniqueViolation,)
+    # One array parameter, however long: the statement text stays the same, so the
+    # server plans it once rather than parsing a new list of placeholders each time.
+    values_per_query = 100_000
 
     def __init__(self, conninfo: str, name: str) -> None:
         self.name = name
         self._cursors = itertools.count()
+        self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         options = conninfo_to_dict(conninfo)
         extra = {k: v for k, v in _DEFAULTS.items() if k not in options}
         try:
@@ -90,17 +94,36 @@ class PostgresDb:
         except psycopg.Error as e:
             raise self._error(e) from e
 
+    def text_values(self, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return "SELECT unnest(CAST(? AS TEXT[]))", [list(values)]
+
     def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        # COPY FROM STDIN: one stream for the whole batch, not a statement per row.
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        # Binary COPY FROM STDIN: one stream for the whole batch, not a statement per row.
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
         try:
+            types = self._column_types(table, tuple(columns))
             with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
         except self.conflicts:
             raise
         except psycopg.Error as e:
             raise self._error(e) from e
+
+    def _column_types(self, table: str, columns: tuple[str, ...]) -> list[int]:
+        """The type OIDs of ``columns`` of ``table`` (binary COPY needs them), looked up once."""
+        key = (table, columns)
+        if key not in self._types:
+            found: dict[str, int] = dict(
+                self._conn.execute(
+                    "SELECT attname, atttypid FROM pg_catalog.pg_attribute "
+                    "WHERE attrelid = CAST(%s AS regclass) AND attnum > 0 AND NOT attisdropped",
+                    (table,),
+                ).fetchall()
+            )
+            self._types[key] = [int(found[c]) for c in columns]
+        return self._types[key]
 
     def begin_write(self) -> None:
         try:

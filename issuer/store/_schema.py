@@ -10,6 +10,8 @@ version bump: a crash leaves the registry at the version before.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from issuer.identifiers import PithNumber
 from issuer.store._db import Db
@@ -112,6 +114,77 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE publish_trees ADD COLUMN log_checkpoint INTEGER REFERENCES log_checkpoints(id);
     """,
 }
+
+
+Row = tuple[Any, ...]
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One registry table: its name, every column, and its primary key columns."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+    def key_of(self, row: Row) -> Key:
+        """The primary key of one of this table's rows (as read by :class:`RawTables`)."""
+        return tuple(row[self.columns.index(c)] for c in self.key)
+
+
+#: Every table, parents before children (each batch is written with foreign keys enforced).
+TABLES: tuple[Table, ...] = (
+    Table(
+        "records",
+        (
+            "id",
+            "year",
+            "code",
+            "source_id",
+            "version",
+            "canonical_sha256",
+            "canonical_record",
+            "issued_at",
+            "receipt_key_id",
+            "receipt",
+            "title",
+        ),
+        ("id",),
+    ),
+    Table(
+        "events",
+        (
+            "id",
+            "record_id",
+            "event_id",
+            "target",
+            "event_type",
+            "prev_event",
+            "created_at",
+            "body",
+        ),
+        ("id",),
+    ),
+    Table("arxiv_alias", ("source_id", "record_id", "since", "until"), ("source_id", "record_id")),
+    Table("keys_used", ("key_id", "record"), ("key_id",)),
+    Table(
+        "short_collisions",
+        ("alias_kind", "alias_value", "pith_number", "detected_at"),
+        ("alias_kind", "alias_value", "pith_number"),
+    ),
+    Table("log_leaves", ("leaf_index", "record_id", "event_row", "entry"), ("leaf_index",)),
+    Table("log_checkpoints", ("id", "tree_size", "origin", "note", "state", "created_at"), ("id",)),
+    Table("publish_trees", ("tree_id", "outdir", "log_checkpoint"), ("tree_id",)),
+    Table(
+        "published",
+        ("tree_id", "record_id", "state_sha256", "base_url", "settings_sha256", "title"),
+        ("tree_id", "record_id"),
+    ),
+)
+
+#: Each table by name.
+TABLE = {t.name: t for t in TABLES}
 
 
 def _backfill_log(db: Db) -> None:

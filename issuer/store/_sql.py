@@ -32,7 +32,7 @@ from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
 from issuer.store._db import Db
 from issuer.store._rows import IssuedRecord, NewRecord, SignedObjects, event_columns
-from issuer.store._schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION
+from issuer.store._schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION, TABLE
 from issuer.store._sql_log import LogTables
 from issuer.store._sql_publish import PublishTables
 from issuer.store._sqlite import SqliteDb
@@ -112,11 +112,12 @@ class SqlStore(LogTables, PublishTables):
         wanted = set(keys)
         ids = sorted({source_id for source_id, _ in wanted})
         found: dict[tuple[str, int], str] = {}
-        for chunk in _chunks(ids):
+        for chunk in _chunks(ids, self._db.values_per_query):
+            values, params = self._db.text_values(chunk)
             rows = self._db.execute(
-                "SELECT source_id, version, canonical_sha256 FROM records WHERE source_id IN "  # noqa: S608 - placeholders only
-                f"({_marks(chunk)})",
-                chunk,
+                f"WITH p(value) AS ({values}) SELECT source_id, version, canonical_sha256 "  # noqa: S608 - placeholders only
+                "FROM records WHERE source_id IN (SELECT value FROM p)",
+                params,
             )
             for source_id, version, digest in rows:
                 if (source_id, version) in wanted:
@@ -265,10 +266,9 @@ class SqlStore(LogTables, PublishTables):
             # The write lock is held, so ids from MAX(id) cannot race another writer.
             first = next_id(db, "records")
             ids = range(first, first + len(written))
-            db.executemany(
-                "INSERT INTO records(id, year, code, source_id, version, canonical_sha256, "
-                "canonical_record, issued_at, receipt_key_id, receipt, title) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.load(
+                "records",
+                TABLE["records"].columns,
                 [
                     (
                         i,
@@ -287,9 +287,9 @@ class SqlStore(LogTables, PublishTables):
                 ],
             )
             event_first = next_id(db, "events")
-            db.executemany(
-                "INSERT INTO events(id, record_id, event_id, target, event_type, prev_event, "
-                "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            db.load(
+                "events",
+                TABLE["events"].columns,
                 [
                     (event_first + k, i, *n.event)
                     for k, (i, n) in enumerate(zip(ids, written, strict=True))
@@ -339,12 +339,13 @@ class SqlStore(LogTables, PublishTables):
     def _newest_versions(self, ids: list[str]) -> dict[str, tuple[int, str]]:
         """arXiv id → (version, since) of the record its unversioned alias points at."""
         found: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks(ids):
+        for chunk in _chunks(ids, self._db.values_per_query):
+            values, params = self._db.text_values(chunk)
             rows = self._db.execute(
-                "SELECT a.source_id, r.version, a.since FROM arxiv_alias a "  # noqa: S608 - placeholders only
-                "JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
-                f"AND a.source_id IN ({_marks(chunk)})",
-                chunk,
+                f"WITH p(value) AS ({values}) SELECT a.source_id, r.version, a.since "  # noqa: S608 - placeholders only
+                "FROM arxiv_alias a JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
+                "AND a.source_id IN (SELECT value FROM p)",
+                params,
             )
             found.update((source_id, (version, since)) for source_id, version, since in rows)
         return found
@@ -359,12 +360,14 @@ class SqlStore(LogTables, PublishTables):
         found = 0
         for kind, length in SHORT_KINDS.items():
             prefixes = sorted({n.code[:length] for n in written})
-            for chunk in _chunks(prefixes):
+            for chunk in _chunks(prefixes, self._db.values_per_query):
+                values, params = self._db.text_values(chunk)
+                # A range holding a second row is enough: stop counting there (LIMIT 2).
                 shared = self._db.execute(
-                    f"WITH p(value) AS (VALUES {','.join(['(CAST(? AS TEXT))'] * len(chunk))}) "  # noqa: S608 - placeholders only
-                    "SELECT p.value FROM p WHERE (SELECT COUNT(*) FROM records r "
-                    "WHERE r.code >= p.value AND r.code < p.value || '~') > 1",
-                    chunk,
+                    f"WITH p(value) AS ({values}) SELECT p.value FROM p WHERE "  # noqa: S608 - placeholders only
+                    "(SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE r.code >= p.value "
+                    "AND r.code < p.value || '~' LIMIT 2) AS hits) > 1",
+                    params,
                 ).fetchall()
                 for (prefix,) in shared:
                     for number in self.by_code_prefix(prefix):
@@ -483,12 +486,7 @@ def _issued(row: tuple[Any, ...]) -> IssuedRecord:
 _BROKEN_HINT = "the other records are not affected; this one cannot be published or bundled"
 
 
-def _marks(values: list[Any]) -> str:
-    """``?,?,…``: one SQL placeholder per value (never the values themselves)."""
-    return ",".join("?" * len(values))
-
-
-def _chunks(values: list[Any], size: int = 900) -> Iterator[list[Any]]:
-    """Slices small enough for SQLite's limit on bound parameters."""
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    """Slices of at most ``size`` values: what one query takes (Db.values_per_query)."""
     for start in range(0, len(values), size):
         yield values[start : start + size]

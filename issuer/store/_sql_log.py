@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from issuer.store._schema import TABLE
 from issuer.store._tables import Tables, next_id
 from issuer.tlog import StoredCheckpoint
 
@@ -20,8 +21,9 @@ class LogTables(Tables):
     def _append_leaves(self, leaves: list[tuple[int, int | None, bytes]]) -> None:
         """Append (record row, event row or None, entry) leaves; the write lock is held."""
         first = self.log_size()
-        self._db.executemany(
-            "INSERT INTO log_leaves(leaf_index, record_id, event_row, entry) VALUES (?, ?, ?, ?)",
+        self._db.load(
+            "log_leaves",
+            TABLE["log_leaves"].columns,
             [(first + k, *leaf) for k, leaf in enumerate(leaves)],
         )
 

@@ -23,6 +23,7 @@ class SqliteDb:
     """One connection to a registry file."""
 
     conflicts: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    values_per_query = 900  # under SQLite's limit on bound parameters
 
     def __init__(self, path: Path, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
@@ -86,6 +87,9 @@ class SqliteDb:
             yield from self._db.execute(sql, params)
         except sqlite3.Error as e:
             raise self._error(e) from e
+
+    def text_values(self, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return "VALUES " + ",".join(["(CAST(? AS TEXT))"] * len(values)), list(values)
 
     def load(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         marks = ", ".join("?" * len(columns))

@@ -16,8 +16,7 @@ from issuer.identifiers import PithNumber
 from issuer.pipeline import Issuer
 from issuer.publish import publish
 from issuer.registry_copy import copy_registry
-from issuer.store import SCHEMA_VERSION, TABLES, RawTables, open_store
-from issuer.store._copy import COPY_SCHEMA
+from issuer.store import TABLES, RawTables, open_store
 from issuer.store._postgres import PostgresDb
 from issuer.store._sqlite import SqliteDb
 from tests import factory
@@ -91,7 +90,6 @@ def empty(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 
 
 def test_the_tables_copied_are_every_table_and_column_of_the_schema(registry_url: str) -> None:
-    assert COPY_SCHEMA == SCHEMA_VERSION
     with open_store(registry_url) as store:
         if store.backend == "sqlite":
             names = [r[0] for r in rows(store, "SELECT name FROM sqlite_master WHERE type='table'")]
