@@ -105,12 +105,12 @@ def _register() -> None:
     # Imported here so `import issuer.cli` stays cheap and command modules
     # can import `app` without a cycle.
     from issuer.cli import (  # noqa: PLC0415
-        _copy,
         _derive,
         _keys,
         _log,
         _publish,
         _registry,
+        _registry_ops,
         _reissue,
         _verify,
         _witness,
@@ -124,7 +124,7 @@ def _register() -> None:
     _verify.register(app)
     _log.register(app)
     _witness.register(app)
-    _copy.register(app)
+    _registry_ops.register(app)
 
 
 _register()

@@ -1,4 +1,10 @@
-"""``pith registry copy SRC DST``: a whole registry into another database, resumably."""
+"""``pith registry …``: whole-registry operations.
+
+``migrate`` creates a registry, or brings an old one to this release's schema,
+without issuing anything (a PostgreSQL owner role runs it once, before the
+issuing hosts start); ``copy SRC DST`` moves a whole registry into another
+database, resumably.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,14 @@ from typing import Annotated
 import typer
 from rich.progress import TaskID
 
-from issuer.cli._output import emit_json, note, progress_bar
+from issuer.cli._output import emit_json, note, open_registry, progress_bar, registry_url
+from issuer.cli._registry import JsonOpt, RegistryOpt
 from issuer.registry_copy import BATCH, CopyResult, copy_registry
-from issuer.store import parse_registry_url
+from issuer.store import SCHEMA_VERSION, parse_registry_url
 
 registry_app = typer.Typer(
-    help="Whole-registry operations: copy a registry between SQLite and PostgreSQL.",
+    help="Whole-registry operations: create or migrate a registry; copy one between SQLite "
+    "and PostgreSQL.",
     no_args_is_help=True,
 )
 
@@ -47,6 +55,38 @@ class _RichProgress:
 
     def finish(self) -> None:
         self._bar.stop()
+
+
+@registry_app.command("migrate")
+def migrate(
+    ctx: typer.Context,
+    registry_file: RegistryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create the registry if it is not there, and bring its schema to this release's.
+
+    Every command that opens a registry migrates it too; this one does only
+    that, with no key and no input: run it as the PostgreSQL role that owns the
+    tables before issuing hosts (with fewer rights) start. Exit 0 when the
+    registry is at this release's schema, 2 for usage, 3 for database trouble
+    (a registry of a newer release is refused and left as it is).
+    """
+    url = registry_url(ctx, registry_file)
+    with open_registry(ctx, url, must_exist=False) as store:
+        result = {
+            "registry": url.display,
+            "backend": store.backend,
+            "schema": SCHEMA_VERSION,
+            "records": store.count(),
+            "log_size": store.log_size(),
+        }
+    if json_out:
+        emit_json(result)
+    else:
+        note(
+            f"registry {result['registry']} ({result['backend']}) is at schema {SCHEMA_VERSION}: "
+            f"{result['records']:,} records, {result['log_size']:,} log leaves"
+        )
 
 
 @registry_app.command("copy")
