@@ -240,7 +240,12 @@ def _application_order(applied: dict[str, dict[str, Any]]) -> list[dict[str, Any
 
 
 def merge(
-    pith_number: str, events: Iterable[Any], aliases: Iterable[dict[str, Any]], keys: KeySet
+    pith_number: str,
+    events: Iterable[Any],
+    aliases: Iterable[dict[str, Any]],
+    keys: KeySet,
+    *,
+    parsed: bool = False,
 ) -> dict[str, Any]:
     """Compute the state of ``pith_number`` from a set of events and its base aliases.
 
@@ -249,11 +254,13 @@ def merge(
         events: the events, in any order, duplicates allowed.
         aliases: the record's source aliases (the six the registry derives).
         keys: the trusted keys; an event signed by any other key is invalid.
+        parsed: the events came from :func:`issuer.cjson.loads` (the registry's
+            own, as publishing reads them): they are not walked again.
 
     Returns:
         The state object, with ``state_sha256``.
     """
-    return merge_explained(pith_number, events, aliases, keys)[0]
+    return merge_explained(pith_number, events, aliases, keys, parsed=parsed)[0]
 
 
 def merge_explained(

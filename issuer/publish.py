@@ -346,7 +346,8 @@ class _Run:
                 return "gone from the registry"
             mark = self.store.events_mark(row_id)  # before the events: see mark_published
             events = self.store.events(pith_number)
-            state = merge(pith_number, events, issued.aliases, self.keys)
+            # The registry's events come from cjson.loads: not walked again.
+            state = merge(pith_number, events, issued.aliases, self.keys, parsed=True)
             bundle = build_bundle(
                 issued.record,
                 issued.aliases,
