@@ -10,7 +10,13 @@ test key), writes them to a directory, then measures in the same run:
 - floors (bench/_floors.py): libsodium verification of 32-byte messages on 1
   and 2 processes, 4 signatures per bundle (receipt, two events, bundle);
 - the JWS peer: joserfc verifying the same bundles' bytes as JWS compact
-  serializations (one signature per bundle), on 1 and 2 processes.
+  serializations (one signature per bundle), on 1 and 2 processes;
+- the cost of log proofs (issue #16: < 10 % slower than without): the same
+  bundles, each carrying an inclusion proof of its three leaves, verified by
+  the library (CPU time, batches of the two kinds interleaved, best of
+  ``ROUNDS``), once all against one checkpoint (as a publication: the
+  checkpoint's signature is checked once per process) and once with a
+  checkpoint of its own per bundle (its signature checked for every bundle).
 """
 
 from __future__ import annotations
@@ -22,17 +28,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import _floors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from issuer import cjson
+from issuer import cjson, tlog
+from issuer._time import parse_micros
+from issuer.bundles import sign_bundle
+from issuer.keys import SeedSigner
 from issuer.keys.keyset import KeySet
 from issuer.verify import verify_bundle_bytes
 from tests import factory
 
 SIGNATURES_PER_BUNDLE = 4
+ROUNDS = 7  # interleaved rounds of the proof comparison; the best of each kind counts
+ORIGIN = "bench.example/log"
 
 
 def _cli(pith: Path, keys: Path, folder: Path, n: int, *extra: str) -> float:
@@ -43,6 +55,71 @@ def _cli(pith: Path, keys: Path, folder: Path, n: int, *extra: str) -> float:
         capture_output=True,
     )
     return n / (time.perf_counter() - start)
+
+
+def _with_proofs(bundles: list[dict[str, Any]], key: SeedSigner, *, shared: bool) -> list[bytes]:
+    """``bundles`` re-signed with an inclusion proof of each leaf, in one log of them all.
+
+    ``shared``: every proof is against the checkpoint of the whole log; otherwise
+    each bundle's against the checkpoint made right after its own leaves.
+    """
+    leaves = [
+        tlog.bundle_entries(b["pith_number"], b["canonical_sha256"], b["events"]) for b in bundles
+    ]
+    tree = tlog.MemoryTree(tlog.leaf_hash(e) for entries in leaves for e in entries)
+    note = tlog.sign_checkpoint(ORIGIN, tree.size, tree.root(), key).to_bytes()
+    out, first = [], 0
+    for bundle, entries in zip(bundles, leaves, strict=True):
+        size = tree.size if shared else first + len(entries)
+        if not shared:
+            note = tlog.sign_checkpoint(ORIGIN, size, tree.root(size), key).to_bytes()
+        proofs = [
+            tlog.inclusion_object(
+                ORIGIN,
+                first + k,
+                tree_size=size,
+                entry=entry,
+                proof=tlog.inclusion_proof(tree, first + k, size),
+                checkpoint=note,
+            )
+            for k, entry in enumerate(entries)
+        ]
+        first += len(entries)
+        signed_at = parse_micros(bundle["bundle_signature"]["signed_at"])
+        out.append(cjson.dumps(sign_bundle({**bundle, "timestamp_proofs": proofs}, key, signed_at)))
+    return out
+
+
+def _proof_cost(
+    report: _floors.Report,
+    keys: KeySet,
+    key: SeedSigner,
+    bundles: list[dict[str, Any]],
+    datas: list[bytes],
+) -> None:
+    """CPU seconds per bundle with and without proofs, interleaved; print the ratios."""
+    kinds = {
+        "without proofs": datas,
+        "with proofs, one checkpoint": _with_proofs(bundles, key, shared=True),
+        "with proofs, a checkpoint each": _with_proofs(bundles, key, shared=False),
+    }
+    best = dict.fromkeys(kinds, float("inf"))
+    for _ in range(ROUNDS):
+        for name, batch in kinds.items():
+            start = time.process_time()
+            for data in batch:
+                verify_bundle_bytes(data, keys)
+            best[name] = min(best[name], (time.process_time() - start) / len(batch))
+    base_name, base = next(iter(best.items()))
+    report.note(f"{base_name}: {base * 1e6:,.0f} us CPU per bundle")
+    for name, seconds in list(best.items())[1:]:
+        ratio = seconds / base
+        report.ratios[f"{name} / {base_name}"] = ratio
+        verdict = "met" if ratio < 1.1 else "NOT met"
+        report.note(
+            f"{name}: {seconds * 1e6:,.0f} us, {(ratio - 1) * 100:+.1f} % "
+            f"(target < +10 %: {verdict})"
+        )
 
 
 def main() -> None:
@@ -59,11 +136,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "bundles"
         folder.mkdir()
-        datas = []
+        datas, bundles = [], []
         for i in range(n):
-            data = cjson.dumps(factory.bundle(factory.record(i + 1), key))
+            bundle = factory.bundle(factory.record(i + 1), key)
+            data = cjson.dumps(bundle)
             (folder / f"{i}.json").write_bytes(data)
             datas.append(data)
+            bundles.append(bundle)
         keys_file = Path(tmp) / "keys.json"
         keys_file.write_text(json.dumps(keys.to_document()))
 
@@ -85,6 +164,7 @@ def main() -> None:
     report.floor("libsodium verify, 1 process", one, SIGNATURES_PER_BUNDLE, "sig/s")
     report.floor("libsodium verify, 2 processes", two, SIGNATURES_PER_BUNDLE, "sig/s")
     report.peer("joserfc JWS verify, 1 process", _floors.jws_verify(datas, 1))
+    _proof_cost(report, keys, key, bundles, datas)
     report.note(f"CLI pith verify DIR (start-up included): {cli:,.0f} bundles/s")
     report.ratios["cli / libsodium 1 process"] = cli / (one / SIGNATURES_PER_BUNDLE)
     if jobs2 is None:

@@ -184,7 +184,7 @@ def _checkpoint(
     """The checkpoint a proof carries, checked: (checkpoint, Pith key id, witness names)."""
     where = f"timestamp_proofs[{i}].checkpoint"
     try:
-        note, checkpoint = _parsed(proof.checkpoint)
+        checkpoint = _parsed(proof.checkpoint)[1]
     except FormatError as e:
         raise _fail(Reason.MALFORMED, f"{where}: {e.message}") from e
     # (3) origin
@@ -194,10 +194,10 @@ def _checkpoint(
             f"{where} is of log {checkpoint.origin!r}, not {policy.origin!r}",
         )
     # (4) log signature by a trusted key, valid when the bundle was built
-    signer = _log_signer(note, checkpoint.origin, keys, built_at, where)
+    signer = _log_signer(proof.checkpoint, checkpoint.origin, keys, built_at, where)
     # (5) witnesses
     try:
-        cosigned = _cosignatures(proof.checkpoint, policy.witnesses) if policy.witnesses else ()
+        cosigned = _cosignatures(proof.checkpoint, policy.witnesses)
     except (FormatError, VerificationError) as e:
         raise _fail(Reason.BAD_COSIGNATURE, f"{where}: {e.message}") from e
     if len(cosigned) < policy.required:
@@ -218,36 +218,43 @@ def _parsed(data: bytes) -> tuple[Note, Checkpoint]:
 
 
 @functools.lru_cache(maxsize=256)
-def _note_key(origin: str, raw: bytes) -> VerifierKey:
-    return note_key(origin, raw, check=False)
+def _signature_valid(data: bytes, public_key: bytes) -> bool | None:
+    """Whether the note's signatures by ``public_key``, as its origin's note key, verify.
 
+    None when the note has no signature by that key.
 
-@functools.lru_cache(maxsize=256)
-def _signed(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    return ed25519_verify(public_key, message, signature)
+    Raises:
+        FormatError: as :func:`_parsed`.
+        ValueError: an origin that cannot name a note key.
+    """
+    note, checkpoint = _parsed(data)
+    found = note.signed_by(note_key(checkpoint.origin, public_key, check=False))
+    if not found:
+        return None
+    text = note.text.encode()
+    return all(ed25519_verify(public_key, text, s.signature) for s in found)
 
 
 @functools.lru_cache(maxsize=64)
 def _cosignatures(note: bytes, witnesses: tuple[VerifierKey, ...]) -> tuple[Cosignature, ...]:
-    return tuple(cosignatures(Note.parse(note), witnesses))
+    return tuple(cosignatures(_parsed(note)[0], witnesses))
 
 
-def _log_signer(note: Note, origin: str, keys: KeySet, built_at: datetime, where: str) -> str:
-    """The id of the trusted key whose note signature on ``note`` verifies and counts."""
+def _log_signer(data: bytes, origin: str, keys: KeySet, built_at: datetime, where: str) -> str:
+    """The id of the trusted key whose note signature on ``data`` verifies and counts."""
     problems: list[VerificationError] = []
     for key in keys:
         try:
-            vkey = _note_key(origin, key.raw)
+            valid = _signature_valid(data, key.raw)
         except ValueError:
             break  # the origin cannot name a note key: nothing signed it
-        found = note.signed_by(vkey)
-        if not found:
+        if valid is None:
             continue
-        text = note.text.encode()
-        if not all(_signed(key.raw, text, s.signature) for s in found):
+        if not valid:
+            key_id = note_key(origin, key.raw).key_id.hex()
             raise _fail(
                 Reason.BAD_NOTE_SIGNATURE,
-                f"{where}: the signature by {origin} ({vkey.key_id.hex()}) does not verify",
+                f"{where}: the signature by {origin} ({key_id}) does not verify",
             )
         try:
             keys.require(key.key_id, key.fingerprint, built_at)

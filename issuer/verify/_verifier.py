@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from issuer import cjson
@@ -137,7 +138,7 @@ class _Run:
     def run(self) -> VerifiedBundle:
         b = self.bundle
         # (1) structure: exactly the bundle's fields, fixed values, well-formed containers
-        self._structure()
+        built_at = self._structure()
         self.passed.append("structure")
         # (2) canonical record → canonical_sha256
         try:
@@ -184,13 +185,14 @@ class _Run:
         # (10) log proofs, when present or required (issuer.verify._proofs); a report
         # lists the step only then, so a bundle without proofs reports as before
         if b["timestamp_proofs"] or self.log.require:
-            check_log_proofs(b, self.keys, parse_seconds(b["built_at"]), self.log)
+            check_log_proofs(b, self.keys, built_at, self.log)
             self.passed.append("log")
         return VerifiedBundle(
             str(number), record.canonical_sha256, record, state_sha256, digest, signer
         )
 
-    def _structure(self) -> None:
+    def _structure(self) -> datetime:
+        """Check the bundle's shape; return its ``built_at``."""
         b = self.bundle
         if not isinstance(b, dict):
             raise _fail("structure", Reason.MALFORMED, "a bundle is a JSON object")
@@ -227,7 +229,7 @@ class _Run:
         if not all(isinstance(h, dict) for h in b["mirror_hints"]):
             raise _fail("structure", Reason.MALFORMED, "mirror_hints must be objects")
         try:
-            parse_seconds(b["built_at"])
+            return parse_seconds(b["built_at"])
         except FormatError as e:
             raise _fail("structure", Reason.MALFORMED, f"built_at: {e.message}") from e
 
