@@ -112,17 +112,25 @@ class SqlStore(LogTables, PublishTables):
         wanted = set(keys)
         ids = sorted({source_id for source_id, _ in wanted})
         found: dict[tuple[str, int], str] = {}
-        for chunk in _chunks(ids, self._db.values_per_query):
-            values, params = self._db.text_values(chunk)
-            rows = self._db.execute(
-                f"WITH p(value) AS ({values}) SELECT source_id, version, canonical_sha256 "  # noqa: S608 - placeholders only
-                "FROM records WHERE source_id IN (SELECT value FROM p)",
-                params,
-            )
-            for source_id, version, digest in rows:
-                if (source_id, version) in wanted:
-                    found[(source_id, version)] = digest
+        rows = self._with_values(
+            ids,
+            "SELECT source_id, version, canonical_sha256 FROM records "
+            "WHERE source_id IN (SELECT value FROM p)",
+        )
+        for source_id, version, digest in rows:
+            if (source_id, version) in wanted:
+                found[(source_id, version)] = digest
         return found
+
+    def _with_values(self, values: list[str], select: str) -> Iterator[Any]:
+        """The rows of ``WITH p(value) AS (values) SELECT …``, a slice of ``values`` at a time.
+
+        ``select`` is the store's own SQL; the values are bound, never written into it.
+        """
+        for chunk in _chunks(values, self._db.values_per_query):
+            fragment, params = self._db.text_values(chunk)
+            query = f"WITH p(value) AS ({fragment}) {select}"
+            yield from self._db.execute(query, params).fetchall()
 
     def record(self, pith_number: str | PithNumber) -> IssuedRecord | None:
         """The record with this Pith number.
@@ -339,15 +347,13 @@ class SqlStore(LogTables, PublishTables):
     def _newest_versions(self, ids: list[str]) -> dict[str, tuple[int, str]]:
         """arXiv id → (version, since) of the record its unversioned alias points at."""
         found: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks(ids, self._db.values_per_query):
-            values, params = self._db.text_values(chunk)
-            rows = self._db.execute(
-                f"WITH p(value) AS ({values}) SELECT a.source_id, r.version, a.since "  # noqa: S608 - placeholders only
-                "FROM arxiv_alias a JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
-                "AND a.source_id IN (SELECT value FROM p)",
-                params,
-            )
-            found.update((source_id, (version, since)) for source_id, version, since in rows)
+        rows = self._with_values(
+            ids,
+            "SELECT a.source_id, r.version, a.since FROM arxiv_alias a "
+            "JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
+            "AND a.source_id IN (SELECT value FROM p)",
+        )
+        found.update((source_id, (version, since)) for source_id, version, since in rows)
         return found
 
     def _record_collisions(self, written: list[NewRecord]) -> int:
@@ -360,23 +366,21 @@ class SqlStore(LogTables, PublishTables):
         found = 0
         for kind, length in SHORT_KINDS.items():
             prefixes = sorted({n.code[:length] for n in written})
-            for chunk in _chunks(prefixes, self._db.values_per_query):
-                values, params = self._db.text_values(chunk)
-                # A range holding a second row is enough: stop counting there (LIMIT 2).
-                shared = self._db.execute(
-                    f"WITH p(value) AS ({values}) SELECT p.value FROM p WHERE "  # noqa: S608 - placeholders only
-                    "(SELECT COUNT(*) FROM (SELECT 1 FROM records r WHERE r.code >= p.value "
-                    "AND r.code < p.value || '~' LIMIT 2) AS hits) > 1",
-                    params,
-                ).fetchall()
-                for (prefix,) in shared:
-                    for number in self.by_code_prefix(prefix):
-                        cursor = self._db.execute(
-                            "INSERT INTO short_collisions VALUES (?, ?, ?, ?) "
-                            "ON CONFLICT DO NOTHING",
-                            (kind, prefix, number, now),
-                        )
-                        found += cursor.rowcount
+            # A range holding a second row is enough: stop counting there (LIMIT 2).
+            shared = list(
+                self._with_values(
+                    prefixes,
+                    "SELECT p.value FROM p WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM records r "
+                    "WHERE r.code >= p.value AND r.code < p.value || '~' LIMIT 2) AS hits) > 1",
+                )
+            )
+            for (prefix,) in shared:
+                for number in self.by_code_prefix(prefix):
+                    cursor = self._db.execute(
+                        "INSERT INTO short_collisions VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (kind, prefix, number, now),
+                    )
+                    found += cursor.rowcount
         return found
 
     def append_event(self, event: dict[str, Any]) -> None:
