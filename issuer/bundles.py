@@ -135,11 +135,10 @@ def sign_bundle(
 
     ``parsed``: as for :func:`bundle_digest`; only for a bundle this toolkit built.
     """
-    unsigned = {k: v for k, v in bundle.items() if k != "bundle_signature"}
-    digest = bundle_digest(unsigned, parsed=parsed)
+    digest = bundle_digest(bundle, parsed=parsed)  # leaves out any old signature
     signature = signature_object(signer, digest, signed_message=SIGNED_MESSAGE, signed_at=signed_at)
     return {
-        **unsigned,
+        **bundle,  # an old bundle_signature is replaced below
         "bundle_signature": {**signature, "bundle_sha256": digest.hex()},
     }
 

@@ -34,6 +34,11 @@ def test_signing_is_strict_unless_told_the_bundle_is_the_toolkits(
         bundle_digest(hostile)
     # The fast path is only for what the toolkit built; it does not check (orjson writes it).
     assert len(bundle_digest(hostile, parsed=True)) == 32
+    resigned = sign_bundle(hostile, factory.signer(), factory.T0, parsed=True)
+    assert resigned["built_at"] == 1.5
+    assert (
+        resigned["bundle_signature"]["bundle_sha256"] == bundle_digest(hostile, parsed=True).hex()
+    )
     signed = sign_bundle(real_bundle, factory.signer(), factory.T0, parsed=True)
     assert signed == sign_bundle(real_bundle, factory.signer(), factory.T0)
 
