@@ -15,7 +15,12 @@ every content-derived identifier needs (the code). A record's six source
 aliases are a pure function of the record, its Pith number and its issuance
 time (spec §4), so they are recomputed rather than stored; what is stored is
 what cannot be recomputed: where the unversioned arXiv alias pointed, and
-when it moved.
+when it moved. The same holds for the signed objects (schema 4): a record's
+values, a receipt's and an event's signature, times and key ids are stored,
+and their JSON is rebuilt on read by :mod:`issuer.store._compact`, which also
+decides, when a row is written, whether its compact form gives back the very
+bytes given or the row keeps them whole. Log leaf entries are rebuilt from
+the record or event they name.
 """
 
 from __future__ import annotations
@@ -216,8 +221,9 @@ class SqlStore(LogTables, PublishTables):
         if not rows:
             return []
         context = self._context(rows[0][:_CONTEXT_WIDTH])
-        keys = self._keys()
-        return [cjson.loads(event_bytes(_event(r), context, keys)) for r in rows]
+        events = [_event(r) for r in rows]
+        keys = self._keys(_key_ids(events))
+        return [cjson.loads(event_bytes(e, context, keys)) for e in events]
 
     def chain_head(self, pith_number: str, target: str) -> str | None:
         """The newest event of a chain: the one no other event names as prev_event."""
@@ -501,15 +507,18 @@ class SqlStore(LogTables, PublishTables):
         if not rows:
             return []
         contexts = {row[0]: self._context(row[1:]) for row in rows}
-        keys = self._keys()
+        stored = [
+            (int(row[0]), int(row[1]), cast(EventRow, tuple(row[2:])))
+            for row in self._db.execute(
+                f"SELECT e.id, e.record_id, {_EVENT_COLUMNS} FROM events e "  # noqa: S608 - constants
+                "WHERE e.record_id BETWEEN ? AND ? ORDER BY e.id",
+                (rows[0][0], rows[-1][0]),
+            )
+        ]
+        keys = self._keys(_key_ids(e for _, _, e in stored))
         events: dict[int, list[tuple[int, bytes]]] = {}
-        for row in self._db.execute(
-            f"SELECT e.id, e.record_id, {_EVENT_COLUMNS} FROM events e "  # noqa: S608 - constants
-            "WHERE e.record_id BETWEEN ? AND ? ORDER BY e.id",
-            (rows[0][0], rows[-1][0]),
-        ):
-            row_id, record_id, *columns = row
-            event = event_bytes(cast(EventRow, tuple(columns)), contexts[record_id], keys)
+        for row_id, record_id, columns in stored:
+            event = event_bytes(columns, contexts[record_id], keys)
             events.setdefault(record_id, []).append((row_id, event))
         return [
             SignedObjects(row_id, context.receipt_json, events.get(row_id, []))
@@ -591,6 +600,11 @@ _INSERT_EVENT = (
     f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 2))})"
 )
 _CONTEXT_WIDTH = 6 + len(RECORD_COLUMNS) + len(RECEIPT_COLUMNS)
+
+
+def _key_ids(events: Iterable[EventRow]) -> set[str]:
+    """The key ids compact event rows name (a key another writer added since is read then)."""
+    return {k for e in events for k in e[7:9] if k is not None}
 
 
 def _event(row: tuple[Any, ...]) -> EventRow:

@@ -306,3 +306,20 @@ def test_a_leaf_entry_that_its_row_does_not_rebuild_stops_the_migration(
     assert "left at schema 3" in refused.value.message
     version, _, columns = schema_state(registry_url)
     assert version == 3 and "receipt" in columns
+
+
+def test_rows_signed_by_a_key_another_writer_added_since_are_read(
+    store: Store, registry_url: str
+) -> None:
+    new = _new()
+    store.write_records([new])
+    assert len(store.events(new.pith_number)) == 1  # this store has read keys_used
+    with open_store(registry_url) as other:
+        other.add_key(OTHER.public_key)
+        added = registry.add_event(
+            other, new.pith_number, "author_attestation", {"orcid": "x"}, OTHER, now=factory.T0
+        )
+    assert _fallbacks(store) == (0, 0, 1, 0)  # compact: the other writer knew the key
+    assert added in store.events(new.pith_number)
+    [signed] = store.signed_batch(0, 1)
+    assert signed.events[1][1] == cjson.dumps(added)  # in row order
