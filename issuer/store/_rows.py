@@ -86,8 +86,10 @@ class NewRecord:
     """Everything issuance writes for one record, in one transaction, as ready-made rows.
 
     Built where the record is signed (a worker process, under the pipeline)
-    so the single writer only binds bytes: serializing and compressing is
-    work that parallelizes, the writer is not.
+    so the single writer only binds values: serializing and splitting each
+    object into its compact row (:mod:`issuer.store._compact`) is work that
+    parallelizes, the writer is not. The writer only rebuilds each compact
+    row and compares it with the bytes signed, keeping them whole if they differ.
     """
 
     source_id: str
