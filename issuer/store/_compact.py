@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from issuer import cjson
 from issuer._signatures import ALGORITHM, SIGNATURE_STATUS
@@ -108,16 +109,44 @@ _SECOND = timedelta(seconds=1)
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, FormatError, binascii.Error)
 
 
-@dataclass(frozen=True, slots=True)
 class RecordContext:
-    """What a record row gives the rebuild of its receipt and ``record_created`` event."""
+    """What a record row gives the rebuild of its receipt and ``record_created`` event.
 
-    pith_number: str
-    canonical_sha256: str
-    record_json: bytes
-    source_id: str
-    version: int
-    receipt_json: bytes  # the record's current receipt, as rebuilt
+    The record's and receipt's JSON may be given as functions that rebuild
+    them, called the first time they are needed (most event rows need neither).
+    """
+
+    __slots__ = ("_receipt", "_record", "canonical_sha256", "pith_number", "source_id", "version")
+
+    def __init__(  # noqa: PLR0917 - the record row's values, in the order every caller has them
+        self,
+        pith_number: str,
+        canonical_sha256: str,
+        record_json: bytes | Callable[[], bytes],
+        source_id: str,
+        version: int,
+        receipt_json: bytes | Callable[[], bytes],
+    ) -> None:
+        self.pith_number = pith_number
+        self.canonical_sha256 = canonical_sha256
+        self.source_id = source_id
+        self.version = version
+        self._record = record_json
+        self._receipt = receipt_json
+
+    @property
+    def record_json(self) -> bytes:
+        """The canonical record's JSON."""
+        if not isinstance(self._record, bytes):
+            self._record = self._record()
+        return self._record
+
+    @property
+    def receipt_json(self) -> bytes:
+        """The record's current receipt, as rebuilt."""
+        if not isinstance(self._receipt, bytes):
+            self._receipt = self._receipt()
+        return self._receipt
 
 
 def seconds(text: str) -> int:
@@ -280,12 +309,21 @@ def checked_receipt(
     return candidate if rebuilt == receipt_json else full
 
 
+def _parse(data: bytes) -> Any:
+    """A stored object's values, to split into columns (``None``: not JSON).
+
+    Not the strict parse: the columns are kept only if they rebuild the very
+    bytes, so anything odd that a looser parse lets through is kept whole.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def receipt_row(receipt_json: bytes, canonical_sha256: str, key_id: str, keys: Keys) -> ReceiptRow:
     """The row of a stored receipt: compact if it rebuilds to ``receipt_json``, else whole."""
-    try:
-        receipt = cjson.loads(receipt_json)
-    except FormatError:
-        return (None, None, None, None, None, receipt_json)
+    receipt = _parse(receipt_json)
     candidate = receipt_candidate(receipt, receipt_json) if isinstance(receipt, dict) else None
     if candidate is None:
         return (None, None, None, None, None, receipt_json)
@@ -400,12 +438,15 @@ def checked_event(
     context: RecordContext,
     keys: Keys,
     payload: Any = None,
+    *,
+    kept_first: bool = False,
 ) -> EventRow:
     """``candidate`` if it rebuilds to ``event_json``, else the JSON itself.
 
     ``payload``: the event's payload, to keep with the row where the
     candidate leaves it to the record row and the record row does not
     rebuild it (a ``record_created`` event whose receipt was re-signed since).
+    ``kept_first``: try that first (the row keeps its payload already).
     """
     full: EventRow = (*candidate[:5], None, None, None, None, None, event_json)
     if candidate[10] is not None:
@@ -414,28 +455,35 @@ def checked_event(
     if key_id not in keys or (signer_key_id is not None and signer_key_id not in keys):
         return full
     try:
-        if event_bytes(candidate, context, keys) == event_json:
-            return candidate
-        if candidate[9] is not None or payload is None:
-            return full
-        kept: EventRow = (*candidate[:9], cjson.dumps(payload), None)
-        return kept if event_bytes(kept, context, keys) == event_json else full
+        tries = [candidate]
+        if candidate[9] is None and payload is not None:
+            # Not the validating dump: whatever it writes is kept only if it rebuilds the bytes.
+            kept: EventRow = (*candidate[:9], cjson.dumps_parsed(payload), None)
+            tries.insert(0 if kept_first else 1, kept)
+        for row in tries:
+            if event_bytes(row, context, keys) == event_json:
+                return row
     except _MALFORMED:
-        return full
+        pass
+    return full
 
 
-def event_row(event_json: bytes, context: RecordContext, keys: Keys) -> EventRow:
+def event_row(
+    event_json: bytes, context: RecordContext, keys: Keys, *, kept_first: bool = False
+) -> EventRow:
     """The row of a stored event: compact if it rebuilds to ``event_json``, else whole.
 
     Raises:
         FormatError: ``event_json`` is not canonical JSON of an object with an
             event's columns (the registry never held such a row).
     """
-    event = cjson.loads(event_json)
+    event = _parse(event_json)
     if not isinstance(event, dict):
         raise FormatError("a stored event is not a JSON object")
     try:
         candidate = event_candidate(event, event_json)
     except _MALFORMED as e:
         raise FormatError(f"a stored event lacks its columns: {e}") from e
-    return checked_event(candidate, event_json, context, keys, event.get("payload"))
+    return checked_event(
+        candidate, event_json, context, keys, event.get("payload"), kept_first=kept_first
+    )

@@ -264,10 +264,10 @@ class SqlStore(LogTables, PublishTables):
         return RecordContext(
             str(PithNumber(year, code)),
             digest,
-            record_bytes(source_id, int(version), record),
+            lambda: record_bytes(source_id, int(version), record),
             source_id,
             int(version),
-            receipt_bytes(digest, key_id, receipt, keys),
+            lambda: receipt_bytes(digest, key_id, receipt, keys),
         )
 
     def keys_used(self) -> list[PublicKey]:
@@ -308,6 +308,7 @@ class SqlStore(LogTables, PublishTables):
                 "INSERT INTO keys_used(key_id, record) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (key.key_id, cjson.dumps(key.to_dict())),
             )
+        self._keys_cache = None  # read again, with this key, when a row next needs it
 
     def write_records(self, batch: list[NewRecord]) -> tuple[list[NewRecord], int]:
         """Write a batch in one transaction: each record with its receipt, event and aliases.
@@ -540,37 +541,53 @@ class SqlStore(LogTables, PublishTables):
         """
         with self._transaction():
             db = self._db
+            # Each event's record, whether its row keeps its payload, and its type.
+            owners = {
+                row_id: (record_id, bool(kept), event_type)
+                for row_id, record_id, kept, event_type in self._in_ranges(
+                    "SELECT id, record_id, payload IS NOT NULL, event_type FROM events "
+                    "WHERE id BETWEEN ? AND ?",
+                    [r for r, _ in events],
+                )
+            }
+            resigned = {r for r, _, _ in receipts}
             if receipts:
-                # The record_created events whose payload is rebuilt from the receipt about
-                # to change: their payload, as it is now, is kept with them.
-                self._keep_payloads([r for r, _, _ in receipts])
-                self._keys({k for _, k, _ in receipts})
-                updates = []
-                for row_id, key_id, receipt in receipts:
-                    [(digest,)] = db.execute(
-                        "SELECT canonical_sha256 FROM records WHERE id=?", (row_id,)
-                    ).fetchall()
-                    row = receipt_row(receipt, digest, key_id, self._keys())
-                    updates.append((key_id, *row, row_id))
+                contexts = self._contexts(list(resigned))
+                # The record_created events whose payload is rebuilt from a receipt about to
+                # change keep that payload, as it is now; those rewritten below keep it as
+                # they are written.
+                rewritten = {rec for rec, _, kind in owners.values() if kind == RECORD_CREATED}
+                self._keep_payloads({r: c for r, c in contexts.items() if r not in rewritten})
+                keys = self._keys({k for _, k, _ in receipts})
                 db.executemany(
                     "UPDATE records SET receipt_key_id=?, "  # noqa: S608 - constants
                     + ", ".join(f"{c}=?" for c in RECEIPT_COLUMNS)
                     + " WHERE id=?",
+                    [
+                        (
+                            key_id,
+                            *receipt_row(receipt, contexts[r].canonical_sha256, key_id, keys),
+                            r,
+                        )
+                        for r, key_id, receipt in receipts
+                    ],
+                )
+            if events:
+                # The records as they are now (receipts re-signed above included).
+                contexts = self._contexts([record_id for record_id, _, _ in owners.values()])
+                keys = self._keys()
+                updates = []
+                for r, event in events:
+                    record_id, kept, _ = owners[r]
+                    first = kept or record_id in resigned  # the record no longer rebuilds it
+                    row = event_row(event, contexts[record_id], keys, kept_first=first)
+                    updates.append((*row[5:], r))
+                db.executemany(
+                    "UPDATE events SET "  # noqa: S608 - constants
+                    + ", ".join(f"{c}=?" for c in EVENT_COLUMNS[5:])
+                    + " WHERE id=?",
                     updates,
                 )
-            event_updates = []
-            for row_id, event_json in events:
-                [(record_id,)] = db.execute(
-                    "SELECT record_id FROM events WHERE id=?", (row_id,)
-                ).fetchall()
-                compact = event_row(event_json, self._context_of(record_id), self._keys())
-                event_updates.append((*compact[5:], row_id))
-            db.executemany(
-                "UPDATE events SET "  # noqa: S608 - constants
-                + ", ".join(f"{c}=?" for c in EVENT_COLUMNS[5:])
-                + " WHERE id=?",
-                event_updates,
-            )
             # Published bundles carry the old signatures: publish writes them again.
             db.executemany(
                 "DELETE FROM published WHERE record_id=?", [(r,) for r, _, _ in receipts]
@@ -580,19 +597,51 @@ class SqlStore(LogTables, PublishTables):
                 [(r,) for r, _ in events],
             )
 
-    def _keep_payloads(self, record_ids: list[int]) -> None:
+    def _keep_payloads(self, contexts: dict[int, RecordContext]) -> None:
         """Store the payload of these records' ``record_created`` events that rebuild from them."""
-        for record_id in record_ids:
-            pending = self._db.execute(
-                "SELECT id FROM events WHERE record_id=? AND event_type=? AND payload IS NULL "
-                "AND event_json IS NULL",
-                (record_id, RECORD_CREATED),
-            ).fetchall()
-            if pending:
-                payload = record_payload(self._context_of(record_id))
-                self._db.executemany(
-                    "UPDATE events SET payload=? WHERE id=?", [(payload, r) for (r,) in pending]
-                )
+        pending = [
+            (record_payload(contexts[record_id]), row_id)
+            for record_id, row_id in self._in_ranges(
+                "SELECT record_id, id FROM events WHERE record_id BETWEEN ? AND ? "
+                "AND event_type=? AND payload IS NULL AND event_json IS NULL",
+                list(contexts),
+                (RECORD_CREATED,),
+            )
+        ]
+        self._db.executemany("UPDATE events SET payload=? WHERE id=?", pending)
+
+    def _contexts(self, record_ids: list[int]) -> dict[int, RecordContext]:
+        """The rebuild context of each record, by row id."""
+        return {
+            int(row[0]): self._context(row[1:])
+            for row in self._in_ranges(
+                f"SELECT r.id, {_CONTEXT_COLUMNS} FROM records r "  # noqa: S608 - constants
+                "WHERE r.id BETWEEN ? AND ?",
+                record_ids,
+            )
+        }
+
+    def _in_ranges(
+        self, sql: str, ids: list[int], params: tuple[Any, ...] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``sql`` (``first column BETWEEN ? AND ?``, then ``params``) for ``ids``.
+
+        Ids are queried as ranges of near ones (a batch walks the registry in
+        row-id order, so one range is the common case); rows whose first
+        column is not one of ``ids`` are left out.
+        """
+        wanted = set(ids)
+        ordered = sorted(wanted)
+        start = 0
+        for k in range(1, len(ordered) + 1):
+            if k == len(ordered) or ordered[k] - ordered[start] > 2 * (k - start) + _SPAN:
+                for row in self._db.execute(sql, (ordered[start], ordered[k - 1], *params)):
+                    if row[0] in wanted:
+                        yield tuple(row)
+                start = k
+
+
+_SPAN = 64  # ids a range may skip over: a gap this size is read rather than split
 
 
 _INSERT_EVENT = (
