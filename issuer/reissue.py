@@ -21,7 +21,6 @@ signing key changes).
 from __future__ import annotations
 
 import contextlib
-import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -95,7 +94,7 @@ def resign(rows: list[SignedObjects], signer: Signer, now: datetime) -> Resigned
             new = reissue_receipt(receipt, signer, now)
             done.receipts.append((row.row_id, signer.key_id, cjson.dumps_parsed(new)))
         for row_id, body in row.events:
-            event = cjson.loads(zlib.decompress(body))
+            event = cjson.loads(body)
             if _is_current(event["signature"], signer):
                 done.events_current += 1
                 continue
@@ -106,7 +105,7 @@ def resign(rows: list[SignedObjects], signer: Signer, now: datetime) -> Resigned
                     "hash to its id: the registry was altered",
                     hint="restore the registry from a backup; nothing in this batch was re-signed",
                 )
-            done.events.append((row_id, zlib.compress(cjson.dumps_parsed(signed), 1)))
+            done.events.append((row_id, cjson.dumps_parsed(signed)))
     return done
 
 

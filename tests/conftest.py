@@ -127,4 +127,3 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "registry.sqlite3")
     url: str = request.getfixturevalue("pg_url")
     return url
-

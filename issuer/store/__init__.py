@@ -3,6 +3,11 @@
 :func:`open_store` opens a registry by URL: a path or ``sqlite:PATH`` (the
 embedded default), or ``postgresql://…`` for a registry that several machines
 issue into. Both give a :class:`Store`, with the same schema and behaviour.
+
+The registry keeps only what cannot be recomputed (schema 4): signatures,
+times, key ids and builder versions, with the record's values; receipts,
+events and log entries are rebuilt byte for byte on read
+(:mod:`issuer.store._compact`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +9,15 @@ from issuer import cjson
 from issuer._time import parse_seconds
 from issuer.identifiers import PithNumber, source_aliases
 from issuer.record import CanonicalRecord
+from issuer.store._compact import (
+    EventRow,
+    ReceiptRow,
+    RecordContext,
+    RecordRow,
+    event_candidate,
+    receipt_candidate,
+    record_candidate,
+)
 
 
 @dataclass(frozen=True)
@@ -18,7 +26,7 @@ class SignedObjects:
 
     row_id: int
     receipt: bytes  # canonical JSON
-    events: list[tuple[int, bytes]]  # (event row id, zlib-compressed canonical JSON)
+    events: list[tuple[int, bytes]]  # (event row id, canonical JSON)
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,10 @@ class NewRecord:
     """Everything issuance writes for one record, in one transaction, as ready-made rows.
 
     Built where the record is signed (a worker process, under the pipeline)
-    so the single writer only binds bytes: serializing and compressing is
-    work that parallelizes, the writer is not.
+    so the single writer only binds values: serializing and splitting each
+    object into its compact row (:mod:`issuer.store._compact`) is work that
+    parallelizes, the writer is not. The writer only rebuilds each compact
+    row and compares it with the bytes signed, keeping them whole if they differ.
     """
 
     source_id: str
@@ -89,9 +99,12 @@ class NewRecord:
     year: int
     code: str
     record_json: bytes
+    record_row: RecordRow  # compact, unchecked: the writer checks it rebuilds record_json
     receipt_key_id: str
     receipt_json: bytes
-    event: tuple[str, str, str, str, str, bytes]  # id, target, type, prev, created_at, body
+    receipt_row: ReceiptRow  # compact, unchecked: the writer checks it rebuilds receipt_json
+    event_json: bytes  # the record_created event
+    event_row: EventRow  # compact, unchecked: the writer checks it rebuilds event_json
     issued_at: str
     location: str = ""
     title: str | None = None
@@ -113,6 +126,8 @@ class NewRecord:
         ``title``: the raw title the record was issued from, kept for the published
         pages (the record itself holds only its hash).
         """
+        receipt_json = cjson.dumps_parsed(receipt)
+        event_json = cjson.dumps_parsed(event)
         return cls(
             source_id=record.source_id,
             version=record.version,
@@ -121,9 +136,12 @@ class NewRecord:
             year=number.year,
             code=number.code,
             record_json=cjson.dumps_parsed(record.to_dict()),
+            record_row=record_candidate(record),
             receipt_key_id=receipt["key_id"],
-            receipt_json=cjson.dumps_parsed(receipt),
-            event=event_columns(event),
+            receipt_json=receipt_json,
+            receipt_row=receipt_candidate(receipt, receipt_json),
+            event_json=event_json,
+            event_row=event_candidate(event, event_json),
             issued_at=issued_at,
             location=location,
             title=title,
@@ -139,14 +157,14 @@ class NewRecord:
         """The full Pith number as text."""
         return str(PithNumber(self.year, self.code))
 
-
-def event_columns(event: dict[str, Any]) -> tuple[str, str, str, str, str, bytes]:
-    """An event's row: id, target, type, prev (``""`` for none), created_at, compressed JSON."""
-    return (
-        event["event_id"],
-        event["target"],
-        event["event_type"],
-        event["prev_event"] or "",
-        event["created_at"],
-        zlib.compress(cjson.dumps_parsed(event), 1),
-    )
+    @property
+    def context(self) -> RecordContext:
+        """What the record row gives the rebuild of its receipt and event."""
+        return RecordContext(
+            self.pith_number,
+            self.canonical_sha256,
+            self.record_json,
+            self.source_id,
+            self.version,
+            self.receipt_json,
+        )

@@ -9,15 +9,29 @@ version bump: a crash leaves the registry at the version before.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from issuer import cjson
+from issuer.errors import StoreError
 from issuer.identifiers import PithNumber
+from issuer.keys import PublicKey
+from issuer.store._compact import (
+    EVENT_COLUMNS,
+    RECEIPT_COLUMNS,
+    RECORD_COLUMNS,
+    RecordContext,
+    event_row,
+    receipt_bytes,
+    receipt_row,
+    record_row,
+)
 from issuer.store._db import Db
 from issuer.tlog import event_entry, record_entry
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -113,6 +127,39 @@ MIGRATIONS: dict[int, str] = {
     );
     ALTER TABLE publish_trees ADD COLUMN log_checkpoint INTEGER REFERENCES log_checkpoints(id);
     """,
+    # 4: "lean" (issue 14): what can be recomputed is no longer stored. Receipts and events
+    # keep their signatures, times, key ids and builder version, and are rebuilt byte-exact
+    # on read (issuer.store._compact); a row the compact form does not cover keeps its full
+    # JSON in receipt_json / event_json. Leaf entries are rebuilt from records and events.
+    # The backfill fills these columns, then drops receipt, body and entry.
+    4: """
+    -- The canonical record's values (text digests as raw bytes, categories space-separated,
+    -- submitted_at in seconds since the epoch), or its whole JSON in record_json.
+    ALTER TABLE records ADD COLUMN title_sha256 BLOB;
+    ALTER TABLE records ADD COLUMN abstract_sha256 BLOB;
+    ALTER TABLE records ADD COLUMN primary_cat TEXT;
+    ALTER TABLE records ADD COLUMN cross_cats TEXT;
+    ALTER TABLE records ADD COLUMN license TEXT;
+    ALTER TABLE records ADD COLUMN submitted_at INTEGER;
+    ALTER TABLE records ADD COLUMN record_json BLOB;
+    -- Times in microseconds since the epoch. A NULL receipt time: the same as signed_at.
+    ALTER TABLE records ADD COLUMN receipt_signature BLOB;
+    ALTER TABLE records ADD COLUMN receipt_signed_at INTEGER;
+    ALTER TABLE records ADD COLUMN receipt_first_computed_at INTEGER;
+    ALTER TABLE records ADD COLUMN receipt_last_reissued_at INTEGER;
+    ALTER TABLE records ADD COLUMN receipt_builder TEXT;
+    -- The whole receipt, where its compact form does not rebuild it (then the rest is NULL).
+    ALTER TABLE records ADD COLUMN receipt_json BLOB;
+    ALTER TABLE events ADD COLUMN signature BLOB;
+    ALTER TABLE events ADD COLUMN signed_at INTEGER;
+    -- key_id signed the event, signer_key_id is its signer object's key (NULL: key_id).
+    ALTER TABLE events ADD COLUMN key_id TEXT;
+    ALTER TABLE events ADD COLUMN signer_key_id TEXT;
+    -- The payload as canonical JSON (NULL: a record_created payload, from the record row).
+    ALTER TABLE events ADD COLUMN payload BLOB;
+    -- The whole event, where its compact form does not rebuild it (then the rest is NULL).
+    ALTER TABLE events ADD COLUMN event_json BLOB
+    """,
 }
 
 
@@ -144,11 +191,11 @@ TABLES: tuple[Table, ...] = (
             "source_id",
             "version",
             "canonical_sha256",
-            "canonical_record",
             "issued_at",
             "receipt_key_id",
-            "receipt",
             "title",
+            *RECORD_COLUMNS,
+            *RECEIPT_COLUMNS,
         ),
         ("id",),
     ),
@@ -157,12 +204,7 @@ TABLES: tuple[Table, ...] = (
         (
             "id",
             "record_id",
-            "event_id",
-            "target",
-            "event_type",
-            "prev_event",
-            "created_at",
-            "body",
+            *EVENT_COLUMNS,
         ),
         ("id",),
     ),
@@ -173,7 +215,7 @@ TABLES: tuple[Table, ...] = (
         ("alias_kind", "alias_value", "pith_number", "detected_at"),
         ("alias_kind", "alias_value", "pith_number"),
     ),
-    Table("log_leaves", ("leaf_index", "record_id", "event_row", "entry"), ("leaf_index",)),
+    Table("log_leaves", ("leaf_index", "record_id", "event_row"), ("leaf_index",)),
     Table("log_checkpoints", ("id", "tree_size", "origin", "note", "state", "created_at"), ("id",)),
     Table("publish_trees", ("tree_id", "outdir", "log_checkpoint"), ("tree_id",)),
     Table(
@@ -242,4 +284,111 @@ def _insert_leaves(db: Db, leaves: list[tuple[int, int, int | None, bytes]]) -> 
         )
 
 
-BACKFILLS: dict[int, Callable[[Db], None]] = {3: _backfill_log}
+def _backfill_lean(db: Db) -> None:
+    """Migration 4: each receipt and event as its compact row, then the recomputable columns go.
+
+    Runs inside the migration's transaction, so a crash leaves the registry at
+    schema 3, whole. Rows are read in id slices (keyset pagination) and
+    updated slice by slice, so memory stays flat on a registry of millions. A
+    receipt or event whose compact form does not rebuild to its stored bytes
+    keeps them in its fallback column; a leaf entry that is not the one its
+    record or event rebuilds (a row written by hand) stops the migration.
+
+    Raises:
+        StoreError: a leaf entry differs from its rebuild (the registry is left at schema 3).
+    """
+    keys = {
+        key.key_id: key
+        for key in (
+            PublicKey.from_dict(cjson.loads(r[0]))
+            for r in db.execute("SELECT record FROM keys_used").fetchall()
+        )
+    }
+    receipts: dict[int, bytes] = {}  # the receipts of the current slice's records, by row id
+    after = 0
+    while rows := db.execute(
+        "SELECT id, canonical_sha256, receipt_key_id, receipt, source_id, version, "
+        "canonical_record FROM records WHERE id > ? ORDER BY id LIMIT ?",
+        (after, _SLICE),
+    ).fetchall():
+        after = rows[-1][0]
+        db.executemany(
+            "UPDATE records SET "  # noqa: S608 - constants
+            + ", ".join(f"{c}=?" for c in (*RECORD_COLUMNS, *RECEIPT_COLUMNS))
+            + " WHERE id=?",
+            [
+                (
+                    *record_row(bytes(record), source_id, version),
+                    *receipt_row(bytes(receipt), digest, key_id, keys),
+                    row_id,
+                )
+                for row_id, digest, key_id, receipt, source_id, version, record in rows
+            ],
+        )
+    after = 0
+    while rows := db.execute(
+        "SELECT e.id, e.body, r.id, r.year, r.code, r.canonical_sha256, r.canonical_record, "
+        "r.source_id, r.version, r.receipt_key_id, r.receipt_signature, r.receipt_signed_at, "
+        "r.receipt_first_computed_at, r.receipt_last_reissued_at, r.receipt_builder, "
+        "r.receipt_json FROM events e JOIN records r ON r.id=e.record_id WHERE e.id > ? "
+        "ORDER BY e.id LIMIT ?",
+        (after, _SLICE),
+    ).fetchall():
+        after = rows[-1][0]
+        updates = []
+        for row_id, body, record_id, year, code, digest, record, source_id, version, *rest in rows:
+            key_id, receipt = rest[0], tuple(rest[1:])
+            if record_id not in receipts:
+                receipts[record_id] = receipt_bytes(digest, key_id, receipt, keys)
+            context = RecordContext(
+                str(PithNumber(year, code)),
+                digest,
+                bytes(record),
+                source_id,
+                version,
+                receipts[record_id],
+            )
+            event_json = zlib.decompress(body)
+            compact = event_row(event_json, context, keys)
+            updates.append((*compact[5:], row_id))
+        receipts.clear()
+        db.executemany(
+            "UPDATE events SET signature=?, signed_at=?, key_id=?, signer_key_id=?, payload=?, "
+            "event_json=? WHERE id=?",
+            updates,
+        )
+    after = -1
+    while rows := db.execute(
+        "SELECT l.leaf_index, l.entry, r.year, r.code, r.canonical_sha256, e.event_id "
+        "FROM log_leaves l JOIN records r ON r.id=l.record_id "
+        "LEFT JOIN events e ON e.id=l.event_row WHERE l.leaf_index > ? "
+        "ORDER BY l.leaf_index LIMIT ?",
+        (after, _SLICE),
+    ).fetchall():
+        after = rows[-1][0]
+        for index, entry, year, code, digest, event_id in rows:
+            number = str(PithNumber(year, code))
+            if bytes(entry) != leaf_entry(number, digest, event_id):
+                raise StoreError(
+                    f"log leaf {index} is not the entry of {number} that its row rebuilds",
+                    hint="restore the registry from a backup, or migrate with a release "
+                    "before schema 4",
+                )
+    dropped = (
+        ("records", "canonical_record"),
+        ("records", "receipt"),
+        ("events", "body"),
+        ("log_leaves", "entry"),
+    )
+    for table, column in dropped:
+        db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
+def leaf_entry(pith_number: str, canonical_sha256: str, event_id: str | None) -> bytes:
+    """A leaf's entry: its record's (no event) or its event's (issuer.tlog)."""
+    if event_id is None:
+        return record_entry(pith_number, canonical_sha256)
+    return event_entry(pith_number, event_id)
+
+
+BACKFILLS: dict[int, Callable[[Db], None]] = {3: _backfill_log, 4: _backfill_lean}

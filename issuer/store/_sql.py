@@ -15,33 +15,62 @@ every content-derived identifier needs (the code). A record's six source
 aliases are a pure function of the record, its Pith number and its issuance
 time (spec §4), so they are recomputed rather than stored; what is stored is
 what cannot be recomputed: where the unversioned arXiv alias pointed, and
-when it moved.
+when it moved. The same holds for the signed objects (schema 4): a record's
+values, a receipt's and an event's signature, times and key ids are stored,
+and their JSON is rebuilt on read by :mod:`issuer.store._compact`, which also
+decides, when a row is written, whether its compact form gives back the very
+bytes given or the row keeps them whole. Log leaf entries are rebuilt from
+the record or event they name.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from issuer import cjson
 from issuer.errors import FormatError, StoreError
 from issuer.identifiers import PithNumber, parse_pith_number
 from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
+from issuer.store._compact import (
+    EVENT_COLUMNS,
+    RECEIPT_COLUMNS,
+    RECORD_COLUMNS,
+    RECORD_CREATED,
+    EventRow,
+    ReceiptRow,
+    RecordContext,
+    RecordRow,
+    checked_event,
+    checked_receipt,
+    checked_record,
+    event_bytes,
+    event_candidate,
+    event_row,
+    receipt_bytes,
+    receipt_row,
+    record_bytes,
+    record_payload,
+)
 from issuer.store._db import Db
-from issuer.store._rows import IssuedRecord, NewRecord, SignedObjects, event_columns
+from issuer.store._rows import IssuedRecord, NewRecord, SignedObjects
 from issuer.store._schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION, TABLE
 from issuer.store._sql_log import LogTables
 from issuer.store._sql_publish import PublishTables
 from issuer.store._sqlite import SqliteDb
 from issuer.store._tables import next_id
-from issuer.tlog import event_entry, record_entry
 
 SHORT_KINDS = {"pith_short_8": 8, "pith_short_12": 12, "pith_short_16": 16}
 
-_RECORD_COLUMNS = "year, code, canonical_record, issued_at, title"
+_RECORD_COLUMNS = "year, code, issued_at, title, source_id, version, " + ", ".join(RECORD_COLUMNS)
+#: What a record row gives the rebuild of its receipt and events (see :meth:`_context`).
+_CONTEXT_COLUMNS = (
+    "r.year, r.code, r.canonical_sha256, r.receipt_key_id, r.source_id, r.version, "
+    + ", ".join(f"r.{c}" for c in (*RECORD_COLUMNS, *RECEIPT_COLUMNS))
+)
+_EVENT_COLUMNS = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
 
 
 class SqlStore(LogTables, PublishTables):
@@ -49,6 +78,7 @@ class SqlStore(LogTables, PublishTables):
 
     def __init__(self, db: Db) -> None:
         super().__init__(db)
+        self._keys_cache: dict[str, PublicKey] | None = None
         try:
             self._migrate()
         except BaseException:
@@ -191,10 +221,17 @@ class SqlStore(LogTables, PublishTables):
     def events(self, pith_number: str) -> list[dict[str, Any]]:
         """Every event about the record."""
         rows = self._db.execute(
-            "SELECT body FROM events WHERE record_id=? ORDER BY created_at, event_id",
+            f"SELECT {_CONTEXT_COLUMNS}, {_EVENT_COLUMNS} FROM events e "  # noqa: S608 - constants
+            "JOIN records r ON r.id=e.record_id WHERE e.record_id=? "
+            "ORDER BY e.created_at, e.event_id",
             (self._id(pith_number),),
-        )
-        return [cjson.loads(zlib.decompress(r[0])) for r in rows]
+        ).fetchall()
+        if not rows:
+            return []
+        context = self._context(rows[0][:_CONTEXT_WIDTH])
+        events = [_event(r) for r in rows]
+        keys = self._keys(_key_ids(events))
+        return [cjson.loads(event_bytes(e, context, keys)) for e in events]
 
     def chain_head(self, pith_number: str, target: str) -> str | None:
         """The newest event of a chain: the one no other event names as prev_event."""
@@ -209,9 +246,37 @@ class SqlStore(LogTables, PublishTables):
     def receipt(self, pith_number: str) -> dict[str, Any]:
         """The record's receipt."""
         row = self._db.execute(
-            "SELECT receipt FROM records WHERE id=?", (self._id(pith_number),)
+            f"SELECT {_CONTEXT_COLUMNS} FROM records r WHERE r.id=?",  # noqa: S608 - constants
+            (self._id(pith_number),),
         ).fetchone()
-        return dict(cjson.loads(row[0]))
+        return dict(cjson.loads(self._context(row).receipt_json))
+
+    def _keys(self, missing: Iterable[str] = ()) -> dict[str, PublicKey]:
+        """``keys_used`` by key id: read once, again when a key id is not in it yet."""
+        cached = self._keys_cache
+        if cached is None or any(k not in cached for k in missing):
+            cached = {key.key_id: key for key in self.keys_used()}
+            self._keys_cache = cached
+        return cached
+
+    def _context(self, row: tuple[Any, ...]) -> RecordContext:
+        """A record's row (:data:`_CONTEXT_COLUMNS`) as its receipt and events are rebuilt from.
+
+        Raises:
+            StoreError: the receipt names a key ``keys_used`` does not hold.
+        """
+        year, code, digest, key_id, source_id, version, *columns = row
+        record = cast(RecordRow, tuple(columns[: len(RECORD_COLUMNS)]))
+        receipt = cast(ReceiptRow, tuple(columns[len(RECORD_COLUMNS) :]))
+        keys = self._keys(() if receipt[5] is not None else (key_id,))
+        return RecordContext(
+            str(PithNumber(year, code)),
+            digest,
+            lambda: record_bytes(source_id, int(version), record),
+            source_id,
+            int(version),
+            lambda: receipt_bytes(digest, key_id, receipt, keys),
+        )
 
     def keys_used(self) -> list[PublicKey]:
         """Every key the registry has signed with."""
@@ -251,6 +316,7 @@ class SqlStore(LogTables, PublishTables):
                 "INSERT INTO keys_used(key_id, record) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (key.key_id, cjson.dumps(key.to_dict())),
             )
+        self._keys_cache = None  # read again, with this key, when a row next needs it
 
     def write_records(self, batch: list[NewRecord]) -> tuple[list[NewRecord], int]:
         """Write a batch in one transaction: each record with its receipt, event and aliases.
@@ -274,6 +340,9 @@ class SqlStore(LogTables, PublishTables):
             # The write lock is held, so ids from MAX(id) cannot race another writer.
             first = next_id(db, "records")
             ids = range(first, first + len(written))
+            # Each compact row is rebuilt here, against keys_used, and kept only if it gives
+            # back the very bytes that were signed: otherwise the row keeps them whole.
+            keys = self._keys({n.receipt_key_id for n in written})
             db.load(
                 "records",
                 TABLE["records"].columns,
@@ -285,11 +354,17 @@ class SqlStore(LogTables, PublishTables):
                         n.source_id,
                         n.version,
                         n.canonical_sha256,
-                        n.record_json,
                         n.issued_at,
                         n.receipt_key_id,
-                        n.receipt_json,
                         n.title,
+                        *checked_record(n.record_row, n.record_json, n.source_id, n.version),
+                        *checked_receipt(
+                            n.receipt_row,
+                            n.receipt_json,
+                            n.canonical_sha256,
+                            n.receipt_key_id,
+                            keys,
+                        ),
                     )
                     for i, n in zip(ids, written, strict=True)
                 ],
@@ -299,15 +374,15 @@ class SqlStore(LogTables, PublishTables):
                 "events",
                 TABLE["events"].columns,
                 [
-                    (event_first + k, i, *n.event)
+                    (event_first + k, i, *checked_event(n.event_row, n.event_json, n.context, keys))
                     for k, (i, n) in enumerate(zip(ids, written, strict=True))
                 ],
             )
             # The log, in issuance order: each record's leaf, then its record_created event's.
-            leaves: list[tuple[int, int | None, bytes]] = []
-            for k, (i, n) in enumerate(zip(ids, written, strict=True)):
-                leaves.append((i, None, record_entry(n.pith_number, n.canonical_sha256)))
-                leaves.append((i, event_first + k, event_entry(n.pith_number, n.event[0])))
+            leaves: list[tuple[int, int | None]] = []
+            for k, i in enumerate(ids):
+                leaves.append((i, None))
+                leaves.append((i, event_first + k))
             self._append_leaves(leaves)
             self._move_arxiv_aliases(list(zip(ids, written, strict=True)))
             collisions = self._record_collisions(written)
@@ -394,9 +469,10 @@ class SqlStore(LogTables, PublishTables):
             with self._transaction():
                 record_id = self._id(event["subject_pith_number"])
                 row = next_id(self._db, "events")
-                self._db.execute(_INSERT_EVENT, (row, record_id, *event_columns(event)))
-                entry = event_entry(event["subject_pith_number"], event["event_id"])
-                self._append_leaves([(record_id, row, entry)])
+                event_json = cjson.dumps(event)
+                compact = self._checked_event(record_id, event, event_json)
+                self._db.execute(_INSERT_EVENT, (row, record_id, *compact))
+                self._append_leaves([(record_id, row)])
                 # Its published files no longer show the record's state.
                 self._db.execute("DELETE FROM published WHERE record_id=?", (record_id,))
         except self._db.conflicts as e:
@@ -405,28 +481,53 @@ class SqlStore(LogTables, PublishTables):
                 hint="the chain head moved (another writer); retry",
             ) from e
 
+    def _checked_event(self, record_id: int, event: dict[str, Any], event_json: bytes) -> EventRow:
+        """The row of an event about record ``record_id``: compact where it rebuilds exactly."""
+        candidate = event_candidate(event, event_json)
+        keys = self._keys(k for k in candidate[7:9] if k is not None)
+        return checked_event(
+            candidate, event_json, self._context_of(record_id), keys, event.get("payload")
+        )
+
+    def _context_of(self, record_id: int) -> RecordContext:
+        row = self._db.execute(
+            f"SELECT {_CONTEXT_COLUMNS} FROM records r WHERE r.id=?",  # noqa: S608 - constants
+            (record_id,),
+        ).fetchone()
+        return self._context(row)
+
     def signed_batch(self, after: int, limit: int) -> list[SignedObjects]:
         """The receipts and events of up to ``limit`` records with row id above ``after``.
 
         Re-issuance walks the registry with this, in row-id order, so that it
         can stop anywhere and start again after the last committed batch. The
-        rows are returned as stored (receipt JSON, zlib-compressed event JSON),
-        for whichever process re-signs them to parse.
+        objects are returned as canonical JSON, byte for byte as they were
+        written, for whichever process re-signs them to parse.
         """
         rows = self._db.execute(
-            "SELECT id, receipt FROM records WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+            f"SELECT r.id, {_CONTEXT_COLUMNS} FROM records r WHERE r.id > ? "  # noqa: S608 - constants
+            "ORDER BY r.id LIMIT ?",
+            (after, limit),
         ).fetchall()
         if not rows:
             return []
+        contexts = {row[0]: self._context(row[1:]) for row in rows}
+        stored = [
+            (int(row[0]), int(row[1]), cast(EventRow, tuple(row[2:])))
+            for row in self._db.execute(
+                f"SELECT e.id, e.record_id, {_EVENT_COLUMNS} FROM events e "  # noqa: S608 - constants
+                "WHERE e.record_id BETWEEN ? AND ? ORDER BY e.id",
+                (rows[0][0], rows[-1][0]),
+            )
+        ]
+        keys = self._keys(_key_ids(e for _, _, e in stored))
         events: dict[int, list[tuple[int, bytes]]] = {}
-        for row_id, record_id, body in self._db.execute(
-            "SELECT id, record_id, body FROM events WHERE record_id BETWEEN ? AND ? ORDER BY id",
-            (rows[0][0], rows[-1][0]),
-        ):
-            events.setdefault(record_id, []).append((row_id, bytes(body)))
+        for row_id, record_id, columns in stored:
+            event = event_bytes(columns, contexts[record_id], keys)
+            events.setdefault(record_id, []).append((row_id, event))
         return [
-            SignedObjects(row_id, bytes(receipt), events.get(row_id, []))
-            for row_id, receipt in rows
+            SignedObjects(row_id, context.receipt_json, events.get(row_id, []))
+            for row_id, context in contexts.items()
         ]
 
     def write_signatures(
@@ -435,30 +536,133 @@ class SqlStore(LogTables, PublishTables):
         """Store re-signed receipts and events, atomically.
 
         ``receipts``: (record row id, key id, receipt JSON); ``events``: (event
-        row id, zlib-compressed event JSON). Only signatures change: an event's
-        id and content are the same, which the caller guarantees by re-signing
-        with :func:`issuer.events.sign_event` and checking the id.
+        row id, event JSON). Only signatures change: an event's id and content
+        are the same, which the caller guarantees by re-signing with
+        :func:`issuer.events.sign_event` and checking the id. A
+        ``record_created`` event keeps the receipt it was issued with in its
+        payload: before its record's receipt changes, that payload is kept
+        with the event.
         """
         with self._transaction():
-            self._db.executemany(
-                "UPDATE records SET receipt_key_id=?, receipt=? WHERE id=?",
-                [(key_id, receipt, row_id) for row_id, key_id, receipt in receipts],
-            )
-            self._db.executemany("UPDATE events SET body=? WHERE id=?", [(b, r) for r, b in events])
+            db = self._db
+            # Each event's record, whether its row keeps its payload, and its type.
+            owners = {
+                row_id: (record_id, bool(kept), event_type)
+                for row_id, record_id, kept, event_type in self._in_ranges(
+                    "SELECT id, record_id, payload IS NOT NULL, event_type FROM events "
+                    "WHERE id BETWEEN ? AND ?",
+                    [r for r, _ in events],
+                )
+            }
+            resigned = {r for r, _, _ in receipts}
+            if receipts:
+                contexts = self._contexts(list(resigned))
+                # The record_created events whose payload is rebuilt from a receipt about to
+                # change keep that payload, as it is now; those rewritten below keep it as
+                # they are written.
+                rewritten = {rec for rec, _, kind in owners.values() if kind == RECORD_CREATED}
+                self._keep_payloads({r: c for r, c in contexts.items() if r not in rewritten})
+                keys = self._keys({k for _, k, _ in receipts})
+                db.executemany(
+                    "UPDATE records SET receipt_key_id=?, "  # noqa: S608 - constants
+                    + ", ".join(f"{c}=?" for c in RECEIPT_COLUMNS)
+                    + " WHERE id=?",
+                    [
+                        (
+                            key_id,
+                            *receipt_row(receipt, contexts[r].canonical_sha256, key_id, keys),
+                            r,
+                        )
+                        for r, key_id, receipt in receipts
+                    ],
+                )
+            if events:
+                # The records as they are now (receipts re-signed above included).
+                contexts = self._contexts([record_id for record_id, _, _ in owners.values()])
+                keys = self._keys()
+                updates = []
+                for r, event in events:
+                    record_id, kept, _ = owners[r]
+                    first = kept or record_id in resigned  # the record no longer rebuilds it
+                    row = event_row(event, contexts[record_id], keys, kept_first=first)
+                    updates.append((*row[5:], r))
+                db.executemany(
+                    "UPDATE events SET "  # noqa: S608 - constants
+                    + ", ".join(f"{c}=?" for c in EVENT_COLUMNS[5:])
+                    + " WHERE id=?",
+                    updates,
+                )
             # Published bundles carry the old signatures: publish writes them again.
-            self._db.executemany(
+            db.executemany(
                 "DELETE FROM published WHERE record_id=?", [(r,) for r, _, _ in receipts]
             )
-            self._db.executemany(
+            db.executemany(
                 "DELETE FROM published WHERE record_id=(SELECT record_id FROM events WHERE id=?)",
                 [(r,) for r, _ in events],
             )
 
+    def _keep_payloads(self, contexts: dict[int, RecordContext]) -> None:
+        """Store the payload of these records' ``record_created`` events that rebuild from them."""
+        pending = [
+            (record_payload(contexts[record_id]), row_id)
+            for record_id, row_id in self._in_ranges(
+                "SELECT record_id, id FROM events WHERE record_id BETWEEN ? AND ? "
+                "AND event_type=? AND payload IS NULL AND event_json IS NULL",
+                list(contexts),
+                (RECORD_CREATED,),
+            )
+        ]
+        self._db.executemany("UPDATE events SET payload=? WHERE id=?", pending)
+
+    def _contexts(self, record_ids: list[int]) -> dict[int, RecordContext]:
+        """The rebuild context of each record, by row id."""
+        return {
+            int(row[0]): self._context(row[1:])
+            for row in self._in_ranges(
+                f"SELECT r.id, {_CONTEXT_COLUMNS} FROM records r "  # noqa: S608 - constants
+                "WHERE r.id BETWEEN ? AND ?",
+                record_ids,
+            )
+        }
+
+    def _in_ranges(
+        self, sql: str, ids: list[int], params: tuple[Any, ...] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``sql`` (``first column BETWEEN ? AND ?``, then ``params``) for ``ids``.
+
+        Ids are queried as ranges of near ones (a batch walks the registry in
+        row-id order, so one range is the common case); rows whose first
+        column is not one of ``ids`` are left out.
+        """
+        wanted = set(ids)
+        ordered = sorted(wanted)
+        start = 0
+        for k in range(1, len(ordered) + 1):
+            if k == len(ordered) or ordered[k] - ordered[start] > 2 * (k - start) + _SPAN:
+                for row in self._db.execute(sql, (ordered[start], ordered[k - 1], *params)):
+                    if row[0] in wanted:
+                        yield tuple(row)
+                start = k
+
+
+_SPAN = 64  # ids a range may skip over: a gap this size is read rather than split
+
 
 _INSERT_EVENT = (
-    "INSERT INTO events(id, record_id, event_id, target, event_type, prev_event, created_at, "
-    "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO events(id, record_id, {', '.join(EVENT_COLUMNS)}) "  # noqa: S608 - constants
+    f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 2))})"
 )
+_CONTEXT_WIDTH = 6 + len(RECORD_COLUMNS) + len(RECEIPT_COLUMNS)
+
+
+def _key_ids(events: Iterable[EventRow]) -> set[str]:
+    """The key ids compact event rows name (a key another writer added since is read then)."""
+    return {k for e in events for k in e[7:9] if k is not None}
+
+
+def _event(row: tuple[Any, ...]) -> EventRow:
+    """The event columns of a row that starts with :data:`_CONTEXT_COLUMNS`."""
+    return cast(EventRow, tuple(row[_CONTEXT_WIDTH:]))
 
 
 def _issued(row: tuple[Any, ...]) -> IssuedRecord:
@@ -468,9 +672,10 @@ def _issued(row: tuple[Any, ...]) -> IssuedRecord:
         FormatError: naming the record and what is wrong with it (a record issued
             by an older release under a looser grammar, or a row written by hand).
     """
-    year, code, record_json, issued_at, title = row
+    year, code, issued_at, title, source_id, version, *columns = row
     number = PithNumber(year, code)
     try:
+        record_json = record_bytes(source_id, int(version), cast(RecordRow, tuple(columns)))
         record = CanonicalRecord.from_dict(cjson.loads(record_json))
     except FormatError as e:
         raise FormatError(

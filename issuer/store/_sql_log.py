@@ -10,16 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from issuer.store._schema import TABLE
+from issuer.identifiers import PithNumber
+from issuer.store._schema import TABLE, leaf_entry
 from issuer.store._tables import Tables, next_id
 from issuer.tlog import StoredCheckpoint
+
+# A leaf and what its entry is rebuilt from: its record's number and digest, its event's id.
+_LEAVES = (
+    "SELECT l.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM log_leaves l "
+    "JOIN records r ON r.id=l.record_id LEFT JOIN events e ON e.id=l.event_row "
+)
 
 
 class LogTables(Tables):
     """The log's rows, a part of :class:`~issuer.store._sql.SqlStore`."""
 
-    def _append_leaves(self, leaves: list[tuple[int, int | None, bytes]]) -> None:
-        """Append (record row, event row or None, entry) leaves; the write lock is held."""
+    def _append_leaves(self, leaves: list[tuple[int, int | None]]) -> None:
+        """Append (record row, event row or None) leaves; the write lock is held.
+
+        A leaf's entry is a pure function of its record's Pith number and digest, or of
+        its event's id: it is rebuilt on read, not stored.
+        """
         first = self.log_size()
         self._db.load(
             "log_leaves",
@@ -33,22 +44,23 @@ class LogTables(Tables):
         return int(row.fetchone()[0])
 
     def log_entries(self, start: int, stop: int) -> Iterator[bytes]:
-        """The entries of leaves ``[start, stop)``, in order."""
+        """The entries of leaves ``[start, stop)``, in order (rebuilt from records and events)."""
         rows = self._db.stream(
-            "SELECT entry FROM log_leaves WHERE leaf_index >= ? AND leaf_index < ? "
-            "ORDER BY leaf_index",
+            _LEAVES + "WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index",
             (start, stop),
         )
-        for (entry,) in rows:
-            yield bytes(entry)
+        for _, year, code, digest, event_id in rows:
+            yield leaf_entry(str(PithNumber(year, code)), digest, event_id)
 
     def log_leaves_of(self, pith_number: str) -> list[tuple[int, bytes]]:
         """(leaf index, entry) of every leaf about a record, in log order."""
         rows = self._db.execute(
-            "SELECT leaf_index, entry FROM log_leaves WHERE record_id=? ORDER BY leaf_index",
-            (self._id(pith_number),),
+            _LEAVES + "WHERE l.record_id=? ORDER BY l.leaf_index", (self._id(pith_number),)
         )
-        return [(int(i), bytes(e)) for i, e in rows]
+        return [
+            (int(i), leaf_entry(str(PithNumber(year, code)), digest, event_id))
+            for i, year, code, digest, event_id in rows
+        ]
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> StoredCheckpoint:
         """Keep a signed checkpoint (the newest is the current one); returns it with its id."""

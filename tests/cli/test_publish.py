@@ -29,7 +29,7 @@ from issuer.store import open_store
 from issuer.verify import verify_bundle
 from tests import factory
 from tests.cli._run import count_rows, pith, pith_env, registry_of, sqlite_only
-from tests.registry_sql import execute, rows
+from tests.registry_sql import execute
 
 BASE = "https://mirror.example"
 
@@ -234,12 +234,13 @@ def _break_record(home: Path, number: str) -> None:
     """Make a record what an older release let through: a category this one refuses."""
     code = number.rsplit(":", 1)[1]
     with open_store(registry_of(home), must_exist=True) as store:
-        [(raw,)] = rows(store, "SELECT canonical_record FROM records WHERE code=?", (code,))
-        record = json.loads(raw)
+        issued = store.record(number)
+        assert issued is not None
+        record = issued.record.to_dict()
         record["metadata"]["primary_cat"] = "Not A Category!"
-        execute(
+        execute(  # kept whole, as a migration keeps a record it cannot store compact
             store,
-            "UPDATE records SET canonical_record=? WHERE code=?",
+            "UPDATE records SET record_json=? WHERE code=?",
             (cjson.dumps(record), code),
         )
 

@@ -2,13 +2,16 @@
 
 An old registry is made by migrating a new database only up to an older
 schema version, then filled with the rows of a registry issued today (the
-columns the old schema has). Its state is read without opening a store, which
-would migrate it.
+columns the old schema has; the ones schema 4 no longer stores, the whole
+record, receipt and event, are rebuilt by the store, as a release before
+schema 4 wrote them). Its state is read without opening a store, which would
+migrate it.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,7 +30,9 @@ def old_registry(url: str, version: int, today: Path, monkeypatch: pytest.Monkey
     with monkeypatch.context() as m:
         m.setattr(_sql, "SCHEMA_VERSION", version)
         store = open_store(url)
+    legacy = _legacy_columns(today)
     source = sqlite3.connect(today)
+    source.row_factory = sqlite3.Row
     try:
         with store:
             db = db_of(store)
@@ -36,14 +41,51 @@ def old_registry(url: str, version: int, today: Path, monkeypatch: pytest.Monkey
                 query = f"SELECT * FROM {table} LIMIT 0"  # noqa: S608 - our table names
                 names = [c[0] for c in cast(Any, db.execute(query)).description]
                 columns = ", ".join(names)
+                rows = [
+                    tuple(
+                        legacy[(table, name)][row["id"]] if (table, name) in legacy else row[name]
+                        for name in names
+                    )
+                    for row in source.execute(f"SELECT * FROM {table}")  # noqa: S608
+                ]
                 db.executemany(
                     f"INSERT INTO {table}({columns}) VALUES ({','.join('?' * len(names))})",  # noqa: S608
-                    source.execute(f"SELECT {columns} FROM {table}").fetchall(),  # noqa: S608
+                    rows,
                 )
             db.commit()
     finally:
         source.close()
     assert schema_state(url)[0] == version
+
+
+def _legacy_columns(today: Path) -> dict[tuple[str, str], dict[int, bytes]]:
+    """(table, column) → row id → value, for the columns schema 4 dropped, as schema 3 held them."""
+    records: dict[int, bytes] = {}
+    receipts: dict[int, bytes] = {}
+    bodies: dict[int, bytes] = {}
+    with open_store(today) as store:
+        assert isinstance(store, _sql.SqlStore)
+        for signed in store.signed_batch(0, 1 << 40):
+            records[signed.row_id] = store._context_of(signed.row_id).record_json
+            receipts[signed.row_id] = signed.receipt
+            bodies.update((row, zlib.compress(event, 1)) for row, event in signed.events)
+    return {
+        ("records", "canonical_record"): records,
+        ("records", "receipt"): receipts,
+        ("events", "body"): bodies,
+    }
+
+
+def v3_registry(url: str, today: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``url`` a registry of schema 3 (the last release before lean rows) from ``today``.
+
+    Its log leaves are the ones schema 3's own migration backfills, entries stored.
+    """
+    old_registry(url, 2, today, monkeypatch)
+    with monkeypatch.context() as m:
+        m.setattr(_sql, "SCHEMA_VERSION", 3)
+        open_store(url).close()
+    assert schema_state(url)[0] == 3
 
 
 def schema_state(url: str) -> tuple[int, set[str], set[str]]:

@@ -18,6 +18,7 @@ from issuer.publish import publish
 from issuer.registry_copy import copy_registry
 from issuer.store import TABLES, RawTables, open_store
 from issuer.store._postgres import PostgresDb
+from issuer.store._schema import TABLE
 from issuer.store._sqlite import SqliteDb
 from tests import factory
 from tests._pg import PgCluster
@@ -286,10 +287,13 @@ def test_a_copy_whose_bundles_differ_is_refused_naming_the_record(
     sqlite_source: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = RawTables.insert
+    at = TABLE["records"].columns.index("issued_at")
 
     def insert(self: RawTables, table: Any, batch: Sequence[tuple[Any, ...]]) -> None:
         if table.name == "records":  # the first record issued a second later in the copy
-            batch = [(*r[:7], "2026-05-17T23:59:23Z", *r[8:]) if r[0] == 1 else r for r in batch]
+            batch = [
+                (*r[:at], "2026-05-17T23:59:23Z", *r[at + 1 :]) if r[0] == 1 else r for r in batch
+            ]
         real(self, table, batch)
 
     monkeypatch.setattr(RawTables, "insert", insert)
