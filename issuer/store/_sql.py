@@ -36,49 +36,35 @@ from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
 from issuer.store._compact import (
     EVENT_COLUMNS,
-    RECEIPT_COLUMNS,
     RECORD_COLUMNS,
-    RECORD_CREATED,
     EventRow,
-    ReceiptRow,
-    RecordContext,
     RecordRow,
     checked_event,
     checked_receipt,
     checked_record,
     event_bytes,
-    event_candidate,
-    event_row,
-    receipt_bytes,
-    receipt_row,
     record_bytes,
-    record_payload,
 )
 from issuer.store._db import Db
-from issuer.store._rows import IssuedRecord, NewRecord, SignedObjects
+from issuer.store._rows import IssuedRecord, NewRecord
 from issuer.store._schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION, TABLE
 from issuer.store._sql_log import LogTables
 from issuer.store._sql_publish import PublishTables
+from issuer.store._sql_reissue import ReissueTables
+from issuer.store._sql_rows import CONTEXT_COLUMNS, CONTEXT_WIDTH, EVENT_SELECT, key_ids
 from issuer.store._sqlite import SqliteDb
 from issuer.store._tables import next_id
 
 SHORT_KINDS = {"pith_short_8": 8, "pith_short_12": 12, "pith_short_16": 16}
 
 _RECORD_COLUMNS = "year, code, issued_at, title, source_id, version, " + ", ".join(RECORD_COLUMNS)
-#: What a record row gives the rebuild of its receipt and events (see :meth:`_context`).
-_CONTEXT_COLUMNS = (
-    "r.year, r.code, r.canonical_sha256, r.receipt_key_id, r.source_id, r.version, "
-    + ", ".join(f"r.{c}" for c in (*RECORD_COLUMNS, *RECEIPT_COLUMNS))
-)
-_EVENT_COLUMNS = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
 
 
-class SqlStore(LogTables, PublishTables):
+class SqlStore(ReissueTables, LogTables, PublishTables):
     """The registry: the same queries on SQLite and on PostgreSQL."""
 
     def __init__(self, db: Db) -> None:
         super().__init__(db)
-        self._keys_cache: dict[str, PublicKey] | None = None
         try:
             self._migrate()
         except BaseException:
@@ -221,16 +207,16 @@ class SqlStore(LogTables, PublishTables):
     def events(self, pith_number: str) -> list[dict[str, Any]]:
         """Every event about the record."""
         rows = self._db.execute(
-            f"SELECT {_CONTEXT_COLUMNS}, {_EVENT_COLUMNS} FROM events e "  # noqa: S608 - constants
+            f"SELECT {CONTEXT_COLUMNS}, {EVENT_SELECT} FROM events e "  # noqa: S608 - constants
             "JOIN records r ON r.id=e.record_id WHERE e.record_id=? "
             "ORDER BY e.created_at, e.event_id",
             (self._id(pith_number),),
         ).fetchall()
         if not rows:
             return []
-        context = self._context(rows[0][:_CONTEXT_WIDTH])
+        context = self._context(rows[0][:CONTEXT_WIDTH])
         events = [_event(r) for r in rows]
-        keys = self._keys(_key_ids(events))
+        keys = self._keys(key_ids(events))
         return [cjson.loads(event_bytes(e, context, keys)) for e in events]
 
     def chain_head(self, pith_number: str, target: str) -> str | None:
@@ -246,44 +232,10 @@ class SqlStore(LogTables, PublishTables):
     def receipt(self, pith_number: str) -> dict[str, Any]:
         """The record's receipt."""
         row = self._db.execute(
-            f"SELECT {_CONTEXT_COLUMNS} FROM records r WHERE r.id=?",  # noqa: S608 - constants
+            f"SELECT {CONTEXT_COLUMNS} FROM records r WHERE r.id=?",  # noqa: S608 - constants
             (self._id(pith_number),),
         ).fetchone()
         return dict(cjson.loads(self._context(row).receipt_json))
-
-    def _keys(self, missing: Iterable[str] = ()) -> dict[str, PublicKey]:
-        """``keys_used`` by key id: read once, again when a key id is not in it yet."""
-        cached = self._keys_cache
-        if cached is None or any(k not in cached for k in missing):
-            cached = {key.key_id: key for key in self.keys_used()}
-            self._keys_cache = cached
-        return cached
-
-    def _context(self, row: tuple[Any, ...]) -> RecordContext:
-        """A record's row (:data:`_CONTEXT_COLUMNS`) as its receipt and events are rebuilt from.
-
-        Raises:
-            StoreError: the receipt names a key ``keys_used`` does not hold.
-        """
-        year, code, digest, key_id, source_id, version, *columns = row
-        record = cast(RecordRow, tuple(columns[: len(RECORD_COLUMNS)]))
-        receipt = cast(ReceiptRow, tuple(columns[len(RECORD_COLUMNS) :]))
-        keys = self._keys(() if receipt[5] is not None else (key_id,))
-        return RecordContext(
-            str(PithNumber(year, code)),
-            digest,
-            lambda: record_bytes(source_id, int(version), record),
-            source_id,
-            int(version),
-            lambda: receipt_bytes(digest, key_id, receipt, keys),
-        )
-
-    def keys_used(self) -> list[PublicKey]:
-        """Every key the registry has signed with."""
-        return [
-            PublicKey.from_dict(cjson.loads(r[0]))
-            for r in self._db.execute("SELECT record FROM keys_used")
-        ]
 
     def short_collisions(self) -> list[dict[str, str]]:
         """Recorded short-alias collisions."""
@@ -481,188 +433,16 @@ class SqlStore(LogTables, PublishTables):
                 hint="the chain head moved (another writer); retry",
             ) from e
 
-    def _checked_event(self, record_id: int, event: dict[str, Any], event_json: bytes) -> EventRow:
-        """The row of an event about record ``record_id``: compact where it rebuilds exactly."""
-        candidate = event_candidate(event, event_json)
-        keys = self._keys(k for k in candidate[7:9] if k is not None)
-        return checked_event(
-            candidate, event_json, self._context_of(record_id), keys, event.get("payload")
-        )
-
-    def _context_of(self, record_id: int) -> RecordContext:
-        row = self._db.execute(
-            f"SELECT {_CONTEXT_COLUMNS} FROM records r WHERE r.id=?",  # noqa: S608 - constants
-            (record_id,),
-        ).fetchone()
-        return self._context(row)
-
-    def signed_batch(self, after: int, limit: int) -> list[SignedObjects]:
-        """The receipts and events of up to ``limit`` records with row id above ``after``.
-
-        Re-issuance walks the registry with this, in row-id order, so that it
-        can stop anywhere and start again after the last committed batch. The
-        objects are returned as canonical JSON, byte for byte as they were
-        written, for whichever process re-signs them to parse.
-        """
-        rows = self._db.execute(
-            f"SELECT r.id, {_CONTEXT_COLUMNS} FROM records r WHERE r.id > ? "  # noqa: S608 - constants
-            "ORDER BY r.id LIMIT ?",
-            (after, limit),
-        ).fetchall()
-        if not rows:
-            return []
-        contexts = {row[0]: self._context(row[1:]) for row in rows}
-        stored = [
-            (int(row[0]), int(row[1]), cast(EventRow, tuple(row[2:])))
-            for row in self._db.execute(
-                f"SELECT e.id, e.record_id, {_EVENT_COLUMNS} FROM events e "  # noqa: S608 - constants
-                "WHERE e.record_id BETWEEN ? AND ? ORDER BY e.id",
-                (rows[0][0], rows[-1][0]),
-            )
-        ]
-        keys = self._keys(_key_ids(e for _, _, e in stored))
-        events: dict[int, list[tuple[int, bytes]]] = {}
-        for row_id, record_id, columns in stored:
-            event = event_bytes(columns, contexts[record_id], keys)
-            events.setdefault(record_id, []).append((row_id, event))
-        return [
-            SignedObjects(row_id, context.receipt_json, events.get(row_id, []))
-            for row_id, context in contexts.items()
-        ]
-
-    def write_signatures(
-        self, receipts: list[tuple[int, str, bytes]], events: list[tuple[int, bytes]]
-    ) -> None:
-        """Store re-signed receipts and events, atomically.
-
-        ``receipts``: (record row id, key id, receipt JSON); ``events``: (event
-        row id, event JSON). Only signatures change: an event's id and content
-        are the same, which the caller guarantees by re-signing with
-        :func:`issuer.events.sign_event` and checking the id. A
-        ``record_created`` event keeps the receipt it was issued with in its
-        payload: before its record's receipt changes, that payload is kept
-        with the event.
-        """
-        with self._transaction():
-            db = self._db
-            # Each event's record, whether its row keeps its payload, and its type.
-            owners = {
-                row_id: (record_id, bool(kept), event_type)
-                for row_id, record_id, kept, event_type in self._in_ranges(
-                    "SELECT id, record_id, payload IS NOT NULL, event_type FROM events "
-                    "WHERE id BETWEEN ? AND ?",
-                    [r for r, _ in events],
-                )
-            }
-            resigned = {r for r, _, _ in receipts}
-            if receipts:
-                contexts = self._contexts(list(resigned))
-                # The record_created events whose payload is rebuilt from a receipt about to
-                # change keep that payload, as it is now; those rewritten below keep it as
-                # they are written.
-                rewritten = {rec for rec, _, kind in owners.values() if kind == RECORD_CREATED}
-                self._keep_payloads({r: c for r, c in contexts.items() if r not in rewritten})
-                keys = self._keys({k for _, k, _ in receipts})
-                db.executemany(
-                    "UPDATE records SET receipt_key_id=?, "  # noqa: S608 - constants
-                    + ", ".join(f"{c}=?" for c in RECEIPT_COLUMNS)
-                    + " WHERE id=?",
-                    [
-                        (
-                            key_id,
-                            *receipt_row(receipt, contexts[r].canonical_sha256, key_id, keys),
-                            r,
-                        )
-                        for r, key_id, receipt in receipts
-                    ],
-                )
-            if events:
-                # The records as they are now (receipts re-signed above included).
-                contexts = self._contexts([record_id for record_id, _, _ in owners.values()])
-                keys = self._keys()
-                updates = []
-                for r, event in events:
-                    record_id, kept, _ = owners[r]
-                    first = kept or record_id in resigned  # the record no longer rebuilds it
-                    row = event_row(event, contexts[record_id], keys, kept_first=first)
-                    updates.append((*row[5:], r))
-                db.executemany(
-                    "UPDATE events SET "  # noqa: S608 - constants
-                    + ", ".join(f"{c}=?" for c in EVENT_COLUMNS[5:])
-                    + " WHERE id=?",
-                    updates,
-                )
-            # Published bundles carry the old signatures: publish writes them again.
-            db.executemany(
-                "DELETE FROM published WHERE record_id=?", [(r,) for r, _, _ in receipts]
-            )
-            db.executemany(
-                "DELETE FROM published WHERE record_id=(SELECT record_id FROM events WHERE id=?)",
-                [(r,) for r, _ in events],
-            )
-
-    def _keep_payloads(self, contexts: dict[int, RecordContext]) -> None:
-        """Store the payload of these records' ``record_created`` events that rebuild from them."""
-        pending = [
-            (record_payload(contexts[record_id]), row_id)
-            for record_id, row_id in self._in_ranges(
-                "SELECT record_id, id FROM events WHERE record_id BETWEEN ? AND ? "
-                "AND event_type=? AND payload IS NULL AND event_json IS NULL",
-                list(contexts),
-                (RECORD_CREATED,),
-            )
-        ]
-        self._db.executemany("UPDATE events SET payload=? WHERE id=?", pending)
-
-    def _contexts(self, record_ids: list[int]) -> dict[int, RecordContext]:
-        """The rebuild context of each record, by row id."""
-        return {
-            int(row[0]): self._context(row[1:])
-            for row in self._in_ranges(
-                f"SELECT r.id, {_CONTEXT_COLUMNS} FROM records r "  # noqa: S608 - constants
-                "WHERE r.id BETWEEN ? AND ?",
-                record_ids,
-            )
-        }
-
-    def _in_ranges(
-        self, sql: str, ids: list[int], params: tuple[Any, ...] = ()
-    ) -> Iterator[tuple[Any, ...]]:
-        """The rows of ``sql`` (``first column BETWEEN ? AND ?``, then ``params``) for ``ids``.
-
-        Ids are queried as ranges of near ones (a batch walks the registry in
-        row-id order, so one range is the common case); rows whose first
-        column is not one of ``ids`` are left out.
-        """
-        wanted = set(ids)
-        ordered = sorted(wanted)
-        start = 0
-        for k in range(1, len(ordered) + 1):
-            if k == len(ordered) or ordered[k] - ordered[start] > 2 * (k - start) + _SPAN:
-                for row in self._db.execute(sql, (ordered[start], ordered[k - 1], *params)):
-                    if row[0] in wanted:
-                        yield tuple(row)
-                start = k
-
-
-_SPAN = 64  # ids a range may skip over: a gap this size is read rather than split
-
 
 _INSERT_EVENT = (
     f"INSERT INTO events(id, record_id, {', '.join(EVENT_COLUMNS)}) "  # noqa: S608 - constants
     f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 2))})"
 )
-_CONTEXT_WIDTH = 6 + len(RECORD_COLUMNS) + len(RECEIPT_COLUMNS)
-
-
-def _key_ids(events: Iterable[EventRow]) -> set[str]:
-    """The key ids compact event rows name (a key another writer added since is read then)."""
-    return {k for e in events for k in e[7:9] if k is not None}
 
 
 def _event(row: tuple[Any, ...]) -> EventRow:
-    """The event columns of a row that starts with :data:`_CONTEXT_COLUMNS`."""
-    return cast(EventRow, tuple(row[_CONTEXT_WIDTH:]))
+    """The event columns of a row that starts with :data:`CONTEXT_COLUMNS`."""
+    return cast(EventRow, tuple(row[CONTEXT_WIDTH:]))
 
 
 def _issued(row: tuple[Any, ...]) -> IssuedRecord:

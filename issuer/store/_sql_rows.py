@@ -1,0 +1,135 @@
+"""Reading compact rows back: keys, and the record a receipt or event is rebuilt from.
+
+Schema 4 stores a receipt or an event as what cannot be recomputed;
+:mod:`issuer.store._compact` rebuilds the JSON from that and a
+:class:`~issuer.store._compact.RecordContext` (the record's own row, read
+here) with the keys the registry has signed with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+
+from issuer import cjson
+from issuer.identifiers import PithNumber
+from issuer.keys import PublicKey
+from issuer.store._compact import (
+    EVENT_COLUMNS,
+    RECEIPT_COLUMNS,
+    RECORD_COLUMNS,
+    EventRow,
+    ReceiptRow,
+    RecordContext,
+    RecordRow,
+    checked_event,
+    event_candidate,
+    receipt_bytes,
+    record_bytes,
+)
+from issuer.store._db import Db
+from issuer.store._tables import Tables
+
+#: What a record row gives the rebuild of its receipt and events (see ``_context``).
+CONTEXT_COLUMNS = (
+    "r.year, r.code, r.canonical_sha256, r.receipt_key_id, r.source_id, r.version, "
+    + ", ".join(f"r.{c}" for c in (*RECORD_COLUMNS, *RECEIPT_COLUMNS))
+)
+CONTEXT_WIDTH = 6 + len(RECORD_COLUMNS) + len(RECEIPT_COLUMNS)
+#: An event row's stored columns, as selected from ``events e``.
+EVENT_SELECT = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+
+
+class CompactRows(Tables):
+    """The keys and record contexts compact rows are rebuilt with, a part of the store."""
+
+    def __init__(self, db: Db) -> None:
+        super().__init__(db)
+        self._keys_cache: dict[str, PublicKey] | None = None
+
+    def _keys(self, missing: Iterable[str] = ()) -> dict[str, PublicKey]:
+        """``keys_used`` by key id: read once, again when a key id is not in it yet."""
+        cached = self._keys_cache
+        if cached is None or any(k not in cached for k in missing):
+            cached = {key.key_id: key for key in self.keys_used()}
+            self._keys_cache = cached
+        return cached
+
+    def _context(self, row: tuple[Any, ...]) -> RecordContext:
+        """A record's row (:data:`CONTEXT_COLUMNS`) as its receipt and events are rebuilt from.
+
+        Raises:
+            StoreError: the receipt names a key ``keys_used`` does not hold.
+        """
+        year, code, digest, key_id, source_id, version, *columns = row
+        record = cast(RecordRow, tuple(columns[: len(RECORD_COLUMNS)]))
+        receipt = cast(ReceiptRow, tuple(columns[len(RECORD_COLUMNS) :]))
+        keys = self._keys(() if receipt[5] is not None else (key_id,))
+        return RecordContext(
+            str(PithNumber(year, code)),
+            digest,
+            lambda: record_bytes(source_id, int(version), record),
+            source_id,
+            int(version),
+            lambda: receipt_bytes(digest, key_id, receipt, keys),
+        )
+
+    def keys_used(self) -> list[PublicKey]:
+        """Every key the registry has signed with."""
+        return [
+            PublicKey.from_dict(cjson.loads(r[0]))
+            for r in self._db.execute("SELECT record FROM keys_used")
+        ]
+
+    def _checked_event(self, record_id: int, event: dict[str, Any], event_json: bytes) -> EventRow:
+        """The row of an event about record ``record_id``: compact where it rebuilds exactly."""
+        candidate = event_candidate(event, event_json)
+        keys = self._keys(k for k in candidate[7:9] if k is not None)
+        return checked_event(
+            candidate, event_json, self._context_of(record_id), keys, event.get("payload")
+        )
+
+    def _context_of(self, record_id: int) -> RecordContext:
+        row = self._db.execute(
+            f"SELECT {CONTEXT_COLUMNS} FROM records r WHERE r.id=?",  # noqa: S608 - constants
+            (record_id,),
+        ).fetchone()
+        return self._context(row)
+
+    def _contexts(self, record_ids: list[int]) -> dict[int, RecordContext]:
+        """The rebuild context of each record, by row id."""
+        return {
+            int(row[0]): self._context(row[1:])
+            for row in self._in_ranges(
+                f"SELECT r.id, {CONTEXT_COLUMNS} FROM records r "  # noqa: S608 - constants
+                "WHERE r.id BETWEEN ? AND ?",
+                record_ids,
+            )
+        }
+
+    def _in_ranges(
+        self, sql: str, ids: list[int], params: tuple[Any, ...] = ()
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``sql`` (``first column BETWEEN ? AND ?``, then ``params``) for ``ids``.
+
+        Ids are queried as ranges of near ones (a batch walks the registry in
+        row-id order, so one range is the common case); rows whose first
+        column is not one of ``ids`` are left out.
+        """
+        wanted = set(ids)
+        ordered = sorted(wanted)
+        start = 0
+        for k in range(1, len(ordered) + 1):
+            if k == len(ordered) or ordered[k] - ordered[start] > 2 * (k - start) + _SPAN:
+                for row in self._db.execute(sql, (ordered[start], ordered[k - 1], *params)):
+                    if row[0] in wanted:
+                        yield tuple(row)
+                start = k
+
+
+_SPAN = 64  # ids a range may skip over: a gap this size is read rather than split
+
+
+def key_ids(events: Iterable[EventRow]) -> set[str]:
+    """The key ids compact event rows name (a key another writer added since is read then)."""
+    return {k for e in events for k in e[7:9] if k is not None}
