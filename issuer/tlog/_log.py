@@ -493,10 +493,16 @@ def inclusion_proofs(
 
 
 class CachedNodes:
-    """A :class:`NodeReader` that remembers every node it read (proofs share their upper nodes)."""
+    """A :class:`NodeReader` that remembers the nodes it read (proofs share their upper nodes).
 
-    def __init__(self, nodes: NodeReader) -> None:
+    At most ``limit`` nodes are kept: when it is reached the cache starts
+    again, so publishing millions of records keeps its memory flat (a node
+    read again is recomputed from the tiles, with the same result).
+    """
+
+    def __init__(self, nodes: NodeReader, *, limit: int = 1 << 18) -> None:
         self._nodes = nodes
+        self._limit = limit
         self._cache: dict[tuple[int, int], bytes] = {}
 
     def node(self, level: int, index: int) -> bytes:
@@ -504,5 +510,11 @@ class CachedNodes:
         key = (level, index)
         found = self._cache.get(key)
         if found is None:
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
             found = self._cache[key] = self._nodes.node(level, index)
         return found
+
+    def __len__(self) -> int:
+        """How many nodes are kept now."""
+        return len(self._cache)
