@@ -283,14 +283,20 @@ def sha256_hex(value: Any) -> str:
     return hashlib.sha256(dumps(value)).hexdigest()
 
 
+def duplicate_key(pairs: list[tuple[str, Any]]) -> str | None:
+    """The first key that ``pairs`` (one JSON object, as parsed) holds twice, if any."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _RefusalError(f"duplicate object key {_shown(key)}")
-            seen.add(key)
+        raise _RefusalError(f"duplicate object key {_shown(duplicate_key(pairs))}")
     return result
 
 

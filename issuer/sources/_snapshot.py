@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterator
 from typing import IO, Any, NoReturn
 
+from issuer.cjson import duplicate_key
 from issuer.identifiers import ARXIV_ID_RE, MAX_VERSION, shown
 from issuer.sources._model import (
     Item,
@@ -57,11 +58,8 @@ class _LineRefusedError(Exception):
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _LineRefusedError(f"duplicate key {key[:40]!r}")
-            seen.add(key)
+        key = duplicate_key(pairs) or ""  # a shorter dict means some key came twice
+        raise _LineRefusedError(f"duplicate key {key[:40]!r}")
     return result
 
 
