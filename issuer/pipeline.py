@@ -17,27 +17,42 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from issuer._time import Clock, format_seconds
-from issuer._workers import signing_pool, worker_signer
+from issuer._issuance import (
+    BlockResult,
+    Conflict,
+    Known,
+    Outcome,
+    Reject,
+    conflict,
+    issue_block,
+    issue_in_worker,
+    sign_records,
+)
+from issuer._time import Clock
+from issuer._workers import signing_pool
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
-    FormatError,
     SourceError,
     UnreadableInputError,
 )
-from issuer.events import build_event
-from issuer.identifiers import PithNumber
 from issuer.keys import SeedSigner, Signer
-from issuer.receipts import sign_receipt
-from issuer.record import CanonicalRecord
-from issuer.sources import Notice, Refusal, SourceMetadata, check_gzip, entries_prefix, read_stream
-from issuer.store import NewRecord, Store
+from issuer.sources import LineBlock, Notice, Refusal, SourceMetadata, check_gzip, read_blocks
+from issuer.store import CheckedRecord, Store
+
+__all__ = [
+    "BATCH_SIZE",
+    "IssueSummary",
+    "Issuer",
+    "NoProgress",
+    "Progress",
+    "Reject",
+    "sign_records",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,41 +83,6 @@ class NoProgress:
 
     def finish(self) -> None:
         """Nothing to show."""
-
-
-@dataclass(frozen=True)
-class Reject:
-    """A record (or a whole input) that did not issue, and why.
-
-    Attributes:
-        location: ``FILE:LINE``, or ``FILE`` for a whole input.
-        reason: why.
-        record_id: the arXiv id, where known.
-        entries: set when this one reject stands for that many entries of an
-            input that cannot issue at all (an Atom feed).
-    """
-
-    location: str
-    reason: str
-    record_id: str | None = None
-    entries: int | None = None
-
-    @property
-    def count(self) -> int:
-        """How many refusals this reject stands for in the summary."""
-        return 1 if self.entries is None else self.entries
-
-    def __str__(self) -> str:
-        return f"{self.location}: {entries_prefix(self.entries)}{self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The rejects-file line."""
-        return {
-            "location": self.location,
-            "record_id": self.record_id,
-            "reason": self.reason,
-            "count": self.count,
-        }
 
 
 @dataclass
@@ -185,51 +165,19 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
-def _sign_in_worker(metas: list[SourceMetadata], now: datetime) -> list[NewRecord | Reject]:
-    return sign_records(metas, worker_signer(), now)
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """An input that failed as a whole: counted when it failed, reported in order."""
+
+    reject: Reject
 
 
-def sign_records(
-    metas: list[SourceMetadata], signer: Signer, now: datetime
-) -> list[NewRecord | Reject]:
-    """Derive and sign everything issuance writes for each record (runs in workers).
+@dataclass(slots=True)
+class _Pending:
+    """A batch in flight, and what to report once it is written (reports keep input order)."""
 
-    A record that cannot be canonicalized is returned as a :class:`Reject`,
-    so one bad record never stops a run (and a re-run never trips on it
-    again); a signer failure raises and stops the run.
-    """
-    stamp = format_seconds(now)
-    out: list[NewRecord | Reject] = []
-    for meta in metas:
-        try:
-            record = CanonicalRecord.from_source(meta)
-            number = PithNumber.for_record(record)
-        except FormatError as e:
-            out.append(Reject(meta.location, e.message, meta.arxiv_id))
-            continue
-        receipt = sign_receipt(record.canonical_sha256, signer, now)
-        payload = {
-            "canonical_record": record.to_dict(),
-            "canonical_sha256": record.canonical_sha256,
-            "receipt": receipt,
-            "source_kind": record.source_kind,
-            "source_id": record.source_id,
-            "source_version": record.version,
-            "attestation_state": "computed",
-        }
-        event = build_event("record_created", str(number), payload, signer, now)
-        out.append(
-            NewRecord.build(
-                record,
-                number,
-                receipt=receipt,
-                event=event,
-                issued_at=stamp,
-                location=meta.location,
-                title=meta.title,
-            )
-        )
-    return out
+    work: Future[BlockResult] | BlockResult
+    after: list[Outcome | _Failed] = field(default_factory=list)
 
 
 class Issuer:
@@ -263,8 +211,10 @@ class Issuer:
         self.workers = workers if isinstance(signer, SeedSigner) else 1
         self.summary = IssueSummary()
         self._pool: ProcessPoolExecutor | None = None
-        self._inflight: deque[Future[list[NewRecord | Reject]] | list[NewRecord | Reject]] = deque()
+        self._inflight: deque[_Pending] = deque()
         self._pending_bytes = 0
+        self._counting = _Counting(io.BytesIO())
+        self._reported = 0
         self._batches = 0
 
     def run(self, paths: Iterable[str]) -> IssueSummary:
@@ -286,6 +236,25 @@ class Issuer:
     def _reject(self, reject: Reject) -> None:
         self.on_reject(reject)
 
+    def _later(self, outcome: Outcome | _Failed) -> None:
+        """Report ``outcome`` after the batches in flight, so reports keep the input's order."""
+        if self._inflight:
+            self._inflight[-1].after.append(outcome)
+        else:
+            self._report(outcome)
+
+    def _report(self, outcome: Outcome | _Failed) -> None:
+        if isinstance(outcome, Reject):
+            self.summary.refused += outcome.count
+            self._reject(outcome)
+        elif isinstance(outcome, Conflict):
+            self.summary.conflicts += 1
+            self._reject(outcome.reject)
+        elif isinstance(outcome, Notice):
+            self.summary.notices.append(str(outcome))
+        elif isinstance(outcome, _Failed):
+            self._reject(outcome.reject)
+
     def _input(self, path: str) -> None:
         self.summary.files += 1
         try:
@@ -293,61 +262,48 @@ class Issuer:
         except OSError as e:
             self._file_failed(UnreadableInputError(f"cannot read: {e.strerror}", location=path))
             return
-        counting = _Counting(stream)
-        reported = 0
+        self._counting = counting = _Counting(stream)
+        self._reported = 0
         batch: list[SourceMetadata] = []
         name = "<stdin>" if path == "-" else path
         try:
-            # A damaged gzip file issues nothing. Checked here: read_stream cannot, since
+            # A damaged gzip file issues nothing. Checked here: read_blocks cannot, since
             # the counting wrapper it gets does not seek.
             check_gzip(stream, name)
-            for item in read_stream(io.BufferedReader(counting), name):
-                if isinstance(item, SourceMetadata):
+            for item in read_blocks(io.BufferedReader(counting), name, self.batch_size):
+                if isinstance(item, LineBlock):
+                    self._submit(item, self.store.versions_of(item.id_hints()))
+                elif isinstance(item, SourceMetadata):
                     batch.append(item)
                     if len(batch) >= self.batch_size:
-                        self._submit(batch)
+                        self._submit(batch, self.store.versions_of(m.arxiv_id for m in batch))
                         batch = []
-                        self._pending_bytes += counting.consumed - reported
-                        reported = counting.consumed
                 elif isinstance(item, Refusal):
-                    reject = Reject(item.location, item.reason, item.record_id, item.entries)
-                    self.summary.refused += reject.count
-                    self._reject(reject)
+                    self._later(Reject(item.location, item.reason, item.record_id, item.entries))
                 elif isinstance(item, Notice):
-                    self.summary.notices.append(str(item))
+                    self._later(item)
         except SourceError as e:
             self._file_failed(e)
         finally:
-            self._submit(batch)
-            self._pending_bytes += counting.consumed - reported
+            if batch:
+                self._submit(batch, self.store.versions_of(m.arxiv_id for m in batch))
+            self._count_bytes()
             if path != "-":
                 stream.close()
+
+    def _count_bytes(self) -> None:
+        """Bytes of input consumed since last counted: reported with the next write."""
+        self._pending_bytes += self._counting.consumed - self._reported
+        self._reported = self._counting.consumed
 
     def _file_failed(self, error: SourceError) -> None:
         self.summary.failed_files.append(error.location or "?")
         self.summary.unreadable |= isinstance(error, UnreadableInputError)
-        self._reject(Reject(error.location or "?", error.message))
+        self._later(_Failed(Reject(error.location or "?", error.message)))
 
-    def _submit(self, batch: list[SourceMetadata]) -> None:
-        """Skip what the registry already holds, then derive and sign the rest."""
-        if not batch:
-            return
-        existing = self.store.issued_versions((m.arxiv_id, m.version) for m in batch)
-        fresh = []
-        for meta in batch:
-            digest = existing.get((meta.arxiv_id, meta.version))
-            if digest is None:
-                fresh.append(meta)
-                continue
-            try:
-                record = CanonicalRecord.from_source(meta)
-            except FormatError as e:
-                self.summary.refused += 1
-                self._reject(Reject(meta.location, e.message, meta.arxiv_id))
-            else:
-                self._known(meta, record, digest)
-        if not fresh:
-            return
+    def _submit(self, source: LineBlock | list[SourceMetadata], known: Known) -> None:
+        """Parse (a raw block), derive and sign what the registry does not hold yet."""
+        self._count_bytes()
         now = self.clock()
         self._batches += 1
         if self._pool is None and self.workers > 1 and self._batches > 1:
@@ -355,53 +311,60 @@ class Issuer:
             assert isinstance(self.signer, SeedSigner)  # noqa: S101 - checked in __init__
             self._pool = signing_pool(self.signer, self.workers)
         if self._pool is None:
-            self._inflight.append(sign_records(fresh, self.signer, now))
+            self._inflight.append(_Pending(issue_block(source, known, self.signer, now)))
         else:
-            self._inflight.append(self._pool.submit(_sign_in_worker, fresh, now))
+            self._inflight.append(_Pending(self._pool.submit(issue_in_worker, source, known, now)))
         self._drain(2 * self.workers)
 
     def _drain(self, keep: int) -> None:
         """Write finished batches until at most ``keep`` are in flight."""
         while len(self._inflight) > keep:
-            done = self._inflight.popleft()
-            self._write(done if isinstance(done, list) else done.result())
+            pending = self._inflight.popleft()
+            work = pending.work
+            self._write(work if isinstance(work, BlockResult) else work.result())
+            for outcome in pending.after:
+                self._report(outcome)
 
-    def _write(self, signed: list[NewRecord | Reject]) -> None:
-        new = [n for n in signed if isinstance(n, NewRecord)]
-        for reject in (r for r in signed if isinstance(r, Reject)):
-            self.summary.refused += 1
-            self._reject(reject)
-        written, collisions = self.store.write_records(new) if new else ([], 0)
+    def _write(self, result: BlockResult) -> None:
+        outcomes: list[Outcome | None] = list(result.outcomes)
+        self.summary.already_issued += result.already_issued
+        if result.unhinted:
+            # Rows whose id the block's hints missed: did the registry hold them already?
+            unhinted = [
+                (i, r) for i in result.unhinted if isinstance(r := outcomes[i], CheckedRecord)
+            ]
+            stored = self.store.issued_versions(r.key for _, r in unhinted)
+            for i, r in unhinted:
+                digest = stored.get(r.key)
+                if digest == r.canonical_sha256:
+                    self.summary.already_issued += 1
+                    outcomes[i] = None
+                elif digest is not None:
+                    outcomes[i] = conflict(r.location, r.versioned_id, r.source_id, digest)
+        new: list[CheckedRecord] = []
+        for outcome in outcomes:
+            if isinstance(outcome, CheckedRecord):
+                new.append(outcome)
+            elif outcome is not None:
+                self._report(outcome)
+        written, collisions = (
+            self.store.write_checked(new, self.signer.public_key) if new else ([], 0)
+        )
         self.summary.issued += len(written)
         if len(written) < len(new):
             # Issued meanwhile by another writer, or twice in this input: same content or not?
-            mine = {id(n) for n in written}
-            skipped = [n for n in new if id(n) not in mine]
-            stored = self.store.issued_versions(n.key for n in skipped)
-            for n in skipped:
-                self._known_new(n, stored.get(n.key, ""))
+            mine = {id(r) for r in written}
+            skipped = [r for r in new if id(r) not in mine]
+            stored = self.store.issued_versions(r.key for r in skipped)
+            for r in skipped:
+                self._known_new(r, stored.get(r.key, ""))
         if collisions:
             self.summary.collisions += collisions
             logger.warning("%d short-alias collision(s) recorded", collisions)
         self.progress.advance(self._pending_bytes, self.summary)
         self._pending_bytes = 0
 
-    def _known(self, meta: SourceMetadata, record: CanonicalRecord, issued_sha256: str) -> None:
-        if issued_sha256 == record.canonical_sha256:
-            self.summary.already_issued += 1
-            return
-        self.summary.conflicts += 1
-        self._reject(
-            Reject(
-                meta.location,
-                f"{record.versioned_id} was issued before with different content "
-                f"(canonical_sha256 {issued_sha256}); versions are immutable, so this one is "
-                "not issued",
-                record.source_id,
-            )
-        )
-
-    def _known_new(self, new: NewRecord, issued_sha256: str) -> None:
+    def _known_new(self, new: CheckedRecord, issued_sha256: str) -> None:
         if issued_sha256 == new.canonical_sha256:
             self.summary.already_issued += 1
         else:

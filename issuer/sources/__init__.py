@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import IO
 
 from issuer.errors import SourceError, UnreadableInputError
-from issuer.sources import _atom, _gzip, _oai, _snapshot
+from issuer.sources import _atom, _blocks, _gzip, _oai, _snapshot
+from issuer.sources._blocks import LineBlock
 from issuer.sources._model import (
     Item,
     Notice,
@@ -51,6 +52,7 @@ from issuer.sources._xml import (
 
 __all__ = [
     "Item",
+    "LineBlock",
     "Notice",
     "Refusal",
     "SourceMetadata",
@@ -59,6 +61,7 @@ __all__ = [
     "entries_prefix",
     "parse_arxiv_date",
     "read",
+    "read_blocks",
     "read_stream",
 ]
 
@@ -154,6 +157,26 @@ def read_stream(stream: IO[bytes], name: str) -> Iterator[Item]:
         SourceError: if the stream is not a format that can issue as a whole;
             :class:`UnreadableInputError` if it cannot be read (damaged gzip included).
     """
+    for item in _read(stream, name, None):
+        assert not isinstance(item, LineBlock)  # noqa: S101 - no blocks without a size
+        yield item
+
+
+def read_blocks(stream: IO[bytes], name: str, lines: int) -> Iterator[Item | LineBlock]:
+    """:func:`read_stream`, but the JSON-lines snapshot comes as raw blocks of ``lines`` lines.
+
+    Each :class:`LineBlock` is parsed where it is handed (:meth:`LineBlock.items`
+    yields what :func:`read_stream` would have, with the same locations); a line
+    too long to read is yielded as its :class:`Refusal`. XML is parsed here, as
+    :func:`read_stream` does: its records come as :class:`SourceMetadata`.
+
+    Raises:
+        SourceError: as :func:`read_stream`.
+    """
+    yield from _read(stream, name, lines)
+
+
+def _read(stream: IO[bytes], name: str, lines: int | None) -> Iterator[Item | LineBlock]:
     check_gzip(stream, name)
     try:
         head = _read_head(stream)
@@ -168,6 +191,8 @@ def read_stream(stream: IO[bytes], name: str) -> Iterator[Item]:
     body = io.BufferedReader(_Chain(head, stream), buffer_size=HEAD_SIZE)
     if kind == "xml":
         yield from _read_xml(head, body, name)
+    elif kind == "jsonl" and lines is not None:
+        yield from _blocks.blocks(body, name, lines)
     elif kind == "jsonl":
         yield from _snapshot.read(body, name)
     elif kind == "json":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
+from issuer.store._checked import CheckedRecord, checked_record
 from issuer.store._copy import RawTables
 from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
@@ -42,6 +43,7 @@ __all__ = [
     "SCHEMES",
     "SHORT_KINDS",
     "TABLES",
+    "CheckedRecord",
     "IssuedRecord",
     "ListedRecord",
     "NewRecord",
@@ -53,6 +55,7 @@ __all__ = [
     "Store",
     "StoredCheckpoint",
     "Table",
+    "checked_record",
     "default_registry",
     "open_store",
     "parse_registry_url",

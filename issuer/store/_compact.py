@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -149,11 +150,13 @@ class RecordContext:
         return self._receipt
 
 
+@functools.lru_cache(maxsize=4096)
 def seconds(text: str) -> int:
     """A seconds wire time as seconds since the epoch."""
     return (parse_seconds(text) - _EPOCH) // _SECOND
 
 
+@functools.lru_cache(maxsize=4096)  # a run's receipts share their times
 def micros(text: str) -> int:
     """A microsecond wire time as microseconds since the epoch."""
     return (parse_micros(text) - _EPOCH) // _MICROSECOND

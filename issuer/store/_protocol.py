@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey
+from issuer.store._checked import CheckedRecord
 from issuer.store._rows import (
     IssuedRecord,
     ListedRecord,
@@ -55,6 +56,10 @@ class Store(Protocol):
 
     def issued_versions(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
         """(arXiv id, version) → canonical_sha256 for those already issued (batched queries)."""
+        ...
+
+    def versions_of(self, source_ids: Iterable[str]) -> dict[str, dict[int, str]]:
+        """arXiv id → {version: canonical_sha256} of its issued versions, for each id given."""
         ...
 
     def record(self, pith_number: str | PithNumber) -> IssuedRecord | None:
@@ -111,6 +116,12 @@ class Store(Protocol):
 
     def write_records(self, batch: list[NewRecord]) -> tuple[list[NewRecord], int]:
         """Write a batch in one transaction: each record with its receipt, event and aliases."""
+        ...
+
+    def write_checked(
+        self, batch: list[CheckedRecord], key: PublicKey
+    ) -> tuple[list[CheckedRecord], int]:
+        """Write records whose rows were checked under ``key`` where they were signed."""
         ...
 
     def append_event(self, event: dict[str, Any]) -> None:

@@ -34,14 +34,12 @@ from issuer.errors import FormatError, StoreError
 from issuer.identifiers import PithNumber, parse_pith_number
 from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
+from issuer.store._checked import CheckedRecord, checked_record, rechecked
 from issuer.store._compact import (
     EVENT_COLUMNS,
     RECORD_COLUMNS,
     EventRow,
     RecordRow,
-    checked_event,
-    checked_receipt,
-    checked_record,
     event_bytes,
     record_bytes,
 )
@@ -270,55 +268,96 @@ class SqlStore(ReissueTables, LogTables, PublishTables):
             )
         self._keys_cache = None  # read again, with this key, when a row next needs it
 
+    def versions_of(self, source_ids: Iterable[str]) -> dict[str, dict[int, str]]:
+        """arXiv id → {version: canonical_sha256} of its issued versions, for each id given.
+
+        Every id given is a key, with an empty map if none of its versions is issued.
+        """
+        ids = sorted(set(source_ids))
+        found: dict[str, dict[int, str]] = {source_id: {} for source_id in ids}
+        rows = self._with_values(
+            ids,
+            "SELECT source_id, version, canonical_sha256 FROM records "
+            "WHERE source_id IN (SELECT value FROM p)",
+        )
+        for source_id, version, digest in rows:
+            found[source_id][int(version)] = digest
+        return found
+
     def write_records(self, batch: list[NewRecord]) -> tuple[list[NewRecord], int]:
         """Write a batch in one transaction: each record with its receipt, event and aliases.
+
+        Each object's compact row is checked here, against ``keys_used``, and
+        kept only if it gives back the very bytes that were signed: otherwise
+        the row keeps them whole.
 
         Returns:
             (records written, short-alias collisions newly recorded). Records
             another writer issued first are not written; compare with
             :meth:`issued_versions`.
         """
+        keys = self._keys({n.receipt_key_id for n in batch})
+        rows = [checked_record(n, keys) for n in batch]
+        written, collisions = self._write_rows(rows, None)
+        mine = {id(r) for r in written}
+        return [n for n, r in zip(batch, rows, strict=True) if id(r) in mine], collisions
+
+    def write_checked(
+        self, batch: list[CheckedRecord], key: PublicKey
+    ) -> tuple[list[CheckedRecord], int]:
+        """Write records whose rows were checked under ``key`` where they were signed.
+
+        As :meth:`write_records`, in one transaction. The rows are taken as
+        they are if ``keys_used`` holds ``key`` under its id (add it first:
+        :meth:`add_key`); if it holds another key under that id, each row is
+        checked again against it (:func:`~issuer.store._checked.rechecked`).
+
+        Returns:
+            (records written, short-alias collisions newly recorded).
+        """
+        return self._write_rows(batch, key)
+
+    def _write_rows(
+        self, batch: list[CheckedRecord], key: PublicKey | None
+    ) -> tuple[list[CheckedRecord], int]:
         with self._transaction():
             db = self._db
-            present = self.issued_versions(n.key for n in batch)
-            written: list[NewRecord] = []
+            present = self.issued_versions(r.key for r in batch)
+            written: list[CheckedRecord] = []
             seen: set[tuple[str, int]] = set()
-            for n in batch:
-                if n.key not in present and n.key not in seen:
-                    seen.add(n.key)
-                    written.append(n)
+            for r in batch:
+                if r.key not in present and r.key not in seen:
+                    seen.add(r.key)
+                    written.append(r)
             if not written:
                 return written, 0
+            rows = written
+            if key is not None:
+                keys = self._keys((key.key_id,))
+                if keys.get(key.key_id) != key:
+                    signed_with = {key.key_id: key}
+                    rows = [rechecked(r, signed_with, keys) for r in written]
             # The write lock is held, so ids from MAX(id) cannot race another writer.
             first = next_id(db, "records")
-            ids = range(first, first + len(written))
-            # Each compact row is rebuilt here, against keys_used, and kept only if it gives
-            # back the very bytes that were signed: otherwise the row keeps them whole.
-            keys = self._keys({n.receipt_key_id for n in written})
+            ids = range(first, first + len(rows))
             db.load(
                 "records",
                 TABLE["records"].columns,
                 [
                     (
                         i,
-                        n.year,
-                        n.code,
-                        n.source_id,
-                        n.version,
-                        n.canonical_sha256,
-                        n.issued_at,
-                        n.receipt_key_id,
-                        n.title,
-                        *checked_record(n.record_row, n.record_json, n.source_id, n.version),
-                        *checked_receipt(
-                            n.receipt_row,
-                            n.receipt_json,
-                            n.canonical_sha256,
-                            n.receipt_key_id,
-                            keys,
-                        ),
+                        r.year,
+                        r.code,
+                        r.source_id,
+                        r.version,
+                        r.canonical_sha256,
+                        r.issued_at,
+                        r.key_id,
+                        r.title,
+                        *r.record,
+                        *r.receipt,
                     )
-                    for i, n in zip(ids, written, strict=True)
+                    for i, r in zip(ids, rows, strict=True)
                 ],
             )
             event_first = next_id(db, "events")
@@ -326,8 +365,8 @@ class SqlStore(ReissueTables, LogTables, PublishTables):
                 "events",
                 TABLE["events"].columns,
                 [
-                    (event_first + k, i, *checked_event(n.event_row, n.event_json, n.context, keys))
-                    for k, (i, n) in enumerate(zip(ids, written, strict=True))
+                    (event_first + k, i, *r.event)
+                    for k, (i, r) in enumerate(zip(ids, rows, strict=True))
                 ],
             )
             # The log, in issuance order: each record's leaf, then its record_created event's.
@@ -336,11 +375,11 @@ class SqlStore(ReissueTables, LogTables, PublishTables):
                 leaves.append((i, None))
                 leaves.append((i, event_first + k))
             self._append_leaves(leaves)
-            self._move_arxiv_aliases(list(zip(ids, written, strict=True)))
-            collisions = self._record_collisions(written)
+            self._move_arxiv_aliases(list(zip(ids, rows, strict=True)))
+            collisions = self._record_collisions(rows)
         return written, collisions
 
-    def _move_arxiv_aliases(self, written: list[tuple[int, NewRecord]]) -> None:
+    def _move_arxiv_aliases(self, written: list[tuple[int, CheckedRecord]]) -> None:
         """The unversioned alias follows the newest issued version; its history is kept.
 
         The alias moves at the record's ``issued_at``, or at the current alias's
@@ -383,7 +422,7 @@ class SqlStore(ReissueTables, LogTables, PublishTables):
         found.update((source_id, (version, since)) for source_id, version, since in rows)
         return found
 
-    def _record_collisions(self, written: list[NewRecord]) -> int:
+    def _record_collisions(self, written: list[CheckedRecord]) -> int:
         """Record every short alias of the batch that now names more than one record.
 
         Short aliases are prefixes of the code, so a collision is a code range
