@@ -35,7 +35,7 @@ from issuer.keys import Signer
 from issuer.receipts import sign_receipt
 from issuer.record import CanonicalRecord
 from issuer.sources import Item, LineBlock, Notice, Refusal, SourceMetadata, entries_prefix
-from issuer.store import CheckedRecord, NewRecord, checked_record
+from issuer.store import CheckedRecord, NewRecord, issued_rows
 
 #: arXiv id → {version: canonical_sha256} issued, for each id the registry was asked about.
 Known = Mapping[str, Mapping[int, str]]
@@ -146,6 +146,22 @@ def _signed(
     now: datetime,
     stamp: str,
 ) -> NewRecord:
+    receipt, event = _sign(record, number, signer, now)
+    return NewRecord.build(
+        record,
+        number,
+        receipt=receipt,
+        event=event,
+        issued_at=stamp,
+        location=meta.location,
+        title=meta.title,
+    )
+
+
+def _sign(
+    record: CanonicalRecord, number: PithNumber, signer: Signer, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record's receipt and its ``record_created`` event, signed."""
     receipt = sign_receipt(record.canonical_sha256, signer, now)
     payload = {
         "canonical_record": record.to_dict(),
@@ -156,16 +172,7 @@ def _signed(
         "source_version": record.version,
         "attestation_state": "computed",
     }
-    event = build_event("record_created", str(number), payload, signer, now)
-    return NewRecord.build(
-        record,
-        number,
-        receipt=receipt,
-        event=event,
-        issued_at=stamp,
-        location=meta.location,
-        title=meta.title,
-    )
+    return receipt, build_event("record_created", str(number), payload, signer, now)
 
 
 def issue_items(items: Iterable[Item], known: Known, signer: Signer, now: datetime) -> BlockResult:
@@ -203,8 +210,19 @@ def issue_items(items: Iterable[Item], known: Known, signer: Signer, now: dateti
             continue
         if versions is None:
             result.unhinted.append(len(result.outcomes))
-        new = _signed(item, record, number, signer=signer, now=now, stamp=stamp)
-        result.outcomes.append(checked_record(new, keys))
+        receipt, event = _sign(record, number, signer, now)
+        result.outcomes.append(
+            issued_rows(
+                record,
+                number,
+                receipt,
+                event,
+                issued_at=stamp,
+                location=item.location,
+                title=item.title,
+                keys=keys,
+            )
+        )
     return BlockResult(result.outcomes, already, result.unhinted)
 
 

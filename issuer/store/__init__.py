@@ -17,7 +17,7 @@ from pathlib import Path
 
 from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
-from issuer.store._checked import CheckedRecord, checked_record
+from issuer.store._checked import CheckedRecord, issued_rows
 from issuer.store._copy import RawTables
 from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
@@ -55,8 +55,8 @@ __all__ = [
     "Store",
     "StoredCheckpoint",
     "Table",
-    "checked_record",
     "default_registry",
+    "issued_rows",
     "open_store",
     "parse_registry_url",
     "redact",

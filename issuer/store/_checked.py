@@ -14,9 +14,12 @@ signed from the rows and the signer's key and checks them again against
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import hashlib
+from typing import Any, NamedTuple
 
+from issuer import cjson
 from issuer.identifiers import PithNumber
+from issuer.record import CanonicalRecord
 from issuer.store._compact import (
     EventRow,
     Keys,
@@ -26,8 +29,11 @@ from issuer.store._compact import (
     checked_event,
     checked_receipt,
     event_bytes,
+    event_candidate,
     receipt_bytes,
+    receipt_candidate,
     record_bytes,
+    record_candidate,
 )
 from issuer.store._compact import checked_record as _checked_record_row
 from issuer.store._rows import NewRecord
@@ -82,6 +88,60 @@ def checked_record(new: NewRecord, keys: Keys) -> CheckedRecord:
             new.receipt_row, new.receipt_json, new.canonical_sha256, new.receipt_key_id, keys
         ),
         checked_event(new.event_row, new.event_json, new.context, keys),
+    )
+
+
+def issued_rows(
+    record: CanonicalRecord,
+    number: PithNumber,
+    receipt: dict[str, Any],
+    event: dict[str, Any],
+    *,
+    issued_at: str,
+    location: str,
+    title: str | None,
+    keys: Keys,
+) -> CheckedRecord:
+    """:func:`checked_record` of :meth:`NewRecord.build`, each object serialized once.
+
+    The record's row is checked by hashing its rebuilt bytes: the same
+    ``canonical_sha256`` means the very bytes that were hashed.
+    """
+    record_row = record_candidate(record)
+    record_json = record_bytes(record.source_id, record.version, record_row)
+    if hashlib.sha256(record_json).hexdigest() != record.canonical_sha256:
+        record_json = cjson.dumps_parsed(record.to_dict())
+        record_row = (None, None, None, None, None, None, record_json)
+    receipt_json = cjson.dumps_parsed(receipt)
+    key_id = receipt["key_id"]
+    event_json = cjson.dumps_parsed(event)
+    context = RecordContext(
+        str(number),
+        record.canonical_sha256,
+        record_json,
+        record.source_id,
+        record.version,
+        receipt_json,
+    )
+    return CheckedRecord(
+        record.source_id,
+        record.version,
+        record.canonical_sha256,
+        number.year,
+        number.code,
+        issued_at,
+        key_id,
+        title,
+        location,
+        record_row,
+        checked_receipt(
+            receipt_candidate(receipt, receipt_json),
+            receipt_json,
+            record.canonical_sha256,
+            key_id,
+            keys,
+        ),
+        checked_event(event_candidate(event, event_json), event_json, context, keys),
     )
 
 

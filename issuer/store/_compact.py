@@ -47,7 +47,7 @@ from issuer.errors import FormatError, StoreError
 from issuer.events import EVENT_ID_PREFIX
 from issuer.events import SCHEMA_VERSION as EVENT_SCHEMA_VERSION
 from issuer.events import SIGNED_MESSAGE as EVENT_SIGNED_MESSAGE
-from issuer.keys import PublicKey
+from issuer.keys import PublicKey, fingerprint_hex
 from issuer.receipts import KIND, RECEIPT_VERSION
 from issuer.receipts import SIGNED_MESSAGE as RECEIPT_SIGNED_MESSAGE
 from issuer.record import SCHEMA_VERSION as RECORD_SCHEMA_VERSION
@@ -162,6 +162,7 @@ def micros(text: str) -> int:
     return (parse_micros(text) - _EPOCH) // _MICROSECOND
 
 
+@functools.lru_cache(maxsize=4096)
 def wire_micros(value: int) -> str:
     """Microseconds since the epoch as a microsecond wire time."""
     return format_micros(_EPOCH + value * _MICROSECOND)
@@ -169,6 +170,12 @@ def wire_micros(value: int) -> str:
 
 def _signature(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
+
+
+@functools.lru_cache(maxsize=64)  # a registry signs with a handful of keys
+def _fingerprint(raw: bytes) -> str:
+    """:attr:`PublicKey.fingerprint` of the key ``raw``, hashed once per key."""
+    return fingerprint_hex(raw)
 
 
 def _key(keys: Keys, key_id: str) -> PublicKey:
@@ -267,7 +274,7 @@ def receipt_bytes(canonical_sha256: str, key_id: str, row: ReceiptRow, keys: Key
             "key_id": key_id,
             "kind": KIND,
             "last_reissued_at": stamp if last is None else wire_micros(last),
-            "public_key_fingerprint": _key(keys, key_id).fingerprint,
+            "public_key_fingerprint": _fingerprint(_key(keys, key_id).raw),
             "receipt_version": RECEIPT_VERSION,
             "signature_b64": _signature(bytes(signature)),
             "signature_status": SIGNATURE_STATUS,
@@ -389,7 +396,7 @@ def event_bytes(row: EventRow, context: RecordContext, keys: Keys) -> bytes:
             "signature": {
                 "algorithm": ALGORITHM,
                 "key_id": key_id,
-                "public_key_fingerprint": key.fingerprint,
+                "public_key_fingerprint": _fingerprint(key.raw),
                 "signature_b64": _signature(bytes(signature)),
                 "signature_status": SIGNATURE_STATUS,
                 "signed_at": wire_micros(signed_at),

@@ -8,6 +8,7 @@ block from the arXiv ids a pattern finds in it (a hint), and never signed again.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,13 @@ from typing import Any
 import pytest
 
 from issuer import cjson
+from issuer._issuance import issue_block
 from issuer.keys import PublicKey, SecretsHandler, SeedSigner, Signer
 from issuer.pipeline import Issuer, IssueSummary, Reject, sign_records
 from issuer.sources import LineBlock, SourceMetadata, _snapshot, read_blocks, read_stream
 from issuer.sources._blocks import blocks
 from issuer.store import CheckedRecord, NewRecord, Store, open_store
+from issuer.store._checked import checked_record
 from tests import factory
 
 
@@ -234,3 +237,23 @@ def test_rows_checked_under_another_key_of_the_same_id_are_checked_again(
         assert cjson.dumps(store.receipt(new.pith_number)) == new.receipt_json
         [event] = store.events(new.pith_number)
         assert cjson.dumps(event) == new.event_json
+
+
+def test_rows_built_in_one_pass_are_the_rows_of_the_new_record(tmp_path: Path) -> None:
+    """What workers send equals ``checked_record`` of the ``NewRecord`` writers are given."""
+    lines = [factory.snapshot_line(n, versions=1 + n % 3) for n in range(1, 6)]
+    unlicensed = json.loads(factory.snapshot_line(6))
+    unlicensed.update(license=None, categories="hep-th")
+    path = tmp_path / "in.json"
+    path.write_bytes(b"".join(lines) + json.dumps(unlicensed).encode() + b"\n")
+    signer = factory.signer()
+    keys = {signer.key_id: signer.public_key}
+    with path.open("rb") as stream:
+        metas = [m for m in read_stream(stream, str(path)) if isinstance(m, SourceMetadata)]
+    result = issue_block(metas, {}, signer, factory.T0)
+    signed = sign_records(metas, signer, factory.T0)
+    expected = [checked_record(n, keys) for n in signed if isinstance(n, NewRecord)]
+    assert result.outcomes == expected and len(expected) == 6
+    assert all(
+        r.record[6] is None and r.receipt[5] is None and r.event[10] is None for r in expected
+    )
