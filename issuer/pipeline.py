@@ -6,6 +6,16 @@ and aliases in one transaction; a record already issued is skipped, so a run
 that was killed is simply run again. A version already issued with
 *different* content is refused (versions are immutable). The library reports
 progress through :class:`Progress` and never draws anything itself.
+
+This process reads and writes; the rest is :mod:`issuer._issuance`'s, in
+the workers. The JSON-lines snapshot (the bulk format) is read as raw blocks
+of lines (:func:`issuer.sources.read_blocks`) and parsed in the workers; an
+OAI-PMH XML input is parsed here, its records sent in batches. With each
+block goes what the registry holds of the arXiv ids it seems to name, asked
+once per block, so an issued version is never signed again; the rows that
+come back are written as they are (:meth:`Store.write_checked`), and the
+writer's own check under its lock stays the authority. Refusals, conflicts
+and notices are reported in input order.
 """
 
 from __future__ import annotations
@@ -183,10 +193,12 @@ class _Pending:
 class Issuer:
     """Issues records from arXiv inputs into a registry with one signer.
 
-    With ``workers`` > 1 and a signer that holds its key in memory, deriving
-    and signing run in that many worker processes while this process reads
-    the input and is the registry's single writer; an HSM signer signs here.
-    At most ``2 × workers`` batches are in flight, so memory stays flat.
+    With ``workers`` > 1 and a signer that holds its key in memory, parsing
+    (of the JSON-lines snapshot), deriving and signing run in that many worker
+    processes while this process reads the input and is the registry's single
+    writer; an HSM signer signs here. At most ``2 × workers`` batches (blocks
+    of ``batch_size`` lines, or of ``batch_size`` OAI-PMH records) are in
+    flight, so reading waits for the writer and memory stays flat.
     Workers are spawned, not forked: they inherit no open database handle,
     and receive only the key id and seed, over a pipe.
     """
