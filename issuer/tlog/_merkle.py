@@ -242,6 +242,88 @@ def verify_inclusion(
         raise _fail_inclusion(f"it leads to another root than the tree of size {size}")
 
 
+class InclusionVerifier:
+    """Inclusion proofs in one tree ``(size, root)``, checked together: shared nodes once.
+
+    Proofs of leaves of one tree share every node above their lowest common
+    ancestor, and the proofs of one bundle are of consecutive leaves, so they
+    meet a few levels up. Each proof is folded as :func:`verify_inclusion`
+    folds it, with the same checks and messages, and each node of an accepted
+    proof's path is remembered with the proof hashes still to come above it.
+    A later proof stops at the first remembered node it reaches if its hash
+    there and its remaining proof hashes are exactly the accepted ones: folding
+    on would repeat that accepted fold step for step. Otherwise it folds on to
+    the root, so the verdict and message are always :func:`verify_inclusion`'s.
+
+    Args:
+        size: the tree size the proofs are for.
+        root: the root hash of that tree.
+    """
+
+    def __init__(self, size: int, root: bytes) -> None:
+        self.size = size
+        self.root = root
+        # node -> (its hash, the accepted proof it lies on, how many of its hashes lead there)
+        self._known: dict[int, tuple[bytes, tuple[bytes, ...], int]] = {}
+
+    def verify(self, index: int, leaf: bytes, proof: Sequence[bytes]) -> None:
+        """Check that leaf hash ``leaf`` is leaf ``index`` of this tree.
+
+        Raises:
+            VerificationError: exactly as :func:`verify_inclusion` would, with
+                reason ``bad_inclusion_proof``.
+        """
+        size, known, proof = self.size, self._known, tuple(proof)
+        # (1)-(4) are root_from_inclusion_proof's, plus where the fold is in the tree:
+        # after `levels` right shifts it holds node `fn` of that level (sn follows from size).
+        if not 0 <= index < size:
+            raise _fail_inclusion(f"leaf index {index} is not below the tree size {size}")
+        if len(leaf) != HASH_SIZE:
+            raise _fail_inclusion(f"the leaf hash is {len(leaf)} bytes, not {HASH_SIZE}")
+        fn, sn, r, levels = index, size - 1, leaf, 0
+        path: list[tuple[int, bytes, int]] = []
+        for used, p in enumerate(proof, 1):
+            if sn == 0:
+                raise _fail_inclusion("more hashes than the tree has levels")
+            if len(p) != HASH_SIZE:
+                raise _fail_inclusion(f"a proof hash is {len(p)} bytes, not {HASH_SIZE}")
+            if fn & 1 or fn == sn:
+                r = node_hash(p, r)
+                while not fn & 1 and fn != 0:
+                    fn, sn, levels = fn >> 1, sn >> 1, levels + 1
+            else:
+                r = node_hash(r, p)
+            fn, sn, levels = fn >> 1, sn >> 1, levels + 1
+            node = levels * size + fn  # fn < size, so one int names one node, for any size
+            met = known.get(node)
+            # Log hashes are public: plain comparisons leak nothing.
+            if met is not None and met[0] == r and proof[used:] == met[1][met[2] :]:
+                return  # the rest is an accepted fold, from the same node with the same hashes
+            path.append((node, r, used))
+        if sn != 0:
+            raise _fail_inclusion("fewer hashes than the tree has levels")
+        if not hmac.compare_digest(r, self.root):
+            raise _fail_inclusion(f"it leads to another root than the tree of size {size}")
+        for node, h, used in path:
+            known.setdefault(node, (h, proof, used))
+
+
+def verify_inclusions(
+    size: int, root: bytes, proofs: Iterable[tuple[int, bytes, Sequence[bytes]]]
+) -> None:
+    """Check several ``(index, leaf hash, proof)`` in the tree ``(size, root)`` together.
+
+    The verdict is that of :func:`verify_inclusion` on each in turn, for a
+    fraction of the hashing when the leaves are close (see :class:`InclusionVerifier`).
+
+    Raises:
+        VerificationError: for the first proof :func:`verify_inclusion` refuses, with its message.
+    """
+    verifier = InclusionVerifier(size, root)
+    for index, leaf, proof in proofs:
+        verifier.verify(index, leaf, proof)
+
+
 def _trivially_consistent(
     size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
 ) -> bool:
