@@ -144,7 +144,10 @@ def test_every_pair_of_leaves_of_trees_up_to_24_is_accepted_in_either_order() ->
 def test_a_proof_meeting_an_accepted_path_hashes_only_up_to_their_common_ancestor(
     node_hashes: list[int],
 ) -> None:
-    """A bundle's three consecutive leaves in a 6,000-leaf log: 13 + 1 + 2 hashes, not 39."""
+    """A bundle's three consecutive leaves in a 6,000-leaf log: 13 + 0 + 1 hashes, not 39.
+
+    Leaf 2,401 is the sibling of 2,400, whose parent is remembered with both children;
+    2,402 hashes its parent, whose parent (node 600 of level 2) is remembered."""
     tree = _tree(6_000)
     verifier = InclusionVerifier(6_000, tree.root())
     hashed = []
@@ -152,7 +155,7 @@ def test_a_proof_meeting_an_accepted_path_hashes_only_up_to_their_common_ancesto
         before = len(node_hashes)
         verifier.verify(index, leaf, proof)
         hashed.append(len(node_hashes) - before)
-    assert hashed == [13, 1, 2]
+    assert hashed == [13, 0, 1]
 
 
 def test_a_refused_proof_is_not_remembered(node_hashes: list[int]) -> None:
@@ -164,6 +167,36 @@ def test_a_refused_proof_is_not_remembered(node_hashes: list[int]) -> None:
     before = len(node_hashes)
     verifier.verify(index2, leaf2, proof2)
     assert len(node_hashes) - before == len(proof2)
+
+
+def test_past_its_limit_the_verifier_forgets_and_starts_again(node_hashes: list[int]) -> None:
+    tree = _tree(1_000)
+    verifier = InclusionVerifier(1_000, tree.root(), limit=15)
+    first, sibling, far = _proofs(tree, 1_000, [0, 1, 600])
+    verifier.verify(*first)
+    assert len(verifier) == 10
+    before = len(node_hashes)
+    verifier.verify(*far)  # meets the first path at the root: 9 hashes, 9 new nodes
+    assert len(node_hashes) - before == 9
+    assert len(verifier) == 9  # 10 + 9 would pass 15: the first path was forgotten
+    before = len(node_hashes)
+    verifier.verify(*sibling)
+    assert len(node_hashes) - before == 10
+    assert len(verifier) == 10
+
+
+def test_a_proof_accepted_where_it_met_a_path_adds_the_nodes_below(
+    node_hashes: list[int],
+) -> None:
+    tree = _tree(1_000)
+    verifier = InclusionVerifier(1_000, tree.root())
+    first, far, near_far = _proofs(tree, 1_000, [0, 600, 601])
+    verifier.verify(*first)
+    verifier.verify(*far)
+    assert len(verifier) == 19
+    before = len(node_hashes)
+    verifier.verify(*near_far)  # the sibling of 600: its parent is remembered
+    assert len(node_hashes) == before
 
 
 # -- a shared node: the named cases --------------------------------------------------------
@@ -185,12 +218,14 @@ SHARED_NODE_CASES = {
     "second wrong below the shared node (its leaf)": (1, "leaf", None),
     "second wrong below the shared node (its first hash)": (1, "hash", 0),
     "second wrong above the shared node (its last hash)": (1, "hash", -1),
+    "second wrong at the shared node (its other child)": (1, "hash", 1),
     "second wrong above the shared node (its third hash)": (1, "hash", 2),
     "second with a hash too many": (1, "extra", None),
     "second with a hash too few": (1, "drop", None),
     # the first proof wrong, the second right and checked on its own
     "first wrong below the shared node": (0, "hash", 0),
     "first wrong above the shared node": (0, "hash", -1),
+    "first wrong at the shared node (its other child)": (0, "hash", 1),
     "first wrong leaf": (0, "leaf", None),
 }
 
