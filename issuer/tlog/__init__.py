@@ -65,6 +65,7 @@ from issuer.tlog._log import (
 from issuer.tlog._merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
+    InclusionVerifier,
     MemoryTree,
     NodeReader,
     consistency_proof,
@@ -75,6 +76,7 @@ from issuer.tlog._merkle import (
     subtree_hash,
     verify_consistency,
     verify_inclusion,
+    verify_inclusions,
 )
 from issuer.tlog._note import (
     MAX_LINES,
@@ -160,6 +162,7 @@ __all__ = [
     "Cosigned",
     "EntryBundle",
     "Inclusion",
+    "InclusionVerifier",
     "LogEntry",
     "LogStore",
     "MemoryTree",
@@ -229,6 +232,7 @@ __all__ = [
     "verify_consistency",
     "verify_cosignature",
     "verify_inclusion",
+    "verify_inclusions",
     "verify_note",
     "write_tiles",
 ]

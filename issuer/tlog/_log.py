@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -455,20 +456,47 @@ def parse_inclusion(obj: Any) -> Inclusion:
         raise FormatError("log_origin, leaf and checkpoint are strings")
     if not isinstance(proof, list) or len(proof) > MAX_PROOF_HASHES:
         raise FormatError(f"proof is a list of at most {MAX_PROOF_HASHES} hashes")
-    hashes = []
-    for i, h in enumerate(proof):
-        # The one canonical base64 spelling of 32 bytes (checked by pattern: it is hot).
-        if not isinstance(h, str) or not _HASH_B64.fullmatch(h):
-            raise FormatError(f"proof[{i}] is not the canonical base64 of a 32-byte hash")
-        hashes.append(binascii.a2b_base64(h))
     return Inclusion(
         obj["log_origin"],
         index,
         size,
         obj["leaf"],
-        tuple(hashes),
+        _proof_hashes(proof),
         obj["checkpoint"].encode(),
     )
+
+
+def _proof_hashes(proof: list[Any]) -> tuple[bytes, ...]:
+    """The hashes of a proof, each the one canonical base64 spelling of 32 bytes.
+
+    Raises:
+        FormatError: naming the first element that is not.
+    """
+    try:
+        hashes: tuple[bytes, ...] | None = tuple(map(_proof_hash, proof))
+    except TypeError:  # an element that is not a string (or cannot be a cache key)
+        hashes = None
+    if hashes is not None and all(hashes):
+        return hashes
+    # Some element is refused: name the first.
+    bad = next(i for i, h in enumerate(proof) if not isinstance(h, str) or not _proof_hash(h))
+    raise FormatError(f"proof[{bad}] is not the canonical base64 of a 32-byte hash")
+
+
+# Proofs of nearby leaves (a bundle's, a publication's) repeat their upper hashes: each
+# spelling is checked and decoded once per process, not once per proof. Bounded.
+@functools.lru_cache(maxsize=1 << 12)
+def _proof_hash(text: str) -> bytes:
+    """The 32 bytes ``text`` spells, or ``b""`` if it is not their canonical base64.
+
+    Raises:
+        TypeError: ``text`` is not a string.
+    """
+    # The pattern admits exactly the canonical spellings: 42 characters, a 43rd whose
+    # two low bits are zero (it carries the last 4 bits), then one "=".
+    if _HASH_B64.fullmatch(text) is None:
+        return b""
+    return binascii.a2b_base64(text)
 
 
 def inclusion_proofs(

@@ -26,6 +26,8 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root hash of the empty tree (RFC 6962 §2.1: the hash of the empty string)."""
 
+_Hashes = tuple[bytes, ...]
+
 _LEAF = b"\x00"
 _NODE = b"\x01"
 
@@ -197,6 +199,14 @@ def _fail_consistency(message: str) -> VerificationError:
     )
 
 
+def _check_leaf(index: int, size: int, leaf: bytes) -> None:
+    """Step (1) of RFC 9162 §2.1.3.2: the leaf is in the tree, and its hash is a hash."""
+    if not 0 <= index < size:
+        raise _fail_inclusion(f"leaf index {index} is not below the tree size {size}")
+    if len(leaf) != HASH_SIZE:
+        raise _fail_inclusion(f"the leaf hash is {len(leaf)} bytes, not {HASH_SIZE}")
+
+
 def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root hash that ``proof`` implies for leaf hash ``leaf`` (RFC 9162 §2.1.3.2).
 
@@ -204,10 +214,7 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
         VerificationError: if the proof cannot be a proof for that index and size.
     """
     # (1) The leaf must be in the tree, and be a hash.
-    if not 0 <= index < size:
-        raise _fail_inclusion(f"leaf index {index} is not below the tree size {size}")
-    if len(leaf) != HASH_SIZE:
-        raise _fail_inclusion(f"the leaf hash is {len(leaf)} bytes, not {HASH_SIZE}")
+    _check_leaf(index, size, leaf)
     # (2) fn = leaf_index, sn = tree_size - 1, r = hash.
     fn, sn, r = index, size - 1, leaf
     # (3) Fold in each proof hash, on the side the index bits say.
@@ -240,6 +247,108 @@ def verify_inclusion(
     computed = root_from_inclusion_proof(index, size, leaf, proof)
     if not hmac.compare_digest(computed, root):
         raise _fail_inclusion(f"it leads to another root than the tree of size {size}")
+
+
+class InclusionVerifier:
+    """Inclusion proofs in one tree ``(size, root)``, checked together: shared nodes once.
+
+    Proofs of leaves of one tree share every node above their lowest common
+    ancestor, and the proofs of one bundle (or of neighbouring bundles of one
+    publication) are of nearby leaves, so they meet a few levels up. Each proof
+    is folded as :func:`verify_inclusion` folds it, with the same checks and
+    messages, and each node of an accepted proof's path is remembered by its
+    place in the tree, with its hash, its two children and the proof hashes
+    still to come above it. When a later proof reaches a remembered node with
+    the same two children, the node's hash is taken rather than computed, and
+    if its remaining proof hashes are also the accepted ones it is accepted
+    there: folding on would repeat that accepted fold step for step. Otherwise
+    it folds on to the root, so the verdict and message are always
+    :func:`verify_inclusion`'s, whatever was remembered.
+
+    Args:
+        size: the tree size the proofs are for.
+        root: the root hash of that tree.
+        limit: at most this many nodes are remembered; past it, they are forgotten
+            and remembering starts again (memory stays flat, verdicts are unchanged).
+    """
+
+    def __init__(self, size: int, root: bytes, *, limit: int = 1 << 12) -> None:
+        self.size = size
+        self.root = root
+        self._limit = limit
+        # node -> (hash, left child, right child, an accepted proof through it, its hashes below)
+        self._known: dict[int, tuple[bytes, bytes, bytes, _Hashes, int]] = {}
+
+    def __len__(self) -> int:
+        """How many nodes are remembered now."""
+        return len(self._known)
+
+    def verify(self, index: int, leaf: bytes, proof: Sequence[bytes]) -> None:
+        """Check that leaf hash ``leaf`` is leaf ``index`` of this tree.
+
+        Raises:
+            VerificationError: exactly as :func:`verify_inclusion` would, with
+                reason ``bad_inclusion_proof``.
+        """
+        size, known, proof = self.size, self._known, tuple(proof)
+        # (1)-(4) are root_from_inclusion_proof's, plus where the fold is in the tree:
+        # after `levels` right shifts it holds node `fn` of that level (sn follows from size).
+        _check_leaf(index, size, leaf)
+        fn, sn, r, levels = index, size - 1, leaf, 0
+        path: list[tuple[int, bytes, bytes, bytes, int]] = []
+        for used, p in enumerate(proof, 1):
+            if sn == 0:
+                raise _fail_inclusion("more hashes than the tree has levels")
+            if len(p) != HASH_SIZE:
+                raise _fail_inclusion(f"a proof hash is {len(p)} bytes, not {HASH_SIZE}")
+            if fn & 1 or fn == sn:
+                left, right = p, r
+                while not fn & 1 and fn != 0:
+                    fn, sn, levels = fn >> 1, sn >> 1, levels + 1
+            else:
+                left, right = r, p
+            fn, sn, levels = fn >> 1, sn >> 1, levels + 1
+            node = levels * size + fn  # fn < size, so one int names one node, for any size
+            met = known.get(node)
+            # Log hashes are public: plain comparisons leak nothing.
+            if met is not None and met[1] == left and met[2] == right:
+                r = met[0]  # the same children: the hash already computed
+                if proof[used:] == met[3][met[4] :]:
+                    # The rest is an accepted fold, from this node with these hashes.
+                    self._remember(path, proof)
+                    return
+            else:
+                r = node_hash(left, right)
+            path.append((node, r, left, right, used))
+        if sn != 0:
+            raise _fail_inclusion("fewer hashes than the tree has levels")
+        if not hmac.compare_digest(r, self.root):
+            raise _fail_inclusion(f"it leads to another root than the tree of size {size}")
+        self._remember(path, proof)
+
+    def _remember(self, path: list[tuple[int, bytes, bytes, bytes, int]], proof: _Hashes) -> None:
+        """Remember the nodes of an accepted proof's path (within the limit)."""
+        known = self._known
+        if len(known) + len(path) > self._limit:
+            known.clear()
+        for node, h, left, right, used in path:
+            known.setdefault(node, (h, left, right, proof, used))
+
+
+def verify_inclusions(
+    size: int, root: bytes, proofs: Iterable[tuple[int, bytes, Sequence[bytes]]]
+) -> None:
+    """Check several ``(index, leaf hash, proof)`` in the tree ``(size, root)`` together.
+
+    The verdict is that of :func:`verify_inclusion` on each in turn, for a
+    fraction of the hashing when the leaves are close (see :class:`InclusionVerifier`).
+
+    Raises:
+        VerificationError: for the first proof :func:`verify_inclusion` refuses, with its message.
+    """
+    verifier = InclusionVerifier(size, root)
+    for index, leaf, proof in proofs:
+        verifier.verify(index, leaf, proof)
 
 
 def _trivially_consistent(
