@@ -17,6 +17,7 @@ from pathlib import Path
 
 from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
+from issuer.store._compact import EventRow, ReceiptRow
 from issuer.store._copy import RawTables
 from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
@@ -30,6 +31,7 @@ from issuer.store._rows import (
 )
 from issuer.store._schema import SCHEMA_VERSION, TABLES, Table
 from issuer.store._sql import SHORT_KINDS, SqlStore
+from issuer.store._sql_reissue import ResignBatch, with_receipt
 from issuer.store._sqlite import SqliteDb
 from issuer.store._url import SCHEMES, RegistryUrl, parse_registry_url, redact
 from issuer.tlog import StoredCheckpoint
@@ -42,13 +44,16 @@ __all__ = [
     "SCHEMES",
     "SHORT_KINDS",
     "TABLES",
+    "EventRow",
     "IssuedRecord",
     "ListedRecord",
     "NewRecord",
     "PublishRow",
     "PublishedRecord",
     "RawTables",
+    "ReceiptRow",
     "RegistryUrl",
+    "ResignBatch",
     "SignedObjects",
     "Store",
     "StoredCheckpoint",
@@ -57,6 +62,7 @@ __all__ = [
     "open_store",
     "parse_registry_url",
     "redact",
+    "with_receipt",
 ]
 
 
