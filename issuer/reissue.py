@@ -171,12 +171,15 @@ def reissue(
             # Read one batch ahead: workers start once there is a second batch (a
             # one-batch run never starts them), and then sign while this process writes.
             following = store.resign_batch(stored.last_row_id, batch)
-            if pool is None and parallel and following is not None:
+            # A batch its rows say is signed by this key already (a rerun) is checked
+            # here: starting and feeding workers would cost more than it does.
+            current = stored.signed_by(signer.key_id)
+            if pool is None and parallel and following is not None and not current:
                 assert isinstance(signer, SeedSigner)  # noqa: S101 - checked above
                 pool = stack.enter_context(signing_pool(signer, workers))
             job: Resigned | Future[Resigned] = (
                 resign(stored, signer, now)
-                if pool is None
+                if pool is None or current
                 else pool.submit(_resign_in_worker, stored, now)
             )
             inflight.append((len(stored.records), job))

@@ -77,6 +77,19 @@ class ResignBatch:
         """The row id of the batch's last record (the next batch starts after it)."""
         return self.records[-1][0]
 
+    def signed_by(self, key_id: str) -> bool:
+        """Whether every receipt and event row of the batch names ``key_id`` (compact rows only).
+
+        Such a batch most likely holds nothing to re-sign: it is not worth a
+        worker process (re-signing still checks each object, wherever it runs).
+        """
+        for _, context_row, events in self.records:
+            if context_row[3] != key_id or context_row[-1] is not None:  # receipt key, whole
+                return False
+            if any(e[7] != key_id or e[10] is not None for _, e in events):
+                return False
+        return True
+
     def objects(self) -> Iterator[ResignObjects]:
         """Each record's receipt and events, rebuilt byte for byte as the registry holds them.
 

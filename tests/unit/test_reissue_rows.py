@@ -187,3 +187,28 @@ def test_worker_processes_sign_once_there_is_a_second_batch(
     reissue(b, NEW, now=LATER, batch=2, workers=2)
     assert started == [2]
     assert _stored(a) == _stored(b)
+
+
+def test_a_rerun_over_current_rows_starts_no_worker(
+    pair: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows that already name the key are checked in this process: a pool would
+    # only add its start-up. The counts are those the workers would give.
+    a, b = pair
+    reissue(a, NEW, now=LATER, batch=2, workers=1)
+    started: list[int] = []
+    real = _workers.signing_pool
+
+    def counting_pool(signer: SeedSigner, workers: int) -> ProcessPoolExecutor:
+        started.append(workers)
+        return real(signer, workers)
+
+    monkeypatch.setattr(reissue_module, "signing_pool", counting_pool)
+    again = reissue(a, NEW, now=LATER + timedelta(days=1), batch=2, workers=2)
+    assert started == []
+    assert (again.receipts, again.events) == (0, 0)
+    assert (again.receipts_current, again.events_current) == (RECORDS, RECORDS)
+    batch = b.resign_batch(0, RECORDS)
+    assert batch is not None
+    assert not batch.signed_by(NEW.key_id)
+    assert batch.signed_by(OLD.key_id)
