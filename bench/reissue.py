@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -52,9 +53,12 @@ def main() -> None:
         old = SeedSigner("bench-old", os.urandom(32))
         Issuer(store, old, lambda: issued_at, workers=args.workers).run([str(snapshot)])
         new = SeedSigner("bench-new", os.urandom(32))
-        start = time.perf_counter()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start, cpu = time.perf_counter(), time.process_time()
         summary = reissue(store, new, now=issued_at + timedelta(days=30), workers=args.workers)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool, reaped on return
+        workers_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         start = time.perf_counter()
         again = reissue(store, new, now=issued_at + timedelta(days=31), workers=args.workers)
         noop = time.perf_counter() - start
@@ -65,6 +69,10 @@ def main() -> None:
         f"{summary.events:,} events) in {elapsed:,.1f} s",
     )
     _floors.signing_floors_and_peer(report, n, SIGNATURES_PER_RECORD, snapshot, args.workers)
+    report.note(
+        f"CPU: writer (this process) {cpu / summary.records * 1e6:,.0f} us/record, "
+        f"workers (all) {workers_cpu / summary.records * 1e6:,.0f} us/record"
+    )
     report.note(
         f"second run (everything current, {again.receipts_current:,} receipts skipped): "
         f"{noop:,.1f} s = {again.records / noop:,.0f} records/s"

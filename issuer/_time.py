@@ -32,16 +32,31 @@ def _require_aware(when: datetime) -> datetime:
     return when.astimezone(UTC)
 
 
+# Years from 1000 on are four digits either way; below that, strftime's ``%Y`` is
+# platform-defined, so those few keep going through it (and stay as they were).
+_FOUR_DIGIT_YEAR = 1000
+
+
 @lru_cache(maxsize=256)  # issuance formats the same few instants many times over
 def format_seconds(when: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ``: the format of ``created_at`` and ``submitted_at``."""
-    return _require_aware(when).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = _require_aware(when)
+    if t.year < _FOUR_DIGIT_YEAR:
+        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # An f-string: the same text as strftime, without its per-call format parsing.
+    return f"{t.year}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
 @lru_cache(maxsize=256)
 def format_micros(when: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: the format of ``signed_at`` and receipt times."""
-    return _require_aware(when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    t = _require_aware(when)
+    if t.year < _FOUR_DIGIT_YEAR:
+        return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (
+        f"{t.year}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond:06d}Z"
+    )
 
 
 def parse_seconds(text: object) -> datetime:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from issuer import cjson
 from issuer._time import Clock
 from issuer.errors import (
     EXIT_OK,
@@ -45,6 +46,31 @@ class Derivation:
             "canonical_record": self.record.to_dict(),
             "source_aliases": self.aliases,
         }
+
+    def to_json(self) -> bytes:
+        """``cjson.dumps(to_dict())``, the ``pith derive`` output line, without a validation walk.
+
+        What :func:`derive` built is in the canonical domain by construction: the
+        record's bytes are made once from its checked fields, and the rest is
+        written by :func:`cjson.dumps_parsed`. ``canonical_record`` sorts before
+        every other key, so it is spliced in first. A record that was not built
+        by a checked constructor goes through :func:`cjson.dumps`.
+
+        Raises:
+            CanonicalJSONError: only for a record built outside the checked
+                constructors whose fields are outside the canonical domain.
+        """
+        if not self.record.is_checked:
+            return cjson.dumps(self.to_dict())
+        rest = cjson.dumps_parsed(
+            {
+                "pith_number": str(self.number),
+                "short_pith_number": self.number.short,
+                "canonical_sha256": self.record.canonical_sha256,
+                "source_aliases": self.aliases,
+            }
+        )
+        return b'{"canonical_record":' + self.record.canonical_json + b"," + rest[1:]
 
 
 def derive(meta: SourceMetadata, created_at: datetime) -> Derivation:

@@ -255,7 +255,7 @@ class _Run:
     touched_years: set[int] = field(default_factory=set)
     checkpoint: StoredCheckpoint | None = None
     nodes: NodeReader | None = None
-    made_dirs: set[Path] = field(default_factory=set)  # created (or found) in this run
+    made_dirs: set[str] = field(default_factory=set)  # created (or found) in this run
 
     def write_log(self, origin: str) -> StoredCheckpoint:
         """Sign a checkpoint of the whole log and write its new tiles; the checkpoint file waits.
@@ -363,12 +363,13 @@ class _Run:
             return e.message
         paper = paper_from_state(state, issued.title)
         code = issued.number.code
-        where = record_dir(self.outdir, code)
+        # Paths as strings: four files a record, and pathlib's parsing costs more than a write.
+        where = os.fspath(record_dir(self.outdir, code))
         data = cjson.dumps_parsed(bundle) + b"\n"
-        self.write(where / "bundle.json", data)
-        self.write(_well_known_dir(self.outdir, code) / "bundle.json", data)
-        self.write(where / "index.html", resolver_page(bundle, paper).encode())
-        self.write(where / "state.json", cjson.dumps_parsed(bundle["state"]) + b"\n")
+        self.write(f"{where}/bundle.json", data)
+        self.write(f"{os.fspath(_well_known_dir(self.outdir, code))}/bundle.json", data)
+        self.write(f"{where}/index.html", resolver_page(bundle, paper).encode())
+        self.write(f"{where}/state.json", cjson.dumps_parsed(bundle["state"]) + b"\n")
         self.summary.written += 1
         self.touched_years.add(issued.number.year)
         self.pending.append(
@@ -390,14 +391,15 @@ class _Run:
             self.store.mark_published(self.tree_id, self.pending)
             self.pending = []
 
-    def write(self, path: Path, data: bytes) -> None:
+    def write(self, path: str | Path, data: bytes) -> None:
         # Each directory is made once per run: three of a record's four files share one.
-        known = path.parent in self.made_dirs
+        parent = os.path.dirname(path)
+        known = parent in self.made_dirs
         try:
             atomic_write(path, data, durable=False, parent_exists=known)
         except OSError as e:
-            raise _cannot_write(path, e) from e
-        self.made_dirs.add(path.parent)
+            raise _cannot_write(Path(path), e) from e
+        self.made_dirs.add(parent)
         self.summary.files += 1
         self.summary.bytes += len(data)
 
@@ -503,6 +505,7 @@ def _complete(directory: Path, names: frozenset[str], run: _Run) -> bool:
         entries = os.listdir(directory)
     except OSError:
         return False
+    run.made_dirs.add(os.fspath(directory))  # it is there: writing into it makes it no more
     complete = names.issubset(entries)
     if len(entries) != len(names) or not complete:
         for name in entries:

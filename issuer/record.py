@@ -17,6 +17,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from issuer import cjson
 from issuer._time import format_seconds, parse_seconds
 from issuer.errors import FormatError
@@ -46,6 +48,22 @@ SCHEMA_VERSION = "1.0"
 SOURCE_KIND_ARXIV = "arxiv"
 
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
+
+# The canonical JSON of a record whose fields were checked against the source
+# grammar, written without the validation walk of ``cjson.dumps``. Every key is
+# a literal ASCII string, and each object's keys are written in sorted order
+# (tests/unit/test_record_bytes.py proves both from the template itself, and
+# pins the bytes against ``cjson.dumps(to_dict())`` over generated records).
+# The values are ASCII by the grammar (ids, categories, times, hex digests and
+# the version integer) except the license, which is written by orjson: it
+# escapes as JCS does, and a value is never a key, so its order cannot matter.
+_TEMPLATE = (
+    '{"metadata":{"abstract_canon_sha256":"%s","cross_cats_sorted":[%s],"license":%s,'
+    '"primary_cat":"%s","submitted_at":"%s","title_canon_sha256":"%s"},'
+    '"schema_version":"%s","source":{"id":"%s","kind":"%s","version":%d}}'
+)
+# Where the checked constructors leave the template's bytes (see _checked_json).
+_CHECKED = "_checked_json"
 
 
 def canon_text(text: str) -> str:
@@ -115,7 +133,7 @@ class CanonicalRecord:
             submitted_at=format_seconds(meta.submitted_at),
             title_canon_sha256=text_sha256(meta.title),
             abstract_canon_sha256=text_sha256(meta.abstract),
-        )
+        )._checked()
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the JSON object that is hashed."""
@@ -190,12 +208,60 @@ class CanonicalRecord:
             submitted_at=meta["submitted_at"],
             title_canon_sha256=meta["title_canon_sha256"],
             abstract_canon_sha256=meta["abstract_canon_sha256"],
+        )._checked()
+
+    def _checked(self) -> CanonicalRecord:
+        """This record, marked as built from checked fields: its bytes come from the template.
+
+        Only :meth:`from_source` and :meth:`from_dict` call it, after checking every
+        field with the source grammar. A record built any other way (directly, or by
+        ``dataclasses.replace``) is serialized by ``cjson.dumps``, which validates.
+        """
+        license_json = (
+            "null" if self.license is None else orjson.dumps(self.license).decode("utf-8")
         )
+        self.__dict__[_CHECKED] = (
+            _TEMPLATE
+            % (
+                self.abstract_canon_sha256,
+                ",".join(f'"{c}"' for c in self.cross_cats_sorted),
+                license_json,
+                self.primary_cat,
+                self.submitted_at,
+                self.title_canon_sha256,
+                SCHEMA_VERSION,
+                self.source_id,
+                self.source_kind,
+                self.version,
+            )
+        ).encode("utf-8")
+        return self
+
+    @property
+    def is_checked(self) -> bool:
+        """Whether every field was checked by :meth:`from_source` or :meth:`from_dict`."""
+        return _CHECKED in self.__dict__
+
+    @cached_property
+    def canonical_json(self) -> bytes:
+        """``cjson.dumps(to_dict())``: the bytes that are hashed, made once.
+
+        Raises:
+            CanonicalJSONError: for a record not built by a checked constructor
+                whose fields are outside the canonical JSON domain.
+        """
+        checked: bytes | None = self.__dict__.get(_CHECKED)
+        return checked if checked is not None else cjson.dumps(self.to_dict())
+
+    @cached_property
+    def canonical_digest(self) -> bytes:
+        """The 32 raw bytes of ``sha256(canonical_record)``."""
+        return hashlib.sha256(self.canonical_json).digest()
 
     @cached_property
     def canonical_sha256(self) -> str:
         """``sha256(canonical_record)``: the digest the Pith number and receipt are built on."""
-        return cjson.sha256_hex(self.to_dict())
+        return self.canonical_digest.hex()
 
     @property
     def submitted(self) -> datetime:

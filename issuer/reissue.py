@@ -34,7 +34,7 @@ from issuer.errors import StoreError
 from issuer.events import sign_event
 from issuer.keys import SeedSigner, Signer
 from issuer.receipts import reissue_receipt
-from issuer.store import SignedObjects, Store
+from issuer.store import EventRow, ReceiptRow, ResignBatch, Store, with_receipt
 
 BATCH = 1000
 
@@ -70,30 +70,40 @@ def _is_current(signature: dict[str, Any], signer: Signer) -> bool:
 
 @dataclass
 class Resigned:
-    """One batch, re-signed, ready to write."""
+    """One batch, re-signed, as the rows to write (made and checked where it was signed)."""
 
-    receipts: list[tuple[int, str, bytes]] = field(default_factory=list)
-    events: list[tuple[int, bytes]] = field(default_factory=list)
+    receipts: list[tuple[int, str, ReceiptRow]] = field(default_factory=list)
+    events: list[tuple[int, int, EventRow]] = field(default_factory=list)
     receipts_current: int = 0
     events_current: int = 0
 
 
-def resign(rows: list[SignedObjects], signer: Signer, now: datetime) -> Resigned:
+def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
     """Re-sign one batch of stored objects (pure: reads nothing, writes nothing).
+
+    Each new receipt and event is serialized once, and split into the compact
+    row the writer stores, checked here to rebuild the bytes signed.
 
     Raises:
         StoreError: a stored event does not hash to its own id (the registry was altered).
         FormatError: a stored receipt or event is malformed.
     """
     done = Resigned()
-    for row in rows:
-        receipt = cjson.loads(row.receipt)
+    for record in batch.objects():
+        context = record.context
+        receipt = cjson.loads(record.receipt)
         if _is_current(receipt, signer):
             done.receipts_current += 1
+            resigned = False
         else:
             new = reissue_receipt(receipt, signer, now)
-            done.receipts.append((row.row_id, signer.key_id, cjson.dumps_parsed(new)))
-        for row_id, body in row.events:
+            new_json = cjson.dumps_parsed(new)
+            done.receipts.append(
+                (record.row_id, signer.key_id, batch.receipt_row(context, new, new_json))
+            )
+            context = with_receipt(context, new_json)  # what its events now rebuild from
+            resigned = True
+        for row_id, body, kept in record.events:
             event = cjson.loads(body)
             if _is_current(event["signature"], signer):
                 done.events_current += 1
@@ -105,12 +115,15 @@ def resign(rows: list[SignedObjects], signer: Signer, now: datetime) -> Resigned
                     "hash to its id: the registry was altered",
                     hint="restore the registry from a backup; nothing in this batch was re-signed",
                 )
-            done.events.append((row_id, cjson.dumps_parsed(signed)))
+            row = batch.event_row(
+                context, signed, cjson.dumps_parsed(signed), kept_first=kept or resigned
+            )
+            done.events.append((row_id, record.row_id, row))
     return done
 
 
-def _resign_in_worker(rows: list[SignedObjects], now: datetime) -> Resigned:
-    return resign(rows, worker_signer(), now)
+def _resign_in_worker(batch: ResignBatch, now: datetime) -> Resigned:
+    return resign(batch, worker_signer(), now)
 
 
 def reissue(
@@ -144,7 +157,7 @@ def reissue(
             while len(inflight) > keep:
                 records, pending = inflight.popleft()
                 done = pending if isinstance(pending, Resigned) else pending.result()
-                store.write_signatures(done.receipts, done.events)
+                store.write_resigned(done.receipts, done.events)
                 summary.records += records
                 summary.receipts += len(done.receipts)
                 summary.events += len(done.events)
@@ -153,18 +166,24 @@ def reissue(
                 if on_batch is not None:
                     on_batch(summary)
 
-        after = 0
-        while rows := store.signed_batch(after, batch):
-            after = rows[-1].row_id
-            if pool is None and parallel and inflight:  # a one-batch run never starts workers
+        stored = store.resign_batch(0, batch)
+        while stored is not None:
+            # Read one batch ahead: workers start once there is a second batch (a
+            # one-batch run never starts them), and then sign while this process writes.
+            following = store.resign_batch(stored.last_row_id, batch)
+            # A batch its rows say is signed by this key already (a rerun) is checked
+            # here: starting and feeding workers would cost more than it does.
+            current = stored.signed_by(signer.key_id)
+            if pool is None and parallel and following is not None and not current:
                 assert isinstance(signer, SeedSigner)  # noqa: S101 - checked above
                 pool = stack.enter_context(signing_pool(signer, workers))
             job: Resigned | Future[Resigned] = (
-                resign(rows, signer, now)
-                if pool is None
-                else pool.submit(_resign_in_worker, rows, now)
+                resign(stored, signer, now)
+                if pool is None or current
+                else pool.submit(_resign_in_worker, stored, now)
             )
-            inflight.append((len(rows), job))
+            inflight.append((len(stored.records), job))
             write(2 * workers if pool is not None else 0)
+            stored = following
         write(0)
     return summary

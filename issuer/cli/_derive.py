@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from issuer import cjson
 from issuer._time import fixed_or_system_clock
 from issuer.cli._output import note, now_option
 from issuer.derive import Derivation, DeriveSummary, derive_files
@@ -53,7 +52,7 @@ def derive(
     summary = DeriveSummary()
     for outcome in derive_files(files or ["-"], clock, summary):
         if isinstance(outcome, Derivation):
-            out.write(cjson.dumps(outcome.to_dict()) + b"\n")
+            out.write(outcome.to_json() + b"\n")
         elif isinstance(outcome, Refusal):
             typer.echo(f"refused: {outcome}", err=True)
         elif isinstance(outcome, Notice):

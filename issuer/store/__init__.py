@@ -18,6 +18,7 @@ from pathlib import Path
 from issuer.errors import NotFoundError
 from issuer.keys.local import default_home
 from issuer.store._checked import CheckedRecord, issued_rows
+from issuer.store._compact import EventRow, ReceiptRow
 from issuer.store._copy import RawTables
 from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
@@ -31,6 +32,7 @@ from issuer.store._rows import (
 )
 from issuer.store._schema import SCHEMA_VERSION, TABLES, Table
 from issuer.store._sql import SHORT_KINDS, SqlStore
+from issuer.store._sql_reissue import ResignBatch, with_receipt
 from issuer.store._sqlite import SqliteDb
 from issuer.store._url import SCHEMES, RegistryUrl, parse_registry_url, redact
 from issuer.tlog import StoredCheckpoint
@@ -44,13 +46,16 @@ __all__ = [
     "SHORT_KINDS",
     "TABLES",
     "CheckedRecord",
+    "EventRow",
     "IssuedRecord",
     "ListedRecord",
     "NewRecord",
     "PublishRow",
     "PublishedRecord",
     "RawTables",
+    "ReceiptRow",
     "RegistryUrl",
+    "ResignBatch",
     "SignedObjects",
     "Store",
     "StoredCheckpoint",
@@ -60,6 +65,7 @@ __all__ = [
     "open_store",
     "parse_registry_url",
     "redact",
+    "with_receipt",
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey
@@ -26,6 +26,10 @@ from issuer.store._rows import (
     SignedObjects,
 )
 from issuer.tlog import StoredCheckpoint
+
+if TYPE_CHECKING:  # annotations only: the SQL store's module imports this one's neighbours
+    from issuer.store._compact import EventRow, ReceiptRow
+    from issuer.store._sql_reissue import ResignBatch
 
 
 class Store(Protocol):
@@ -130,6 +134,18 @@ class Store(Protocol):
 
     def signed_batch(self, after: int, limit: int) -> list[SignedObjects]:
         """The receipts and events of up to ``limit`` records with row id above ``after``."""
+        ...
+
+    def resign_batch(self, after: int, limit: int) -> ResignBatch | None:
+        """The compact rows of up to ``limit`` records with row id above ``after``, and keys."""
+        ...
+
+    def write_resigned(
+        self,
+        receipts: list[tuple[int, str, ReceiptRow]],
+        events: list[tuple[int, int, EventRow]],
+    ) -> None:
+        """Store re-signed receipts and events as the rows the re-signing process made."""
         ...
 
     def write_signatures(

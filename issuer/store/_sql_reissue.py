@@ -1,26 +1,170 @@
 """Re-issuance's reads and writes: every signed object in row order, and its new signatures.
 
-:mod:`issuer.reissue` walks the registry with :meth:`ReissueTables.signed_batch`
-and stores what it re-signed with :meth:`ReissueTables.write_signatures`.
+:mod:`issuer.reissue` walks the registry with :meth:`ReissueTables.resign_batch`
+and stores what it re-signed with :meth:`ReissueTables.write_resigned`. A
+batch is the records' and events' compact rows, as stored, with the keys they
+name: the process that re-signs it (a worker) rebuilds their JSON, re-signs,
+and turns what it signed into compact rows again, checked to rebuild the very
+bytes it signed (:class:`ResignBatch`). The writer only stores those rows.
+:meth:`ReissueTables.signed_batch` and :meth:`ReissueTables.write_signatures`
+are the same walk with JSON in and out, the writer doing the split.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
 
+from issuer.identifiers import PithNumber
+from issuer.keys import PublicKey
 from issuer.store._compact import (
     EVENT_COLUMNS,
     RECEIPT_COLUMNS,
+    RECORD_COLUMNS,
     RECORD_CREATED,
     EventRow,
+    ReceiptRow,
     RecordContext,
+    RecordRow,
+    checked_event,
+    checked_receipt,
     event_bytes,
+    event_candidate,
     event_row,
+    receipt_bytes,
+    receipt_candidate,
     receipt_row,
+    record_bytes,
     record_payload,
 )
 from issuer.store._rows import SignedObjects
 from issuer.store._sql_rows import CONTEXT_COLUMNS, EVENT_SELECT, CompactRows, key_ids
+
+#: One record's row (:data:`CONTEXT_COLUMNS`) and its events' rows (row id, columns).
+_StoredRecord = tuple[int, tuple[Any, ...], list[tuple[int, EventRow]]]
+
+
+def _plain(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row with ``bytes`` for any buffer the driver returned, so that it pickles."""
+    return tuple(bytes(v) if isinstance(v, memoryview | bytearray) else v for v in row)
+
+
+@dataclass(frozen=True)
+class ResignObjects:
+    """One record's signed objects, rebuilt from a :class:`ResignBatch`."""
+
+    row_id: int
+    context: RecordContext  # the record's row, as its receipt and events rebuild from it
+    receipt: bytes  # canonical JSON, as stored
+    events: list[tuple[int, bytes, bool]]  # (event row id, canonical JSON, row keeps payload)
+
+
+@dataclass(frozen=True)
+class ResignBatch:
+    """Records' compact rows as stored, and the keys they name: what a re-signing process needs.
+
+    Plain values only, so that a batch pickles to a worker process, which
+    rebuilds the JSON (:meth:`objects`) and makes the new rows
+    (:meth:`receipt_row`, :meth:`event_row`) there, off the writer.
+    """
+
+    keys: dict[str, PublicKey]
+    records: list[_StoredRecord]
+
+    @property
+    def last_row_id(self) -> int:
+        """The row id of the batch's last record (the next batch starts after it)."""
+        return self.records[-1][0]
+
+    def signed_by(self, key_id: str) -> bool:
+        """Whether every receipt and event row of the batch names ``key_id`` (compact rows only).
+
+        Such a batch most likely holds nothing to re-sign: it is not worth a
+        worker process (re-signing still checks each object, wherever it runs).
+        """
+        for _, context_row, events in self.records:
+            if context_row[3] != key_id or context_row[-1] is not None:  # receipt key, whole
+                return False
+            if any(e[7] != key_id or e[10] is not None for _, e in events):
+                return False
+        return True
+
+    def objects(self) -> Iterator[ResignObjects]:
+        """Each record's receipt and events, rebuilt byte for byte as the registry holds them.
+
+        Raises:
+            StoreError: a row names a key the batch does not hold.
+        """
+        for row_id, context_row, events in self.records:
+            context = _context(context_row, self.keys)
+            yield ResignObjects(
+                row_id,
+                context,
+                context.receipt_json,
+                [(r, event_bytes(e, context, self.keys), e[9] is not None) for r, e in events],
+            )
+
+    def receipt_row(
+        self, context: RecordContext, receipt: dict[str, Any], receipt_json: bytes
+    ) -> ReceiptRow:
+        """The row to store for a receipt just signed: compact where it rebuilds ``receipt_json``.
+
+        ``receipt`` is the object serialized as ``receipt_json``, so nothing is parsed.
+        """
+        key_id = receipt["key_id"]
+        candidate = receipt_candidate(receipt, receipt_json)
+        return checked_receipt(candidate, receipt_json, context.canonical_sha256, key_id, self.keys)
+
+    def event_row(
+        self,
+        context: RecordContext,
+        event: dict[str, Any],
+        event_json: bytes,
+        *,
+        kept_first: bool,
+    ) -> EventRow:
+        """The row to store for an event just re-signed: compact where it rebuilds ``event_json``.
+
+        ``context`` is the record as it will be stored (with its new receipt, if
+        it was re-signed too); ``kept_first``: the row keeps the payload itself.
+        """
+        candidate = event_candidate(event, event_json)
+        return checked_event(
+            candidate,
+            event_json,
+            context,
+            self.keys,
+            event.get("payload"),
+            kept_first=kept_first,
+        )
+
+
+def _context(row: tuple[Any, ...], keys: dict[str, PublicKey]) -> RecordContext:
+    """A record's row (:data:`CONTEXT_COLUMNS`) as its receipt and events are rebuilt from."""
+    year, code, digest, key_id, source_id, version, *columns = row
+    record = cast(RecordRow, tuple(columns[: len(RECORD_COLUMNS)]))
+    receipt = cast(ReceiptRow, tuple(columns[len(RECORD_COLUMNS) :]))
+    return RecordContext(
+        str(PithNumber(year, code)),
+        digest,
+        lambda: record_bytes(source_id, int(version), record),
+        source_id,
+        int(version),
+        lambda: receipt_bytes(digest, key_id, receipt, keys),
+    )
+
+
+def with_receipt(context: RecordContext, receipt_json: bytes) -> RecordContext:
+    """``context`` with the record's receipt replaced (it was re-signed in this batch)."""
+    return RecordContext(
+        context.pith_number,
+        context.canonical_sha256,
+        lambda: context.record_json,
+        context.source_id,
+        context.version,
+        receipt_json,
+    )
 
 
 class ReissueTables(CompactRows):
@@ -59,6 +203,73 @@ class ReissueTables(CompactRows):
             SignedObjects(row_id, context.receipt_json, events.get(row_id, []))
             for row_id, context in contexts.items()
         ]
+
+    def resign_batch(self, after: int, limit: int) -> ResignBatch | None:
+        """The compact rows of up to ``limit`` records with row id above ``after``, and keys.
+
+        ``None`` past the last record. The same walk as :meth:`signed_batch`,
+        but nothing is rebuilt here: whichever process re-signs the batch does it.
+        """
+        rows = self._db.execute(
+            f"SELECT r.id, {CONTEXT_COLUMNS} FROM records r WHERE r.id > ? "  # noqa: S608 - constants
+            "ORDER BY r.id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        if not rows:
+            return None
+        events: dict[int, list[tuple[int, EventRow]]] = {}
+        for row in self._db.execute(
+            f"SELECT e.id, e.record_id, {EVENT_SELECT} FROM events e "  # noqa: S608 - constants
+            "WHERE e.record_id BETWEEN ? AND ? ORDER BY e.id",
+            (rows[0][0], rows[-1][0]),
+        ):
+            columns = cast(EventRow, _plain(tuple(row[2:])))
+            events.setdefault(int(row[1]), []).append((int(row[0]), columns))
+        wanted = key_ids(e for record in events.values() for _, e in record)
+        wanted.update(str(row[4]) for row in rows if row[4] is not None)
+        return ResignBatch(
+            dict(self._keys(wanted)),
+            [(int(row[0]), _plain(tuple(row[1:])), events.get(int(row[0]), [])) for row in rows],
+        )
+
+    def write_resigned(
+        self,
+        receipts: list[tuple[int, str, ReceiptRow]],
+        events: list[tuple[int, int, EventRow]],
+    ) -> None:
+        """Store re-signed receipts and events as the rows the re-signing process made, atomically.
+
+        ``receipts``: (record row id, key id, receipt row); ``events``: (event
+        row id, record row id, event row), from :meth:`ResignBatch.receipt_row`
+        and :meth:`ResignBatch.event_row`, which checked that each rebuilds
+        the bytes signed. Only signatures change, as in :meth:`write_signatures`.
+        """
+        with self._transaction():
+            db = self._db
+            resigned = {r for r, _, _ in receipts}
+            if receipts:
+                # The record_created events whose payload is rebuilt from a receipt about to
+                # change keep that payload, as it is now; those rewritten below carry theirs.
+                rewritten = {rec for _, rec, row in events if row[2] == RECORD_CREATED}
+                kept = [r for r in resigned if r not in rewritten]
+                if kept:
+                    self._keep_payloads(self._contexts(kept))
+                db.executemany(
+                    "UPDATE records SET receipt_key_id=?, "  # noqa: S608 - constants
+                    + ", ".join(f"{c}=?" for c in RECEIPT_COLUMNS)
+                    + " WHERE id=?",
+                    [(key_id, *row, r) for r, key_id, row in receipts],
+                )
+            if events:
+                db.executemany(
+                    "UPDATE events SET "  # noqa: S608 - constants
+                    + ", ".join(f"{c}=?" for c in EVENT_COLUMNS[5:])
+                    + " WHERE id=?",
+                    [(*row[5:], r) for r, _, row in events],
+                )
+            # Published bundles carry the old signatures: publish writes them again.
+            stale = resigned | {record_id for _, record_id, _ in events}
+            db.executemany("DELETE FROM published WHERE record_id=?", [(r,) for r in sorted(stale)])
 
     def write_signatures(
         self, receipts: list[tuple[int, str, bytes]], events: list[tuple[int, bytes]]
