@@ -23,6 +23,33 @@ costs memory and time in proportion to its size and is refused with
 - integers within ±(2^53−1), so at most 16 digits: longer digit strings are
   refused before they are converted (CPython refuses to convert more than
   4,300 digits at all).
+
+Fast path of :func:`loads`. Most documents read are canonical already (the
+registry publishes its bundles as ``dumps`` output plus one newline), so
+``loads`` first parses with orjson, writes the value back with sorted keys
+and the 53-bit integer limit, and compares bytes with the input (less one
+trailing newline). Equal bytes prove the input is canonical: no duplicate
+keys (orjson keeps the last, the rewrite would be shorter), no whitespace, no
+escape spelled another way, valid UTF-8, no BOM, no lone surrogate, no
+``NaN``, no ``-0``. Equality does not prove what the full parser also
+refuses, so each of these is checked on the bytes outside strings, and any
+doubt sends the document to the full strict parser, which alone produces the
+error messages:
+
+- floats: a digit followed by ``.``, ``e`` or ``E`` (orjson writes ``1.0``
+  back as ``1.0``);
+- integers: none, the rewrite refuses any beyond ±(2^53−1) (``OPT_STRICT_INTEGER``),
+  and orjson reads any beyond 64 bits as a float;
+- depth: more than :data:`MAX_DEPTH` nested containers, found by peeling
+  leaf containers off the bracket skeleton (only when there are more than
+  :data:`MAX_DEPTH` containers at all, and at most ``_MAX_PEELED`` of them);
+- container size: :data:`MAX_CONTAINER_ITEMS` commas or more;
+- key order: a byte that could start a character at or above U+E000, where
+  UTF-16 order and orjson's may differ (as in :func:`dumps_parsed`);
+- size: :data:`MAX_DOCUMENT_BYTES` is checked before either path.
+
+Any exception on the fast path also means the full path: the fast path only
+ever returns a value the full parser returns too.
 """
 
 from __future__ import annotations
@@ -243,6 +270,11 @@ def dumps(value: Any) -> bytes:
 _NON_ASCII_KEY_HAZARD = re.compile(rb"[\xee-\xf4]")
 
 
+def _key_order_hazard(out: bytes) -> bool:
+    """Whether ``out`` holds a byte that could start a character at or above U+E000."""
+    return not out.isascii() and _NON_ASCII_KEY_HAZARD.search(out) is not None
+
+
 def dumps_parsed(value: Any) -> bytes:
     """:func:`dumps` for a value already known to be in the canonical domain.
 
@@ -260,7 +292,7 @@ def dumps_parsed(value: Any) -> bytes:
         out = orjson.dumps(value, option=_SORT | orjson.OPT_STRICT_INTEGER)
     except TypeError:
         return dumps(value)  # something not from loads(): let the strict path explain it
-    if _NON_ASCII_KEY_HAZARD.search(out):
+    if _key_order_hazard(out):
         return dumps(value)
     return out
 
@@ -327,6 +359,65 @@ _decoder = json.JSONDecoder(
 Loader = Callable[[bytes | str], Any]
 
 
+#: Private switch for the differential tests: False sends every document to the full parser.
+_FAST = True
+_FAST_OPTIONS = _SORT | orjson.OPT_STRICT_INTEGER
+_DOUBT = object()  # the fast path's "ask the full parser"
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+# Outside strings: a float (1.0, 1e16, 1E16). Integers need no look: the rewrite
+# refuses any beyond +/-(2^53-1) (OPT_STRICT_INTEGER), and orjson reads longer ones as floats.
+_FLOAT = re.compile(rb"[0-9][.eE]")
+_LEAF_CONTAINER = re.compile(rb"\{\}|\[\]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_MAX_PEELED = 4096  # more containers than this: the full parser measures the depth
+
+
+def _outside_strings(doc: bytes) -> bytes:
+    """The bytes of canonical ``doc`` that are not inside a string."""
+    if b'\\"' not in doc:  # no escaped quote: every quote opens or closes a string
+        return b"".join(doc.split(b'"')[::2])
+    return _STRING.sub(b"", doc)
+
+
+def _too_deep(skeleton: bytes) -> bool | None:
+    """Whether the containers nest over :data:`MAX_DEPTH` deep (None: too many to tell).
+
+    ``skeleton`` is the brackets of a well-formed document. Each pass removes
+    every container that holds no container, so the nesting depth is the
+    number of passes that leave something.
+    """
+    containers = len(skeleton) // 2
+    if containers <= MAX_DEPTH:
+        return False
+    if containers > _MAX_PEELED:
+        return None
+    for _ in range(MAX_DEPTH):
+        skeleton = _LEAF_CONTAINER.sub(b"", skeleton)
+        if not skeleton:
+            return False
+    return True
+
+
+def _loads_fast(doc: bytes) -> Any:
+    """The value of ``doc`` when it is canonical and inside every limit, else ``_DOUBT``."""
+    try:
+        value = orjson.loads(doc)
+        out = orjson.dumps(value, option=_FAST_OPTIONS)
+    except (ValueError, TypeError):  # orjson's JSONDecodeError, JSONEncodeError
+        return _DOUBT
+    if out != (doc[:-1] if doc.endswith(b"\n") else doc):
+        return _DOUBT
+    outside = _outside_strings(out)
+    if (
+        _FLOAT.search(outside)
+        or outside.count(b",") >= MAX_CONTAINER_ITEMS
+        or _too_deep(outside.translate(None, _NOT_BRACKETS)) is not False
+        or _key_order_hazard(out)
+    ):
+        return _DOUBT
+    return value
+
+
 def loads(data: bytes | str) -> Any:
     """Parse a document that is to be verified, strictly.
 
@@ -345,6 +436,10 @@ def loads(data: bytes | str) -> Any:
         )
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
+        if _FAST:
+            value = _loads_fast(raw)
+            if value is not _DOUBT:
+                return value
         if raw.startswith(b"\xef\xbb\xbf"):
             raise CanonicalJSONError("invalid JSON: starts with a byte-order mark")
         try:
