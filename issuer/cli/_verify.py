@@ -10,8 +10,9 @@ import logging
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Annotated
 
@@ -51,11 +52,18 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
 
 
-def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | None]]:
-    """(name, bytes or the error reading them, code the URL names) for every input.
+# An input's bytes, the error getting them, or a file to read where it is verified.
+Source = bytes | Exception | Path
+Item = tuple[str, Source, str | None]
+
+
+def _inputs(paths: list[str]) -> Iterator[Item]:
+    """(name, source, code the URL names) for every input.
 
     Inputs are files, directories (every ``*.json`` under them), ``-`` for
-    stdin, or http(s) URLs of bundles or resolver pages.
+    stdin, or http(s) URLs of bundles or resolver pages. Files are read by
+    whichever process verifies them (:func:`_check`), so a large directory is
+    handed to the workers as paths, not as bytes through the main process.
     """
     with contextlib.ExitStack() as stack:
         client = None
@@ -81,7 +89,7 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
             if path.is_dir() and not files:
                 yield name, FileNotFoundError(f"no *.json files under {name}"), None
             for file in files:
-                yield str(file), _read(functools.partial(read_file_at_most, file, LIMIT)), None
+                yield str(file), file, None
 
 
 LIMIT = MAX_DOCUMENT_BYTES  # read no further: a larger input is refused as it is read
@@ -284,35 +292,70 @@ def _log_policy(require: bool, witnesses: list[str], threshold: int | None) -> L
 
 
 def checked(
-    inputs: Iterable[tuple[str, bytes | Exception, str | None]],
+    inputs: Iterable[Item],
     trusted: KeySet,
     log: LogPolicy | None,
     jobs: int,
 ) -> Iterator[tuple[str, VerificationReport]]:
     """(name, report) for every input, in input order, verified by ``jobs`` processes.
 
-    Inputs are taken a window at a time, so memory is bounded by the window,
-    not by the number of inputs; a run of one window never starts a process.
+    A run of fewer than ``jobs * _PER_JOB`` inputs never starts a process.
+    Otherwise the pool starts once; inputs go to it in chunks of ``_CHUNK``,
+    at most ``jobs * _PER_JOB`` inputs in flight (memory is bounded by that,
+    not by the number of inputs). While the oldest chunk is unfinished, this
+    process verifies the newest chunk no worker has started, so it works
+    while the workers start up and when they fall behind; reports are
+    yielded in input order all the same.
     """
+    items = iter(inputs)
     window = max(1, jobs) * _PER_JOB
-    with contextlib.ExitStack() as stack:
-        pool: ProcessPoolExecutor | None = None
-        items = iter(inputs)
-        while batch := list(itertools.islice(items, window)):
-            if pool is None and jobs > 1 and len(batch) == window:
-                pool = stack.enter_context(
-                    ProcessPoolExecutor(
-                        jobs,
-                        mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_init_worker,
-                        initargs=(trusted, log),
-                    )
-                )
-            if pool is None:
-                reports = [_check(n, d, e, trusted, log) for n, d, e in batch]
-            else:
-                reports = list(pool.map(_check_in_worker, batch, chunksize=_CHUNK))
-            yield from zip((name for name, _, _ in batch), reports, strict=True)
+    first = list(itertools.islice(items, window))
+    if jobs <= 1 or len(first) < window:
+        for name, source, code in itertools.chain(first, items):
+            yield name, _check(name, source, code, trusted, log)
+        return
+    with ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(trusted, log),
+    ) as pool:
+        chunks = _chunks(itertools.chain(first, items))
+        pending: deque[_Chunk] = deque()
+        while True:
+            while len(pending) * _CHUNK < window and (chunk := next(chunks, None)):
+                pending.append(_Chunk(chunk, pool.submit(_check_chunk, chunk)))
+            if not pending:
+                return
+            head = pending.popleft()
+            while head.reports is None and not head.future.done():
+                if not _steal([head, *pending][::-1], trusted, log):
+                    wait([head.future])
+            reports = head.reports if head.reports is not None else head.future.result()
+            yield from zip((name for name, _, _ in head.items), reports, strict=True)
+
+
+@dataclasses.dataclass
+class _Chunk:
+    """Inputs sent to the pool together; ``reports`` once this process verified them itself."""
+
+    items: list[Item]
+    future: Future[list[VerificationReport]]
+    reports: list[VerificationReport] | None = None
+
+
+def _chunks(items: Iterator[Item]) -> Iterator[list[Item]]:
+    while chunk := list(itertools.islice(items, _CHUNK)):
+        yield chunk
+
+
+def _steal(newest_first: list[_Chunk], trusted: KeySet, log: LogPolicy | None) -> bool:
+    """Verify here the first chunk no worker has started; whether there was one."""
+    for chunk in newest_first:
+        if chunk.reports is None and chunk.future.cancel():
+            chunk.reports = [_check(n, s, c, trusted, log) for n, s, c in chunk.items]
+            return True
+    return False
 
 
 _PER_JOB = 512  # inputs in flight per process
@@ -325,19 +368,24 @@ def _init_worker(trusted: KeySet, log: LogPolicy | None) -> None:
     _worker_trust = (trusted, log)
 
 
-def _check_in_worker(item: tuple[str, bytes | Exception, str | None]) -> VerificationReport:
+def _check_chunk(chunk: list[Item]) -> list[VerificationReport]:
     assert _worker_trust is not None  # noqa: S101 - set by _init_worker
-    return _check(*item, *_worker_trust)
+    return [_check(name, source, code, *_worker_trust) for name, source, code in chunk]
 
 
 def _check(
     name: str,
-    data: bytes | Exception,
+    source: Source,
     expected: str | None,
     trusted: KeySet,
     log: LogPolicy | None,
 ) -> VerificationReport:
     """One input's report: unreadable (step ``read``), too large (malformed), or verified."""
+    data = (
+        _read(functools.partial(read_file_at_most, source, LIMIT))
+        if isinstance(source, Path)
+        else source
+    )
     if isinstance(data, FormatError):  # larger than any document: read no further
         return _failure(name, "structure", str(Reason.MALFORMED), data.message)
     if isinstance(data, Exception):
