@@ -32,12 +32,13 @@ trailing newline). Equal bytes prove the input is canonical: no duplicate
 keys (orjson keeps the last, the rewrite would be shorter), no whitespace, no
 escape spelled another way, valid UTF-8, no BOM, no lone surrogate, no
 ``NaN``, no ``-0``. Equality does not prove what the full parser also
-refuses, so each of these is checked on the bytes outside strings, and any
-doubt sends the document to the full strict parser, which alone produces the
-error messages:
+refuses, so each of these is checked on the bytes outside strings (split at
+the quotes, or one regular expression when a string holds an escaped quote),
+and any doubt sends the document to the full strict parser, which alone
+produces the error messages:
 
-- floats: a digit followed by ``.``, ``e`` or ``E`` (orjson writes ``1.0``
-  back as ``1.0``);
+- floats: a digit followed by ``.`` or ``e`` (orjson writes ``1.0`` back as
+  ``1.0`` and ``1e16`` as ``1e16``);
 - integers: none, the rewrite refuses any beyond ±(2^53−1) (``OPT_STRICT_INTEGER``),
   and orjson reads any beyond 64 bits as a float;
 - depth: more than :data:`MAX_DEPTH` nested containers, found by peeling
@@ -364,9 +365,10 @@ _FAST = True
 _FAST_OPTIONS = _SORT | orjson.OPT_STRICT_INTEGER
 _DOUBT = object()  # the fast path's "ask the full parser"
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
-# Outside strings: a float (1.0, 1e16, 1E16). Integers need no look: the rewrite
-# refuses any beyond +/-(2^53-1) (OPT_STRICT_INTEGER), and orjson reads longer ones as floats.
-_FLOAT = re.compile(rb"[0-9][.eE]")
+# A float outside strings: orjson writes floats as 1.0 or 1e16 ("E" never survives the
+# byte comparison). Integers need no look: the rewrite refuses any beyond +/-(2^53-1)
+# (OPT_STRICT_INTEGER), and orjson reads longer ones as floats.
+_FLOAT = re.compile(rb"[0-9][.e]")
 _LEAF_CONTAINER = re.compile(rb"\{\}|\[\]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _MAX_PEELED = 4096  # more containers than this: the full parser measures the depth
@@ -379,13 +381,14 @@ def _outside_strings(doc: bytes) -> bytes:
     return _STRING.sub(b"", doc)
 
 
-def _too_deep(skeleton: bytes) -> bool | None:
-    """Whether the containers nest over :data:`MAX_DEPTH` deep (None: too many to tell).
+def _too_deep(outside: bytes) -> bool | None:
+    """Whether containers nest over :data:`MAX_DEPTH` deep (None: too many to tell).
 
-    ``skeleton`` is the brackets of a well-formed document. Each pass removes
-    every container that holds no container, so the nesting depth is the
-    number of passes that leave something.
+    ``outside`` is a canonical document's bytes outside strings. Each pass over
+    its brackets removes every container that holds no container, so the depth
+    is the number of passes that leave something.
     """
+    skeleton = outside.translate(None, _NOT_BRACKETS)
     containers = len(skeleton) // 2
     if containers <= MAX_DEPTH:
         return False
@@ -411,7 +414,7 @@ def _loads_fast(doc: bytes) -> Any:
     if (
         _FLOAT.search(outside)
         or outside.count(b",") >= MAX_CONTAINER_ITEMS
-        or _too_deep(outside.translate(None, _NOT_BRACKETS)) is not False
+        or _too_deep(outside) is not False
         or _key_order_hazard(out)
     ):
         return _DOUBT

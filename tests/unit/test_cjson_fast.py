@@ -80,6 +80,12 @@ EDGES: dict[str, bytes] = {
     "exponent that writes back": b"[1e16]",
     "exponent, capital": b"[1E16]",
     "negative float": b'{"a":-0.5}',
+    "float after a comma": b"[1,2.5]",
+    "float after a string": b'["a",1.5]',
+    "float after a key with a colon": b'{"a:":1.5}',
+    "float after a number": b'{"a":1,"b":2e-7}',
+    "commas and brackets in a string, then a float": b'["[1,2]",1.5]',
+    "float-like text in a string": b'["x,1.5","[2.5"]',
     "minus zero": b"[-0]",
     "2^53 - 1": b"[9007199254740991]",
     "-(2^53 - 1)": b"[-9007199254740991]",
@@ -93,11 +99,12 @@ EDGES: dict[str, bytes] = {
     "depth 129": _nested(129),
     "object depth 128": _nested_objects(128),
     "object depth 129": _nested_objects(129),
+    "100,001 numbers": b"[" + b",".join([b"0"] * 100_001) + b"]",
     "depth 129 beside many containers": b"[" + b"[]," * 200 + _nested(128) + b"]",
     "depth 128 beside many containers": b"[" + b"[]," * 200 + _nested(127) + b"]",
-    "100,000 items": b"[" + b",".join([b"0"] * 100_000) + b"]",
-    "100,001 items": b"[" + b",".join([b"0"] * 100_001) + b"]",
-    "100,001 members": b"{" + b",".join(b'"k%06d":0' % i for i in range(100_001)) + b"}",
+    "100,000 items": b"[" + b",".join([b"null"] * 100_000) + b"]",
+    "100,001 items": b"[" + b",".join([b"null"] * 100_001) + b"]",
+    "100,001 members": b"{" + b",".join(b'"k%06d":null' % i for i in range(100_001)) + b"}",
     "duplicate key": b'{"a":1,"a":1}',
     "duplicate key, last differs": b'{"a":1,"a":2}',
     "escaped slash": b'["a\\/b"]',
@@ -105,6 +112,7 @@ EDGES: dict[str, bytes] = {
     "control escape": b'["\\u0001"]',
     "escaped quote": b'{"a\\"b":"c\\"d","e":[1.5]}',
     "escaped quote, then a float": b'["\\"",1.5]',
+    "escaped quotes around depth 129": b'["\\"",' + _nested(129) + b',"\\""]',
     "escaped quote, no float": b'{"a\\"b":"c\\\\"}',
     "lone surrogate escape": b'["\\ud800"]',
     "lone low surrogate escape": b'["\\udc00"]',
@@ -144,7 +152,13 @@ def test_edge_case_same_both_ways(name: str) -> None:
         "float at the top",
         "exponent that writes back",
         "escaped quote, then a float",
+        "escaped quotes around depth 129",
         "negative float",
+        "float after a comma",
+        "float after a string",
+        "float after a key with a colon",
+        "float after a number",
+        "commas and brackets in a string, then a float",
         "depth 129",
         "object depth 129",
         "depth 129 beside many containers",
@@ -171,6 +185,7 @@ def test_fast_path_hands_over(name: str) -> None:
     "name",
     [
         "float in a string",
+        "float-like text in a string",
         "depth 128",
         "depth 128 beside many containers",
         "100,000 items",
@@ -187,8 +202,8 @@ def test_fast_path_takes_canonical_documents(name: str) -> None:
 
 
 def test_too_many_containers_to_peel_goes_to_the_full_parser() -> None:
-    assert cjson._too_deep(b"[]" * (cjson._MAX_PEELED + 1)) is None
-    assert cjson._too_deep(b"[]" * cjson._MAX_PEELED) is False
+    assert cjson._too_deep(b"[" + b"[]," * cjson._MAX_PEELED + b"[]]") is None
+    assert cjson._too_deep(b"[" + b"[]," * (cjson._MAX_PEELED - 2) + b"[]]") is False
 
 
 def test_the_registry_bundle_takes_the_fast_path() -> None:
