@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
-import itertools
 import logging
-import multiprocessing
 import os
 import sys
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from issuer._fs import read_at_most, read_file_at_most
+from issuer._fs import read_at_most
 from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.cli._output import emit_json, home_of, note
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
-    Error,
     FormatError,
     NetworkError,
     UsageError,
@@ -39,9 +33,12 @@ from issuer.verify import (
     LogPolicy,
     MirrorComparison,
     VerificationReport,
+    VerifyInput,
     compare_mirrors,
+    failure_report,
     log_policy,
-    verify_bundle_report,
+    read_input,
+    verify_many,
 )
 
 logger = logging.getLogger(__name__)
@@ -52,12 +49,7 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
 
 
-# An input's bytes, the error getting them, or a file to read where it is verified.
-Source = bytes | Exception | Path
-Item = tuple[str, Source, str | None]
-
-
-def _inputs(paths: list[str]) -> Iterator[Item]:
+def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
     """(name, source, code the URL names) for every input.
 
     Inputs are files, directories (every ``*.json`` under them), ``-`` for
@@ -71,7 +63,9 @@ def _inputs(paths: list[str]) -> Iterator[Item]:
             if name == "-":
                 yield (
                     "<stdin>",
-                    _read(functools.partial(read_at_most, sys.stdin.buffer, LIMIT)),
+                    read_input(
+                        functools.partial(read_at_most, sys.stdin.buffer, MAX_DOCUMENT_BYTES)
+                    ),
                     None,
                 )
                 continue
@@ -90,17 +84,6 @@ def _inputs(paths: list[str]) -> Iterator[Item]:
                 yield name, FileNotFoundError(f"no *.json files under {name}"), None
             for file in files:
                 yield str(file), file, None
-
-
-LIMIT = MAX_DOCUMENT_BYTES  # read no further: a larger input is refused as it is read
-
-
-def _read(read: Callable[[], bytes]) -> bytes | Exception:
-    """The bytes ``read`` returns, or the error reading them (reported for that input)."""
-    try:
-        return read()
-    except (OSError, FormatError) as e:
-        return e
 
 
 # Files a published tree holds beside its bundles: not bundles, so not inputs.
@@ -135,14 +118,6 @@ def _keys_option(values: list[Path] | None) -> list[Path] | None:
                 "pass the file: pith verify --keys pith-signing-key.json ...",
             )
     return values
-
-
-def _why(error: Exception) -> str:
-    if isinstance(error, Error):
-        return error.message
-    if isinstance(error, OSError):
-        return f"cannot read: {error.strerror or error}"
-    return str(error)
 
 
 def trusted_keys(extra: list[Path] | None, trust_root: str | None = None) -> KeySet:
@@ -262,12 +237,12 @@ def verify(
     except VerificationError as e:
         typer.echo(f"FAIL: key set: {e.reason}: {e.message}", err=True)
         if json_out:
-            emit_json(_failure("keys", "keys", str(e.reason), e.message).to_dict())
+            emit_json(failure_report("keys", "keys", str(e.reason), e.message).to_dict())
         raise typer.Exit(EXIT_REFUSED) from None
     if mirrors:
         raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
     code = EXIT_OK
-    for name, report in checked(_inputs(paths), trusted, log, jobs or os.cpu_count() or 1):
+    for name, report in verify_many(_inputs(paths), trusted, log, jobs or os.cpu_count() or 1):
         if report.ok:
             note(f"OK: {name} ({report.pith_number})")
         elif report.failed_step == "read":
@@ -289,140 +264,6 @@ def _log_policy(require: bool, witnesses: list[str], threshold: int | None) -> L
         raise UsageError(f"--witness: {e.message}", hint=e.hint) from e
     except ValueError as e:
         raise UsageError(f"--witness-threshold: {e}") from e
-
-
-def checked(
-    inputs: Iterable[Item],
-    trusted: KeySet,
-    log: LogPolicy | None,
-    jobs: int,
-) -> Iterator[tuple[str, VerificationReport]]:
-    """(name, report) for every input, in input order, verified by ``jobs`` processes.
-
-    A run of fewer than ``jobs * _PER_JOB`` inputs never starts a process.
-    Otherwise the pool starts once; inputs go to it in chunks of ``_CHUNK``,
-    at most ``jobs * _PER_JOB`` inputs in flight (memory is bounded by that,
-    not by the number of inputs). While the oldest chunk is unfinished, this
-    process verifies the newest chunk no worker has started, so it works
-    while the workers start up and when they fall behind; reports are
-    yielded in input order all the same.
-    """
-    items = iter(inputs)
-    window = max(1, jobs) * _PER_JOB
-    first = list(itertools.islice(items, window))
-    if jobs <= 1 or len(first) < window:
-        for name, source, code in itertools.chain(first, items):
-            yield name, _check(name, source, code, trusted, log)
-        return
-    with ProcessPoolExecutor(
-        jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(trusted, log),
-    ) as pool:
-        chunks = _chunks(itertools.chain(first, items))
-        pending: deque[_Chunk] = deque()
-        while True:
-            while len(pending) * _CHUNK < window and (chunk := next(chunks, None)):
-                pending.append(_Chunk(chunk, pool.submit(_check_chunk, chunk)))
-            if not pending:
-                return
-            head = pending.popleft()
-            while head.reports is None and not head.future.done():
-                if not _steal([head, *pending][::-1], trusted, log):
-                    wait([head.future])
-            reports = head.reports if head.reports is not None else head.future.result()
-            yield from zip((name for name, _, _ in head.items), reports, strict=True)
-
-
-@dataclasses.dataclass
-class _Chunk:
-    """Inputs sent to the pool together; ``reports`` once this process verified them itself."""
-
-    items: list[Item]
-    future: Future[list[VerificationReport]]
-    reports: list[VerificationReport] | None = None
-
-
-def _chunks(items: Iterator[Item]) -> Iterator[list[Item]]:
-    while chunk := list(itertools.islice(items, _CHUNK)):
-        yield chunk
-
-
-def _steal(newest_first: list[_Chunk], trusted: KeySet, log: LogPolicy | None) -> bool:
-    """Verify here the first chunk no worker has started; whether there was one."""
-    for chunk in newest_first:
-        if chunk.reports is None and chunk.future.cancel():
-            chunk.reports = [_check(n, s, c, trusted, log) for n, s, c in chunk.items]
-            return True
-    return False
-
-
-_PER_JOB = 512  # inputs in flight per process
-_CHUNK = 32  # inputs sent to a process at a time
-_worker_trust: tuple[KeySet, LogPolicy | None] | None = None
-
-
-def _init_worker(trusted: KeySet, log: LogPolicy | None) -> None:
-    global _worker_trust  # noqa: PLW0603 - one trust per worker process
-    _worker_trust = (trusted, log)
-
-
-def _check_chunk(chunk: list[Item]) -> list[VerificationReport]:
-    assert _worker_trust is not None  # noqa: S101 - set by _init_worker
-    return [_check(name, source, code, *_worker_trust) for name, source, code in chunk]
-
-
-def _check(
-    name: str,
-    source: Source,
-    expected: str | None,
-    trusted: KeySet,
-    log: LogPolicy | None,
-) -> VerificationReport:
-    """One input's report: unreadable (step ``read``), too large (malformed), or verified."""
-    data = (
-        _read(functools.partial(read_file_at_most, source, LIMIT))
-        if isinstance(source, Path)
-        else source
-    )
-    if isinstance(data, FormatError):  # larger than any document: read no further
-        return _failure(name, "structure", str(Reason.MALFORMED), data.message)
-    if isinstance(data, Exception):
-        return _failure(name, "read", str(Reason.UNREADABLE), _why(data))
-    return _verify_one(data, trusted, name, expected, log)
-
-
-def _failure(source: str, step: str, reason: str, message: str) -> VerificationReport:
-    """A result for an input that never reached the verifier, in the same --json shape."""
-    return VerificationReport(source, False, [], step, reason, message)
-
-
-def _verify_one(
-    data: bytes, trusted: KeySet, name: str, expected: str | None, log: LogPolicy | None = None
-) -> VerificationReport:
-    """Verify one input; a document too deep or too large to parse is a malformed one.
-
-    The parser bounds these; this keeps one hostile input from ending a run of many
-    if a bound is missed (Python refuses > 4,300-digit integers with ValueError,
-    deep nesting with RecursionError).
-    """
-    try:
-        report = verify_bundle_report(data, trusted, name, expected=expected, log=log)
-    except (ValueError, RecursionError, MemoryError) as e:
-        logger.debug("%s: parser refused the document", name, exc_info=True)
-        why = "nested too deeply" if isinstance(e, RecursionError) else "too large to parse"
-        return _failure(name, "structure", str(Reason.MALFORMED), why)
-    if (
-        report.failed_step == "structure"
-        and report.reason == Reason.MALFORMED
-        and report.message
-        and report.message.startswith("missing")
-        and "'bundle_type'" in report.message
-    ):
-        # Not a bundle with a few fields missing: some other JSON document altogether.
-        return dataclasses.replace(report, message="not a Pith bundle (no bundle_type field)")
-    return report
 
 
 # What a failed check usually means for the operator, and what to do.
@@ -458,7 +299,7 @@ def _mirrored(record: str, mirrors: list[str], trusted: KeySet, json_out: bool) 
         # A mirror served a document the parser could not bound: this record fails, the
         # run goes on to the next.
         logger.debug("%s: parser refused a mirror's document", record, exc_info=True)
-        failed = _failure(record, "structure", str(Reason.MALFORMED), "too large to parse")
+        failed = failure_report(record, "structure", str(Reason.MALFORMED), "too large to parse")
         _print_fail(failed, None)
         if json_out:
             emit_json(MirrorComparison(record, [failed]).to_dict())

@@ -1,4 +1,4 @@
-"""``pith verify DIR --jobs N``: chunks of file paths to the workers, reports in input order.
+"""``verify_many`` (``pith verify DIR --jobs N``): chunks of paths to workers, reports in order.
 
 A fake pool stands in for the process pool: it records what it was sent and
 runs a task only when the main process waits for one, as a slow worker
@@ -19,6 +19,7 @@ import pytest
 
 from issuer.cli import _verify
 from issuer.keys import verifier_keys
+from issuer.verify import _batch
 from tests.conformance.test_conformance import CASES
 
 
@@ -75,7 +76,7 @@ def _run(folder: Path, jobs: int) -> list[tuple[str, Any]]:
     trusted = verifier_keys([])
     return [
         (name, report.to_dict())
-        for name, report in _verify.checked(
+        for name, report in _batch.verify_many(
             _verify._inputs([str(folder), str(folder / "missing.json")]), trusted, None, jobs
         )
     ]
@@ -86,10 +87,10 @@ def test_chunks_of_paths_go_to_the_pool_and_reports_keep_input_order(
 ) -> None:
     serial = _run(folder, 1)
     SlowPool.instances.clear()
-    monkeypatch.setattr(_verify, "ProcessPoolExecutor", SlowPool)
-    monkeypatch.setattr(_verify, "wait", _fake_wait)
-    monkeypatch.setattr(_verify, "_PER_JOB", 3)
-    monkeypatch.setattr(_verify, "_CHUNK", 2)
+    monkeypatch.setattr(_batch, "ProcessPoolExecutor", SlowPool)
+    monkeypatch.setattr(_batch, "wait", _fake_wait)
+    monkeypatch.setattr(_batch, "_PER_JOB", 3)
+    monkeypatch.setattr(_batch, "_CHUNK", 2)
     parallel = _run(folder, 2)
     assert parallel == serial
     assert [name for name, _ in serial][:-1] == sorted(name for name, _ in serial[:-1])
@@ -105,6 +106,6 @@ def test_chunks_of_paths_go_to_the_pool_and_reports_keep_input_order(
 
 def test_few_inputs_start_no_pool(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     SlowPool.instances.clear()
-    monkeypatch.setattr(_verify, "ProcessPoolExecutor", SlowPool)
+    monkeypatch.setattr(_batch, "ProcessPoolExecutor", SlowPool)
     assert len(_run(folder, 2)) == 14  # 13 bundles and the missing file
     assert SlowPool.instances == []
