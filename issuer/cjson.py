@@ -26,25 +26,24 @@ costs memory and time in proportion to its size and is refused with
 
 Fast path of :func:`loads`. Most documents read are canonical already (the
 registry publishes its bundles as ``dumps`` output plus one newline), so
-``loads`` first parses with orjson, writes the value back with sorted keys
-and the 53-bit integer limit, and compares bytes with the input (less one
-trailing newline). Equal bytes prove the input is canonical: no duplicate
-keys (orjson keeps the last, the rewrite would be shorter), no whitespace, no
-escape spelled another way, valid UTF-8, no BOM, no lone surrogate, no
-``NaN``, no ``-0``. Equality does not prove what the full parser also
-refuses, so each of these is checked on the bytes outside strings (split at
-the quotes, or one regular expression when a string holds an escaped quote),
-and any doubt sends the document to the full strict parser, which alone
-produces the error messages:
+``loads`` first parses with the standard library's C scanner and no object
+hook, writes the value back with orjson (sorted keys, the 53-bit integer
+limit) and compares bytes with the input (less one trailing newline). Equal
+bytes prove the input is canonical: no duplicate keys (the last value wins,
+and the rewrite is shorter), no whitespace, no escape spelled another way,
+no ``-0``. What equality does not prove is checked too, and any doubt sends
+the document to the full strict parser, which alone produces the error
+messages:
 
-- floats: a digit followed by ``.`` or ``e`` (orjson writes ``1.0`` back as
-  ``1.0`` and ``1e16`` as ``1e16``);
-- integers: none, the rewrite refuses any beyond ±(2^53−1) (``OPT_STRICT_INTEGER``),
-  and orjson reads any beyond 64 bits as a float;
-- depth: more than :data:`MAX_DEPTH` nested containers, found by peeling
-  leaf containers off the bracket skeleton (only when there are more than
-  :data:`MAX_DEPTH` containers at all, and at most ``_MAX_PEELED`` of them);
-- container size: :data:`MAX_CONTAINER_ITEMS` commas or more;
+- floats: the scanner's float hook gives up at the first (``NaN`` and
+  ``Infinity`` come back from the rewrite as ``null``, so the bytes differ);
+- integers beyond ±(2^53−1): the rewrite refuses them (``OPT_STRICT_INTEGER``);
+- invalid UTF-8, a byte-order mark, lone surrogates: the decode, the
+  scanner or the rewrite refuses them;
+- depth: more than :data:`MAX_DEPTH` nested containers. Counting every ``[``
+  and ``{`` bounds it; past that bound, leaf containers are peeled off the
+  bracket skeleton outside strings (at most ``_MAX_PEELED`` containers);
+- container size: :data:`MAX_CONTAINER_ITEMS` commas or more (in strings too);
 - key order: a byte that could start a character at or above U+E000, where
   UTF-16 order and orjson's may differ (as in :func:`dumps_parsed`);
 - size: :data:`MAX_DOCUMENT_BYTES` is checked before either path.
@@ -365,10 +364,6 @@ _FAST = True
 _FAST_OPTIONS = _SORT | orjson.OPT_STRICT_INTEGER
 _DOUBT = object()  # the fast path's "ask the full parser"
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
-# A float outside strings: orjson writes floats as 1.0 or 1e16 ("E" never survives the
-# byte comparison). Integers need no look: the rewrite refuses any beyond +/-(2^53-1)
-# (OPT_STRICT_INTEGER), and orjson reads longer ones as floats.
-_FLOAT = re.compile(rb"[0-9][.e]")
 _LEAF_CONTAINER = re.compile(rb"\{\}|\[\]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _MAX_PEELED = 4096  # more containers than this: the full parser measures the depth
@@ -381,18 +376,18 @@ def _outside_strings(doc: bytes) -> bytes:
     return _STRING.sub(b"", doc)
 
 
-def _too_deep(outside: bytes) -> bool | None:
-    """Whether containers nest over :data:`MAX_DEPTH` deep (None: too many to tell).
+def _too_deep(doc: bytes) -> bool | None:
+    """Whether canonical ``doc`` nests over :data:`MAX_DEPTH` deep (None: too many to tell).
 
-    ``outside`` is a canonical document's bytes outside strings. Each pass over
-    its brackets removes every container that holds no container, so the depth
-    is the number of passes that leave something.
+    Counting every ``[`` and ``{``, in strings too, bounds the depth. Past that
+    bound, each pass over the brackets outside strings removes every container
+    that holds no container, so the depth is the number of passes that leave
+    something.
     """
-    skeleton = outside.translate(None, _NOT_BRACKETS)
-    containers = len(skeleton) // 2
-    if containers <= MAX_DEPTH:
+    if doc.count(b"[") + doc.count(b"{") <= MAX_DEPTH:
         return False
-    if containers > _MAX_PEELED:
+    skeleton = _outside_strings(doc).translate(None, _NOT_BRACKETS)
+    if len(skeleton) // 2 > _MAX_PEELED:
         return None
     for _ in range(MAX_DEPTH):
         skeleton = _LEAF_CONTAINER.sub(b"", skeleton)
@@ -401,20 +396,34 @@ def _too_deep(outside: bytes) -> bool | None:
     return True
 
 
+class _FastPathDoubtError(Exception):
+    """Internal: the fast path met something only the full parser may judge."""
+
+
+def _doubt(_: str) -> NoReturn:
+    raise _FastPathDoubtError
+
+
+# The C scanner of the standard library, with no hook on objects (so duplicate keys
+# survive as the last value, which the byte comparison then catches) and a hook
+# that gives up on any float. NaN and Infinity need none: orjson writes them as null.
+_fast_decoder = json.JSONDecoder(parse_float=_doubt)
+
+
 def _loads_fast(doc: bytes) -> Any:
     """The value of ``doc`` when it is canonical and inside every limit, else ``_DOUBT``."""
     try:
-        value = orjson.loads(doc)
+        value = _fast_decoder.decode(doc.decode("utf-8"))
         out = orjson.dumps(value, option=_FAST_OPTIONS)
-    except (ValueError, TypeError):  # orjson's JSONDecodeError, JSONEncodeError
+    except (_FastPathDoubtError, ValueError, TypeError, RecursionError):
+        # a float; not UTF-8, not JSON, a BOM, a lone surrogate, an integer past
+        # +/-(2^53-1) (OPT_STRICT_INTEGER) or past 4,300 digits; nesting too deep to scan
         return _DOUBT
     if out != (doc[:-1] if doc.endswith(b"\n") else doc):
         return _DOUBT
-    outside = _outside_strings(out)
     if (
-        _FLOAT.search(outside)
-        or outside.count(b",") >= MAX_CONTAINER_ITEMS
-        or _too_deep(outside) is not False
+        out.count(b",") >= MAX_CONTAINER_ITEMS
+        or _too_deep(out) is not False
         or _key_order_hazard(out)
     ):
         return _DOUBT

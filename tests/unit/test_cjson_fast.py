@@ -206,6 +206,13 @@ def test_too_many_containers_to_peel_goes_to_the_full_parser() -> None:
     assert cjson._too_deep(b"[" + b"[]," * (cjson._MAX_PEELED - 2) + b"[]]") is False
 
 
+def test_brackets_in_strings_do_not_count_as_depth() -> None:
+    text = b'"' + b"[" * 200 + b'"'
+    assert cjson._too_deep(b"[" + text + b"]") is False
+    assert cjson._too_deep(_nested(128)) is False
+    assert cjson._too_deep(_nested(129)) is True
+
+
 def test_the_registry_bundle_takes_the_fast_path() -> None:
     data = _canonical(json.loads(BUNDLE_PATH.read_bytes())) + b"\n"
     assert cjson._loads_fast(data) == json.loads(data)
