@@ -109,3 +109,21 @@ def test_few_inputs_start_no_pool(folder: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(_batch, "ProcessPoolExecutor", SlowPool)
     assert len(_run(folder, 2)) == 14  # 13 bundles and the missing file
     assert SlowPool.instances == []
+
+
+@pytest.mark.parametrize("size", [0, 5, 7, 8, 9, 15, 16, 17, 40])
+def test_reading_stops_past_the_limit_whatever_the_first_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    from issuer import _fs
+    from issuer.errors import FormatError
+
+    monkeypatch.setattr(_fs, "_FIRST_READ", 8)
+    path = tmp_path / "doc.json"
+    path.write_bytes(bytes(range(size)))
+    limit = 16
+    if size > limit:
+        with pytest.raises(FormatError):
+            _fs.read_file_at_most(path, limit)
+    else:
+        assert _fs.read_file_at_most(path, limit) == bytes(range(size))
