@@ -68,13 +68,20 @@ def atomic_write(
         os.close(dir_fd)
 
 
+_FIRST_READ = 1 << 16
+
+
 def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     """All of ``stream``, refused once it passes ``limit`` bytes (read no further).
 
     Raises:
         FormatError: ``stream`` holds more than ``limit`` bytes.
     """
-    data = stream.read(limit + 1)
+    # A read asks for a buffer of the size it names: ask for a little first (most
+    # documents are small), and for the rest of the limit only when there is more.
+    data = stream.read(min(limit + 1, _FIRST_READ))
+    if len(data) == _FIRST_READ:
+        data += stream.read(limit + 1 - _FIRST_READ)
     if len(data) > limit:
         raise FormatError(
             f"more than {limit:,} bytes, the most a document may hold",

@@ -65,10 +65,9 @@ def parse_seconds(text: object) -> datetime:
     Raises:
         FormatError: if ``text`` is not exactly ``YYYY-MM-DDTHH:MM:SSZ``.
     """
-    m = _SECONDS_RE.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
-        raise FormatError(f"not a UTC time to the second (YYYY-MM-DDTHH:MM:SSZ): {text!r}")
-    return _build(m, text)
+    if isinstance(text, str):
+        return _seconds(text)
+    raise FormatError(f"not a UTC time to the second (YYYY-MM-DDTHH:MM:SSZ): {text!r}")
 
 
 def parse_micros(text: object) -> datetime:
@@ -77,7 +76,24 @@ def parse_micros(text: object) -> datetime:
     Raises:
         FormatError: if ``text`` is not exactly ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
     """
-    m = _MICROS_RE.fullmatch(text) if isinstance(text, str) else None
+    if isinstance(text, str):
+        return _micros(text)
+    raise FormatError(f"not a UTC time to the microsecond (YYYY-MM-DDTHH:MM:SS.ffffffZ): {text!r}")
+
+
+# A verifier meets each time of a bundle in several steps: parse it once. A refusal
+# is not cached (lru_cache keeps results only), so it is raised afresh each time.
+@lru_cache(maxsize=4096)
+def _seconds(text: str) -> datetime:
+    m = _SECONDS_RE.fullmatch(text)
+    if m is None:
+        raise FormatError(f"not a UTC time to the second (YYYY-MM-DDTHH:MM:SSZ): {text!r}")
+    return _build(m, text)
+
+
+@lru_cache(maxsize=4096)
+def _micros(text: str) -> datetime:
+    m = _MICROS_RE.fullmatch(text)
     if m is None:
         raise FormatError(
             f"not a UTC time to the microsecond (YYYY-MM-DDTHH:MM:SS.ffffffZ): {text!r}"

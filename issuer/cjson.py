@@ -23,6 +23,33 @@ costs memory and time in proportion to its size and is refused with
 - integers within ±(2^53−1), so at most 16 digits: longer digit strings are
   refused before they are converted (CPython refuses to convert more than
   4,300 digits at all).
+
+Fast path of :func:`loads`. Most documents read are canonical already (the
+registry publishes its bundles as ``dumps`` output plus one newline), so
+``loads`` first parses with the standard library's C scanner and no object
+hook, writes the value back with orjson (sorted keys, the 53-bit integer
+limit) and compares bytes with the input (less one trailing newline). Equal
+bytes prove the input is canonical: no duplicate keys (the last value wins,
+and the rewrite is shorter), no whitespace, no escape spelled another way,
+no ``-0``. What equality does not prove is checked too, and any doubt sends
+the document to the full strict parser, which alone produces the error
+messages:
+
+- floats: the scanner's float hook gives up at the first (``NaN`` and
+  ``Infinity`` come back from the rewrite as ``null``, so the bytes differ);
+- integers beyond ±(2^53−1): the rewrite refuses them (``OPT_STRICT_INTEGER``);
+- invalid UTF-8, a byte-order mark, lone surrogates: the decode, the
+  scanner or the rewrite refuses them;
+- depth: more than :data:`MAX_DEPTH` nested containers. Counting every ``[``
+  and ``{`` bounds it; past that bound, leaf containers are peeled off the
+  bracket skeleton outside strings (at most ``_MAX_PEELED`` containers);
+- container size: :data:`MAX_CONTAINER_ITEMS` commas or more (in strings too);
+- key order: a byte that could start a character at or above U+E000, where
+  UTF-16 order and orjson's may differ (as in :func:`dumps_parsed`);
+- size: :data:`MAX_DOCUMENT_BYTES` is checked before either path.
+
+Any exception on the fast path also means the full path: the fast path only
+ever returns a value the full parser returns too.
 """
 
 from __future__ import annotations
@@ -243,6 +270,11 @@ def dumps(value: Any) -> bytes:
 _NON_ASCII_KEY_HAZARD = re.compile(rb"[\xee-\xf4]")
 
 
+def _key_order_hazard(out: bytes) -> bool:
+    """Whether ``out`` holds a byte that could start a character at or above U+E000."""
+    return not out.isascii() and _NON_ASCII_KEY_HAZARD.search(out) is not None
+
+
 def dumps_parsed(value: Any) -> bytes:
     """:func:`dumps` for a value already known to be in the canonical domain.
 
@@ -260,7 +292,7 @@ def dumps_parsed(value: Any) -> bytes:
         out = orjson.dumps(value, option=_SORT | orjson.OPT_STRICT_INTEGER)
     except TypeError:
         return dumps(value)  # something not from loads(): let the strict path explain it
-    if _NON_ASCII_KEY_HAZARD.search(out):
+    if _key_order_hazard(out):
         return dumps(value)
     return out
 
@@ -327,6 +359,77 @@ _decoder = json.JSONDecoder(
 Loader = Callable[[bytes | str], Any]
 
 
+#: Private switch for the differential tests: False sends every document to the full parser.
+_FAST = True
+_FAST_OPTIONS = _SORT | orjson.OPT_STRICT_INTEGER
+_DOUBT = object()  # the fast path's "ask the full parser"
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+_LEAF_CONTAINER = re.compile(rb"\{\}|\[\]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_MAX_PEELED = 4096  # more containers than this: the full parser measures the depth
+
+
+def _outside_strings(doc: bytes) -> bytes:
+    """The bytes of canonical ``doc`` that are not inside a string."""
+    if b'\\"' not in doc:  # no escaped quote: every quote opens or closes a string
+        return b"".join(doc.split(b'"')[::2])
+    return _STRING.sub(b"", doc)
+
+
+def _too_deep(doc: bytes) -> bool | None:
+    """Whether canonical ``doc`` nests over :data:`MAX_DEPTH` deep (None: too many to tell).
+
+    Counting every ``[`` and ``{``, in strings too, bounds the depth. Past that
+    bound, each pass over the brackets outside strings removes every container
+    that holds no container, so the depth is the number of passes that leave
+    something.
+    """
+    if doc.count(b"[") + doc.count(b"{") <= MAX_DEPTH:
+        return False
+    skeleton = _outside_strings(doc).translate(None, _NOT_BRACKETS)
+    if len(skeleton) // 2 > _MAX_PEELED:
+        return None
+    for _ in range(MAX_DEPTH):
+        skeleton = _LEAF_CONTAINER.sub(b"", skeleton)
+        if not skeleton:
+            return False
+    return True
+
+
+class _FastPathDoubtError(Exception):
+    """Internal: the fast path met something only the full parser may judge."""
+
+
+def _doubt(_: str) -> NoReturn:
+    raise _FastPathDoubtError
+
+
+# The C scanner of the standard library, with no hook on objects (so duplicate keys
+# survive as the last value, which the byte comparison then catches) and a hook
+# that gives up on any float. NaN and Infinity need none: orjson writes them as null.
+_fast_decoder = json.JSONDecoder(parse_float=_doubt)
+
+
+def _loads_fast(doc: bytes) -> Any:
+    """The value of ``doc`` when it is canonical and inside every limit, else ``_DOUBT``."""
+    try:
+        value = _fast_decoder.decode(doc.decode("utf-8"))
+        out = orjson.dumps(value, option=_FAST_OPTIONS)
+    except (_FastPathDoubtError, ValueError, TypeError, RecursionError):
+        # a float; not UTF-8, not JSON, a BOM, a lone surrogate, an integer past
+        # +/-(2^53-1) (OPT_STRICT_INTEGER) or past 4,300 digits; nesting too deep to scan
+        return _DOUBT
+    if out != (doc[:-1] if doc.endswith(b"\n") else doc):
+        return _DOUBT
+    if (
+        out.count(b",") >= MAX_CONTAINER_ITEMS
+        or _too_deep(out) is not False
+        or _key_order_hazard(out)
+    ):
+        return _DOUBT
+    return value
+
+
 def loads(data: bytes | str) -> Any:
     """Parse a document that is to be verified, strictly.
 
@@ -345,6 +448,10 @@ def loads(data: bytes | str) -> Any:
         )
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
+        if _FAST:
+            value = _loads_fast(raw)
+            if value is not _DOUBT:
+                return value
         if raw.startswith(b"\xef\xbb\xbf"):
             raise CanonicalJSONError("invalid JSON: starts with a byte-order mark")
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from issuer import cjson
@@ -57,12 +58,53 @@ RECORD_PAYLOAD_FIELDS = {
 }
 
 
+@dataclass(frozen=True)
+class CheckedRecord:
+    """What a verifier established about a bundle's record before the merge.
+
+    ``record_bytes`` is the canonical JSON of the bundle's ``canonical_record``,
+    parsed as ``record``, which derives ``subject``; every object in
+    ``receipts`` verified against ``record.canonical_sha256``. A
+    ``record_created`` payload whose record has exactly those bytes, and whose
+    receipt is one of those objects, is then not parsed, derived or verified
+    again: the results are the same, because they follow from the same bytes
+    and the receipt verified without the countersignature the merge allows.
+    """
+
+    record_bytes: bytes
+    record: CanonicalRecord
+    subject: str
+    receipts: tuple[Any, ...]
+
+    def same_record(self, raw: Any, parsed: bool) -> bool:
+        """Whether ``raw`` is the record this describes (its canonical bytes are equal)."""
+        try:
+            data = cjson.dumps_parsed(raw) if parsed else cjson.dumps(raw)
+        except FormatError:
+            return False
+        return data == self.record_bytes
+
+    def verified(self, receipt: Any) -> bool:
+        """Whether ``receipt`` is one of the objects verified for the record."""
+        return any(receipt is r for r in self.receipts)
+
+
 def _invalid(reason: Reason, message: str) -> VerificationError:
     return VerificationError(message, reason=reason, step="merge")
 
 
-def check_payload(event: dict[str, Any], subject: str, keys: KeySet) -> None:
+def check_payload(
+    event: dict[str, Any],
+    subject: str,
+    keys: KeySet,
+    *,
+    checked: CheckedRecord | None = None,
+    parsed: bool = False,
+) -> None:
     """Type-specific rules for an event that passed :func:`check_event`.
+
+    ``checked``: what the caller already verified about the record (see
+    :class:`CheckedRecord`); ``parsed`` as for :func:`merge`.
 
     Raises:
         VerificationError: reason ``invalid_payload`` (or the receipt's reason).
@@ -70,7 +112,7 @@ def check_payload(event: dict[str, Any], subject: str, keys: KeySet) -> None:
     payload = event["payload"]
     kind = event["event_type"]
     if kind == "record_created":
-        _check_record_created(event, payload, subject, keys)
+        _check_record_created(event, payload, subject, keys, checked=checked, parsed=parsed)
     elif kind == "graph_snapshot" and (
         not isinstance(payload.get("graph_snapshot"), dict) or "verdict_id" not in payload
     ):
@@ -86,19 +128,35 @@ def _is_alias_payload(payload: dict[str, Any]) -> bool:
 
 
 def _check_record_created(
-    event: dict[str, Any], payload: dict[str, Any], subject: str, keys: KeySet
+    event: dict[str, Any],
+    payload: dict[str, Any],
+    subject: str,
+    keys: KeySet,
+    *,
+    checked: CheckedRecord | None,
+    parsed: bool,
 ) -> None:
     if set(payload) != RECORD_PAYLOAD_FIELDS:
         raise _invalid(Reason.INVALID_PAYLOAD, "record_created payload fields differ")
     if event["prev_event"] is not None or event["supersedes"]:
         raise _invalid(Reason.INVALID_PAYLOAD, "record_created starts its chain")
-    try:
-        record = CanonicalRecord.from_dict(payload["canonical_record"])
-    except FormatError as e:
-        raise _invalid(Reason.INVALID_PAYLOAD, e.message) from e
+    known = (
+        checked
+        if checked is not None
+        and checked.subject == subject
+        and checked.same_record(payload["canonical_record"], parsed)
+        else None
+    )
+    if known is not None:
+        record = known.record
+    else:
+        try:
+            record = CanonicalRecord.from_dict(payload["canonical_record"])
+        except FormatError as e:
+            raise _invalid(Reason.INVALID_PAYLOAD, e.message) from e
     if payload["canonical_sha256"] != record.canonical_sha256:
         raise _invalid(Reason.CANONICAL_SHA256_MISMATCH, "payload canonical_sha256 is wrong")
-    if str(PithNumber.for_record(record)) != subject:
+    if known is None and str(PithNumber.for_record(record)) != subject:
         raise _invalid(Reason.PITH_NUMBER_MISMATCH, "record does not derive the subject")
     expected = {
         "source_kind": record.source_kind,
@@ -110,7 +168,8 @@ def _check_record_created(
         if payload[name] != value:
             raise _invalid(Reason.INVALID_PAYLOAD, f"payload {name} is not {value!r}")
     # check_event has verified the event's own signature: it countersigns the receipt.
-    verify_receipt(payload["receipt"], record.canonical_sha256, keys, countersigned=True)
+    if known is None or not known.verified(payload["receipt"]):
+        verify_receipt(payload["receipt"], record.canonical_sha256, keys, countersigned=True)
 
 
 def _entry(event: dict[str, Any]) -> dict[str, Any]:
@@ -128,7 +187,9 @@ def _validate_all(
     subject: str,
     keys: KeySet,
     problems: dict[str, VerificationError],
+    *,
     parsed: bool,
+    checked: CheckedRecord | None,
 ) -> tuple[int, dict[str, dict[str, Any]], dict[str, Reason]]:
     copies: dict[str, list[Any]] = {}
     for event in events:
@@ -144,7 +205,7 @@ def _validate_all(
         for event in sorted(group, key=_sort_key) if len(group) > 1 else group:
             try:
                 check_event(event, subject, keys, parsed=parsed)
-                check_payload(event, subject, keys)
+                check_payload(event, subject, keys, checked=checked, parsed=parsed)
             except VerificationError as e:
                 if first is None or str(e.reason) < str(first.reason):
                     first = e.with_traceback(None)
@@ -270,14 +331,20 @@ def merge_explained(
     keys: KeySet,
     *,
     parsed: bool = False,
+    checked: CheckedRecord | None = None,
 ) -> tuple[dict[str, Any], dict[str, VerificationError]]:
     """:func:`merge`, plus the error behind each event found invalid on its own.
 
-    The verifier uses the errors to say precisely why an event failed, and
-    passes ``parsed=True`` for events that came from :func:`issuer.cjson.loads`.
+    The verifier uses the errors to say precisely why an event failed, passes
+    ``parsed=True`` for events that came from :func:`issuer.cjson.loads`, and
+    passes ``checked``, what it has verified of the record already
+    (:class:`CheckedRecord`), so that the ``record_created`` payload is compared
+    with it rather than checked again.
     """
     problems: dict[str, VerificationError] = {}
-    event_count, valid, invalid = _validate_all(events, pith_number, keys, problems, parsed)
+    event_count, valid, invalid = _validate_all(
+        events, pith_number, keys, problems, parsed=parsed, checked=checked
+    )
     _check_chains(valid, invalid)
     equivocations, conflicted = _equivocations(valid)
     applied = {k: v for k, v in valid.items() if k not in conflicted}

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
-import itertools
 import logging
-import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from issuer._fs import read_at_most, read_file_at_most
+from issuer._fs import read_at_most
 from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.cli._output import emit_json, home_of, note
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_USAGE,
-    Error,
     FormatError,
     NetworkError,
     UsageError,
@@ -38,9 +33,12 @@ from issuer.verify import (
     LogPolicy,
     MirrorComparison,
     VerificationReport,
+    VerifyInput,
     compare_mirrors,
+    failure_report,
     log_policy,
-    verify_bundle_report,
+    read_input,
+    verify_many,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,11 +49,13 @@ def register(app: typer.Typer) -> None:
     app.command("verify")(verify)
 
 
-def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | None]]:
-    """(name, bytes or the error reading them, code the URL names) for every input.
+def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
+    """(name, source, code the URL names) for every input.
 
     Inputs are files, directories (every ``*.json`` under them), ``-`` for
-    stdin, or http(s) URLs of bundles or resolver pages.
+    stdin, or http(s) URLs of bundles or resolver pages. Files are read by
+    whichever process verifies them (:func:`_check`), so a large directory is
+    handed to the workers as paths, not as bytes through the main process.
     """
     with contextlib.ExitStack() as stack:
         client = None
@@ -63,7 +63,9 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
             if name == "-":
                 yield (
                     "<stdin>",
-                    _read(functools.partial(read_at_most, sys.stdin.buffer, LIMIT)),
+                    read_input(
+                        functools.partial(read_at_most, sys.stdin.buffer, MAX_DOCUMENT_BYTES)
+                    ),
                     None,
                 )
                 continue
@@ -81,18 +83,7 @@ def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | Exception, str | No
             if path.is_dir() and not files:
                 yield name, FileNotFoundError(f"no *.json files under {name}"), None
             for file in files:
-                yield str(file), _read(functools.partial(read_file_at_most, file, LIMIT)), None
-
-
-LIMIT = MAX_DOCUMENT_BYTES  # read no further: a larger input is refused as it is read
-
-
-def _read(read: Callable[[], bytes]) -> bytes | Exception:
-    """The bytes ``read`` returns, or the error reading them (reported for that input)."""
-    try:
-        return read()
-    except (OSError, FormatError) as e:
-        return e
+                yield str(file), file, None
 
 
 # Files a published tree holds beside its bundles: not bundles, so not inputs.
@@ -127,14 +118,6 @@ def _keys_option(values: list[Path] | None) -> list[Path] | None:
                 "pass the file: pith verify --keys pith-signing-key.json ...",
             )
     return values
-
-
-def _why(error: Exception) -> str:
-    if isinstance(error, Error):
-        return error.message
-    if isinstance(error, OSError):
-        return f"cannot read: {error.strerror or error}"
-    return str(error)
 
 
 def trusted_keys(extra: list[Path] | None, trust_root: str | None = None) -> KeySet:
@@ -254,12 +237,12 @@ def verify(
     except VerificationError as e:
         typer.echo(f"FAIL: key set: {e.reason}: {e.message}", err=True)
         if json_out:
-            emit_json(_failure("keys", "keys", str(e.reason), e.message).to_dict())
+            emit_json(failure_report("keys", "keys", str(e.reason), e.message).to_dict())
         raise typer.Exit(EXIT_REFUSED) from None
     if mirrors:
         raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
     code = EXIT_OK
-    for name, report in checked(_inputs(paths), trusted, log, jobs or os.cpu_count() or 1):
+    for name, report in verify_many(_inputs(paths), trusted, log, jobs or os.cpu_count() or 1):
         if report.ok:
             note(f"OK: {name} ({report.pith_number})")
         elif report.failed_step == "read":
@@ -281,100 +264,6 @@ def _log_policy(require: bool, witnesses: list[str], threshold: int | None) -> L
         raise UsageError(f"--witness: {e.message}", hint=e.hint) from e
     except ValueError as e:
         raise UsageError(f"--witness-threshold: {e}") from e
-
-
-def checked(
-    inputs: Iterable[tuple[str, bytes | Exception, str | None]],
-    trusted: KeySet,
-    log: LogPolicy | None,
-    jobs: int,
-) -> Iterator[tuple[str, VerificationReport]]:
-    """(name, report) for every input, in input order, verified by ``jobs`` processes.
-
-    Inputs are taken a window at a time, so memory is bounded by the window,
-    not by the number of inputs; a run of one window never starts a process.
-    """
-    window = max(1, jobs) * _PER_JOB
-    with contextlib.ExitStack() as stack:
-        pool: ProcessPoolExecutor | None = None
-        items = iter(inputs)
-        while batch := list(itertools.islice(items, window)):
-            if pool is None and jobs > 1 and len(batch) == window:
-                pool = stack.enter_context(
-                    ProcessPoolExecutor(
-                        jobs,
-                        mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_init_worker,
-                        initargs=(trusted, log),
-                    )
-                )
-            if pool is None:
-                reports = [_check(n, d, e, trusted, log) for n, d, e in batch]
-            else:
-                reports = list(pool.map(_check_in_worker, batch, chunksize=_CHUNK))
-            yield from zip((name for name, _, _ in batch), reports, strict=True)
-
-
-_PER_JOB = 512  # inputs in flight per process
-_CHUNK = 32  # inputs sent to a process at a time
-_worker_trust: tuple[KeySet, LogPolicy | None] | None = None
-
-
-def _init_worker(trusted: KeySet, log: LogPolicy | None) -> None:
-    global _worker_trust  # noqa: PLW0603 - one trust per worker process
-    _worker_trust = (trusted, log)
-
-
-def _check_in_worker(item: tuple[str, bytes | Exception, str | None]) -> VerificationReport:
-    assert _worker_trust is not None  # noqa: S101 - set by _init_worker
-    return _check(*item, *_worker_trust)
-
-
-def _check(
-    name: str,
-    data: bytes | Exception,
-    expected: str | None,
-    trusted: KeySet,
-    log: LogPolicy | None,
-) -> VerificationReport:
-    """One input's report: unreadable (step ``read``), too large (malformed), or verified."""
-    if isinstance(data, FormatError):  # larger than any document: read no further
-        return _failure(name, "structure", str(Reason.MALFORMED), data.message)
-    if isinstance(data, Exception):
-        return _failure(name, "read", str(Reason.UNREADABLE), _why(data))
-    return _verify_one(data, trusted, name, expected, log)
-
-
-def _failure(source: str, step: str, reason: str, message: str) -> VerificationReport:
-    """A result for an input that never reached the verifier, in the same --json shape."""
-    return VerificationReport(source, False, [], step, reason, message)
-
-
-def _verify_one(
-    data: bytes, trusted: KeySet, name: str, expected: str | None, log: LogPolicy | None = None
-) -> VerificationReport:
-    """Verify one input; a document too deep or too large to parse is a malformed one.
-
-    The parser bounds these; this keeps one hostile input from ending a run of many
-    if a bound is missed (Python refuses > 4,300-digit integers with ValueError,
-    deep nesting with RecursionError).
-    """
-    try:
-        report = verify_bundle_report(data, trusted, name, expected=expected, log=log)
-    except (ValueError, RecursionError, MemoryError) as e:
-        logger.debug("%s: parser refused the document", name, exc_info=True)
-        why = "nested too deeply" if isinstance(e, RecursionError) else "too large to parse"
-        return _failure(name, "structure", str(Reason.MALFORMED), why)
-    if (
-        report.failed_step == "structure"
-        and report.reason == Reason.MALFORMED
-        and report.message
-        and report.message.startswith("missing")
-        and "'bundle_type'" in report.message
-    ):
-        # Not a bundle with a few fields missing: some other JSON document altogether.
-        return dataclasses.replace(report, message="not a Pith bundle (no bundle_type field)")
-    return report
 
 
 # What a failed check usually means for the operator, and what to do.
@@ -410,7 +299,7 @@ def _mirrored(record: str, mirrors: list[str], trusted: KeySet, json_out: bool) 
         # A mirror served a document the parser could not bound: this record fails, the
         # run goes on to the next.
         logger.debug("%s: parser refused a mirror's document", record, exc_info=True)
-        failed = _failure(record, "structure", str(Reason.MALFORMED), "too large to parse")
+        failed = failure_report(record, "structure", str(Reason.MALFORMED), "too large to parse")
         _print_fail(failed, None)
         if json_out:
             emit_json(MirrorComparison(record, [failed]).to_dict())

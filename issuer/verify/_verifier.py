@@ -22,6 +22,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from issuer import cjson
@@ -40,7 +41,7 @@ from issuer.events import check_event, claimed_id
 from issuer.identifiers import ALIAS_KINDS, PithNumber, expected_alias_values
 from issuer.keys import verify
 from issuer.keys.keyset import KeySet, parse_key_document
-from issuer.merge import MERGE_VERSION, merge_explained
+from issuer.merge import MERGE_VERSION, CheckedRecord, merge_explained
 from issuer.reasons import Reason
 from issuer.receipts import decode_signature, verify_receipt
 from issuer.record import CanonicalRecord
@@ -63,6 +64,21 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 def _fail(step: str, reason: Reason, message: str) -> VerificationError:
     return VerificationError(message, reason=reason, step=step)
+
+
+@lru_cache(maxsize=64)
+def _hints(document: bytes) -> tuple[tuple[str, bytes], ...] | str:
+    """(key id, raw key) of each key hint in canonical ``document``, or why it is malformed.
+
+    Once per process for each distinct ``public_keys`` list: a registry's bundles
+    repeat the same few. The bytes are canonical JSON, so parsing them again
+    gives exactly the value they were written from.
+    """
+    try:
+        keys = parse_key_document(cjson.loads(document), "public_keys").keys
+    except FormatError as e:
+        return e.message
+    return tuple((k.key_id, k.raw) for k in keys)
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,7 @@ class _Run:
         self.log = log or LogPolicy()
         self.parsed = parsed  # the bundle came from cjson.loads: hashing may skip re-validation
         self.passed: list[str] = []
+        self.receipts: list[Any] = []  # the record_created receipts step (6) verified
 
     def _sha256(self, value: Any) -> bytes:
         try:
@@ -173,8 +190,9 @@ class _Run:
         # (6) the receipt of the record_created event
         self._receipt(record, str(number))
         self.passed.append("receipt")
-        # (7) every event: content hash, id, signature, payload, chain (computed by the merge)
-        ours = self._events(str(number), base)
+        # (7) every event: content hash, id, signature, payload, chain (computed by the merge);
+        # a record_created payload is compared with what steps (2), (3) and (6) verified
+        ours = self._events(str(number), base, self._checked(record, str(number)))
         self.passed.append("events")
         # (8) the state follows from the events
         state_sha256 = self._state(ours)
@@ -259,18 +277,36 @@ class _Run:
         return base
 
     def _key_hints(self) -> None:
-        try:
-            hints = parse_key_document(self.bundle["public_keys"], "public_keys").keys
-        except FormatError as e:
-            raise _fail("key_hints", Reason.MALFORMED, e.message) from e
-        for hint in hints:
-            trusted = self.keys.get(hint.key_id)
-            if trusted is not None and trusted.raw != hint.raw:
+        hints = self._parsed_hints()
+        if isinstance(hints, str):
+            raise _fail("key_hints", Reason.MALFORMED, hints)
+        for key_id, raw in hints:
+            trusted = self.keys.get(key_id)
+            if trusted is not None and trusted.raw != raw:
                 raise _fail(
                     "key_hints",
                     Reason.UNTRUSTED_KEY_HINT,
-                    f"public_keys lists a different key under the trusted id {hint.key_id}",
+                    f"public_keys lists a different key under the trusted id {key_id}",
                 )
+
+    def _parsed_hints(self) -> tuple[tuple[str, bytes], ...] | str:
+        """The key hints as (key id, raw key), or why they are malformed."""
+        if self.parsed:  # canonical bytes name the value exactly: parse each list once
+            return _hints(cjson.dumps_parsed(self.bundle["public_keys"]))
+        try:
+            keys = parse_key_document(self.bundle["public_keys"], "public_keys").keys
+        except FormatError as e:
+            return e.message
+        return tuple((k.key_id, k.raw) for k in keys)
+
+    def _checked(self, record: CanonicalRecord, subject: str) -> CheckedRecord | None:
+        """What steps (2), (3) and (6) established, for the merge to compare with."""
+        raw = self.bundle["canonical_record"]
+        try:
+            data = cjson.dumps_parsed(raw) if self.parsed else cjson.dumps(raw)
+        except FormatError:
+            return None
+        return CheckedRecord(data, record, subject, tuple(self.receipts))
 
     def _receipt(self, record: CanonicalRecord, subject: str) -> None:
         created = [
@@ -294,6 +330,7 @@ class _Run:
                     verify_receipt(receipt, record.canonical_sha256, self.keys, countersigned=True)
             except VerificationError as e:
                 raise _fail("receipt", Reason(e.reason), e.message) from e
+            self.receipts.append(receipt)
 
     def _countersigned(self, event: dict[str, Any], subject: str) -> bool:
         """Whether the event's own signature is valid, by a key that counts."""
@@ -303,10 +340,14 @@ class _Run:
             return False
         return True
 
-    def _events(self, subject: str, base: list[dict[str, Any]]) -> dict[str, Any]:
+    def _events(
+        self, subject: str, base: list[dict[str, Any]], checked: CheckedRecord | None
+    ) -> dict[str, Any]:
         events = self.bundle["events"]
         try:
-            ours, problems = merge_explained(subject, events, base, self.keys, parsed=self.parsed)
+            ours, problems = merge_explained(
+                subject, events, base, self.keys, parsed=self.parsed, checked=checked
+            )
         except FormatError as e:  # a state that cannot be written: nested too deeply
             raise _fail("events", Reason.MALFORMED, e.message) from e
         for entry in ours["invalid_events"]:

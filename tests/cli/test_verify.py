@@ -104,7 +104,7 @@ def test_jobs_give_the_same_results_in_the_same_order(
 ) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
-    from issuer.cli import _verify
+    from issuer.verify import _batch
 
     folder = tmp_path / "many"
     folder.mkdir()
@@ -118,8 +118,8 @@ def test_jobs_give_the_same_results_in_the_same_order(
             pools.append(workers)
             super().__init__(workers, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(_verify, "ProcessPoolExecutor", CountedPool)
-    monkeypatch.setattr(_verify, "_PER_JOB", 3)  # small windows: the pool starts at once
+    monkeypatch.setattr(_batch, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(_batch, "_PER_JOB", 3)  # small windows: the pool starts at once
     serial = runner.invoke(app, ["verify", "--json", "--jobs", "1", str(folder)])
     assert pools == []
     parallel = runner.invoke(app, ["verify", "--json", "--jobs", "2", str(folder)])
