@@ -31,7 +31,8 @@ from issuer.store._rows import (
     SignedObjects,
 )
 from issuer.store._schema import SCHEMA_VERSION, TABLES, Table
-from issuer.store._sql import SHORT_KINDS, SqlStore
+from issuer.store._sql import SqlStore
+from issuer.store._sql_aliases import SHORT_KINDS
 from issuer.store._sql_reissue import ResignBatch, with_receipt
 from issuer.store._sqlite import SqliteDb
 from issuer.store._url import SCHEMES, RegistryUrl, parse_registry_url, redact

@@ -46,6 +46,7 @@ from issuer.store._compact import (
 from issuer.store._db import Db
 from issuer.store._rows import IssuedRecord, NewRecord
 from issuer.store._schema import BACKFILLS, MIGRATIONS, SCHEMA_VERSION, TABLE
+from issuer.store._sql_aliases import AliasTables
 from issuer.store._sql_log import LogTables
 from issuer.store._sql_publish import PublishTables
 from issuer.store._sql_reissue import ReissueTables
@@ -53,12 +54,10 @@ from issuer.store._sql_rows import CONTEXT_COLUMNS, CONTEXT_WIDTH, EVENT_SELECT,
 from issuer.store._sqlite import SqliteDb
 from issuer.store._tables import next_id
 
-SHORT_KINDS = {"pith_short_8": 8, "pith_short_12": 12, "pith_short_16": 16}
-
 _RECORD_COLUMNS = "year, code, issued_at, title, source_id, version, " + ", ".join(RECORD_COLUMNS)
 
 
-class SqlStore(ReissueTables, LogTables, PublishTables):
+class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
     """The registry: the same queries on SQLite and on PostgreSQL."""
 
     def __init__(self, db: Db) -> None:
@@ -136,16 +135,6 @@ class SqlStore(ReissueTables, LogTables, PublishTables):
                 found[(source_id, version)] = digest
         return found
 
-    def _with_values(self, values: list[str], select: str) -> Iterator[Any]:
-        """The rows of ``WITH p(value) AS (values) SELECT …``, a slice of ``values`` at a time.
-
-        ``select`` is the store's own SQL; the values are bound, never written into it.
-        """
-        for chunk in _chunks(values, self._db.values_per_query):
-            fragment, params = self._db.text_values(chunk)
-            query = f"WITH p(value) AS ({fragment}) {select}"
-            yield from self._db.execute(query, params).fetchall()
-
     def record(self, pith_number: str | PithNumber) -> IssuedRecord | None:
         """The record with this Pith number.
 
@@ -160,14 +149,6 @@ class SqlStore(ReissueTables, LogTables, PublishTables):
             (number.code, number.year),
         ).fetchone()
         return None if row is None else _issued(row)
-
-    def by_code_prefix(self, prefix: str) -> list[str]:
-        """Every Pith number whose code starts with ``prefix``: all candidates, none picked."""
-        rows = self._db.execute(
-            "SELECT year, code FROM records WHERE code >= ? AND code < ? ORDER BY year, code",
-            (prefix, prefix + "~"),
-        )
-        return [str(PithNumber(year, code)) for year, code in rows]
 
     def by_version(self, source_id: str, version: int) -> list[str]:
         """The record of one arXiv version (a list: empty or one)."""
@@ -379,76 +360,6 @@ class SqlStore(ReissueTables, LogTables, PublishTables):
             collisions = self._record_collisions(rows)
         return written, collisions
 
-    def _move_arxiv_aliases(self, written: list[tuple[int, CheckedRecord]]) -> None:
-        """The unversioned alias follows the newest issued version; its history is kept.
-
-        The alias moves at the record's ``issued_at``, or at the current alias's
-        ``since`` if that is later: another issuer (its clock, or its wait for
-        the write lock) may have committed a record issued after this one, and
-        the history never runs backwards.
-        """
-        db = self._db
-        newest = self._newest_versions(sorted({n.source_id for _, n in written}))
-        pending: list[tuple[str, int, str, str | None]] = []
-        for record_id, n in written:
-            current = newest.get(n.source_id)
-            if current is None:
-                pending.append((n.source_id, record_id, n.issued_at, None))
-                newest[n.source_id] = (n.version, n.issued_at)
-            elif current[0] > n.version:
-                # An older version issued after a newer one: history only, never current.
-                pending.append((n.source_id, record_id, n.issued_at, n.issued_at))
-            else:
-                moved = max(n.issued_at, current[1])
-                db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
-                pending = []
-                db.execute(
-                    "UPDATE arxiv_alias SET until=? WHERE source_id=? AND until IS NULL",
-                    (moved, n.source_id),
-                )
-                pending.append((n.source_id, record_id, moved, None))
-                newest[n.source_id] = (n.version, moved)
-        db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
-
-    def _newest_versions(self, ids: list[str]) -> dict[str, tuple[int, str]]:
-        """arXiv id → (version, since) of the record its unversioned alias points at."""
-        found: dict[str, tuple[int, str]] = {}
-        rows = self._with_values(
-            ids,
-            "SELECT a.source_id, r.version, a.since FROM arxiv_alias a "
-            "JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
-            "AND a.source_id IN (SELECT value FROM p)",
-        )
-        found.update((source_id, (version, since)) for source_id, version, since in rows)
-        return found
-
-    def _record_collisions(self, written: list[CheckedRecord]) -> int:
-        """Record every short alias of the batch that now names more than one record.
-
-        Short aliases are prefixes of the code, so a collision is a code range
-        holding more than one row: one indexed range count per new record.
-        """
-        now = written[0].issued_at
-        found = 0
-        for kind, length in SHORT_KINDS.items():
-            prefixes = sorted({n.code[:length] for n in written})
-            # A range holding a second row is enough: stop counting there (LIMIT 2).
-            shared = list(
-                self._with_values(
-                    prefixes,
-                    "SELECT p.value FROM p WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM records r "
-                    "WHERE r.code >= p.value AND r.code < p.value || '~' LIMIT 2) AS hits) > 1",
-                )
-            )
-            for (prefix,) in shared:
-                for number in self.by_code_prefix(prefix):
-                    cursor = self._db.execute(
-                        "INSERT INTO short_collisions VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        (kind, prefix, number, now),
-                    )
-                    found += cursor.rowcount
-        return found
-
     def append_event(self, event: dict[str, Any]) -> None:
         """Append one event to its chain.
 
@@ -512,9 +423,3 @@ def _issued(row: tuple[Any, ...]) -> IssuedRecord:
 
 
 _BROKEN_HINT = "the other records are not affected; this one cannot be published or bundled"
-
-
-def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    """Slices of at most ``size`` values: what one query takes (Db.values_per_query)."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from issuer.errors import StoreError
 from issuer.identifiers import parse_pith_number
 from issuer.store._db import Db, Transaction
 
 
 class Tables:
-    """Base of the store's parts (records, log, published trees): one connection."""
+    """Base of the store's parts (records, aliases, log, published trees): one connection."""
 
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -32,6 +35,16 @@ class Tables:
             )
         return int(row[0])
 
+    def _with_values(self, values: list[str], select: str) -> Iterator[Any]:
+        """The rows of ``WITH p(value) AS (values) SELECT …``, a slice of ``values`` at a time.
+
+        ``select`` is the store's own SQL; the values are bound, never written into it.
+        """
+        for chunk in _chunks(values, self._db.values_per_query):
+            fragment, params = self._db.text_values(chunk)
+            query = f"WITH p(value) AS ({fragment}) {select}"
+            yield from self._db.execute(query, params).fetchall()
+
 
 def next_id(db: Db, table: str) -> int:
     """The next row id of ``table``, allocated under the write lock, never by the database.
@@ -41,3 +54,9 @@ def next_id(db: Db, table: str) -> int:
     """
     row = db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()  # noqa: S608 - table names are constants
     return int(row[0])
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    """Slices of at most ``size`` values: what one query takes (Db.values_per_query)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
