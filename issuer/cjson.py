@@ -267,12 +267,14 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=_SORT)
 
 
-_NON_ASCII_KEY_HAZARD = re.compile(rb"[\xee-\xf4]")
+# The UTF-8 lead bytes of U+E000 and above. Searched for one at a time: a byte search
+# runs at memory speed, a character class in a pattern at several ns a byte.
+_KEY_HAZARD_LEADS = tuple(bytes([lead]) for lead in range(0xEE, 0xF5))
 
 
 def _key_order_hazard(out: bytes) -> bool:
     """Whether ``out`` holds a byte that could start a character at or above U+E000."""
-    return not out.isascii() and _NON_ASCII_KEY_HAZARD.search(out) is not None
+    return not out.isascii() and any(lead in out for lead in _KEY_HAZARD_LEADS)
 
 
 def dumps_parsed(value: Any) -> bytes:
