@@ -115,11 +115,18 @@ def build_event(
     prev_event: str | None = None,
     supersedes: tuple[str, ...] = (),
     signed_at: datetime | None = None,
+    trusted: bool = False,
 ) -> dict[str, Any]:
-    """Build and sign an event.
+    """Build and sign an event; its content is serialized and hashed once.
+
+    ``trusted``: ``subject`` and ``payload`` were built by this toolkit from
+    checked, typed fields (issuance's ``record_created``), so hashing skips the
+    validation walk (:func:`issuer.cjson.dumps_parsed`). Anything taken from a
+    user or a file is not trusted.
 
     Raises:
         ValueError: for an unknown event type or a malformed reference.
+        CanonicalJSONError: if an untrusted payload is outside the canonical domain.
     """
     kind = EVENT_TYPES.get(event_type)
     if kind is None:
@@ -138,10 +145,7 @@ def build_event(
         "prev_event": prev_event,
         "schema_version": SCHEMA_VERSION,
     }
-    digest = content_digest(event)
-    event["content_sha256"] = digest.hex()
-    event["event_id"] = EVENT_ID_PREFIX + digest.hex()
-    return sign_event(event, signer, signed_at or created_at)
+    return _signed(event, content_digest(event, parsed=trusted), signer, signed_at or created_at)
 
 
 def sign_event(
@@ -153,7 +157,13 @@ def sign_event(
     key that first signed; the ``signature`` object names the key that signed now.
     ``parsed``: the event came from :func:`issuer.cjson.loads` (hashing skips re-validation).
     """
-    digest = content_digest(event, parsed=parsed)
+    return _signed(event, content_digest(event, parsed=parsed), signer, signed_at)
+
+
+def _signed(
+    event: dict[str, Any], digest: bytes, signer: Signer, signed_at: datetime
+) -> dict[str, Any]:
+    """``event`` with its signature over ``digest`` (its content's SHA-256), hash and id."""
     return {
         **event,
         "signature": signature_object(
