@@ -33,12 +33,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import orjson
+
 from issuer import cjson
 from issuer.errors import FormatError
 from issuer.keys import Signer
 from issuer.tlog._appender import Appender, TileSink
 from issuer.tlog._checkpoint import Checkpoint
-from issuer.tlog._merkle import HASH_SIZE, NodeReader, inclusion_proof, leaf_hash
+from issuer.tlog._merkle import (
+    HASH_SIZE,
+    NodeReader,
+    inclusion_proof,
+    inclusion_ranges,
+    leaf_hash,
+    subtree_hash,
+)
 from issuer.tlog._note import Note, sign_note
 from issuer.tlog._tiles import TILE_HEIGHT, EntryBundle, Tile, split_hashes
 from issuer.tlog._vkey import ED25519, NoteSigner, VerifierKey, is_valid_name, key_id
@@ -395,7 +404,26 @@ def sign_checkpoint(origin: str, size: int, root: bytes, signer: Signer) -> Note
 
 
 def leaf_name(entry: bytes) -> str:
-    """How a proof names its leaf: ``record``, or the event id."""
+    """How a proof names its leaf: ``record``, or the event id.
+
+    An entry that is byte for byte the one :func:`record_entry` or
+    :func:`event_entry` makes of its own fields (every entry the registry
+    rebuilds) is named from those fields; any other goes through the strict
+    :func:`parse_entry`, which names it or refuses it.
+
+    Raises:
+        FormatError: as :func:`parse_entry`.
+    """
+    try:
+        obj = orjson.loads(entry)
+        if obj["kind"] == RECORD and entry == record_entry(
+            obj["pith_number"], obj["signed_digest"]
+        ):
+            return RECORD
+        if obj["kind"] == EVENT and entry == event_entry(obj["pith_number"], obj["event_id"]):
+            return str(obj["event_id"])
+    except (ValueError, TypeError, KeyError):  # not JSON, not an object, a field missing
+        pass
     parsed = parse_entry(entry)
     return RECORD if parsed.kind == RECORD else parsed.subject
 
@@ -512,12 +540,21 @@ def inclusion_proofs(
             index,
             tree_size=checkpoint.tree_size,
             entry=entry,
-            proof=inclusion_proof(nodes, index, checkpoint.tree_size),
+            proof=_inclusion_proof(nodes, index, checkpoint.tree_size),
             checkpoint=checkpoint.note,
         )
         for index, entry in leaves
         if index < checkpoint.tree_size
     ]
+
+
+def _inclusion_proof(nodes: NodeReader, index: int, size: int) -> list[bytes]:
+    """:func:`~issuer.tlog.inclusion_proof`, its incomplete subtrees remembered by ``nodes``."""
+    if not isinstance(nodes, CachedNodes):
+        return inclusion_proof(nodes, index, size)
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    return [nodes.subtree(s, e) for s, e in inclusion_ranges(index, 0, size)]
 
 
 class CachedNodes:
@@ -541,6 +578,24 @@ class CachedNodes:
             if len(self._cache) >= self._limit:
                 self._cache.clear()
             found = self._cache[key] = self._nodes.node(level, index)
+        return found
+
+    def subtree(self, start: int, end: int) -> bytes:
+        """:func:`~issuer.tlog.subtree_hash` of ``[start, end)``, remembered when incomplete.
+
+        The proofs of one publication share the incomplete subtrees at the
+        tree's right edge, each a fold of up to 63 nodes: kept beside the nodes
+        (the same limit), so they are folded once.
+        """
+        if (end - start) & (end - start - 1) == 0:  # complete (a power of two): one node
+            return subtree_hash(self, start, end)
+        key = (-start - 1, end)  # apart from the nodes' (level, index) keys
+        found = self._cache.get(key)
+        if found is None:
+            found = subtree_hash(self, start, end)  # reads its nodes through the cache
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            self._cache[key] = found
         return found
 
     def __len__(self) -> int:

@@ -130,7 +130,7 @@ def subtree_hash(nodes: NodeReader, start: int, end: int) -> bytes:
     return h
 
 
-def _inclusion_ranges(index: int, start: int, end: int) -> list[tuple[int, int]]:
+def inclusion_ranges(index: int, start: int, end: int) -> list[tuple[int, int]]:
     """The subtrees whose hashes make RFC 6962's PATH(index, D[start:end]), leaf first."""
     ranges: list[tuple[int, int]] = []
     while end - start > 1:
@@ -171,7 +171,7 @@ def inclusion_proof(nodes: NodeReader, index: int, size: int) -> list[bytes]:
     """
     if not 0 <= index < size:
         raise ValueError(f"leaf {index} is not in a tree of size {size}")
-    return [subtree_hash(nodes, s, e) for s, e in _inclusion_ranges(index, 0, size)]
+    return [subtree_hash(nodes, s, e) for s, e in inclusion_ranges(index, 0, size)]
 
 
 def consistency_proof(nodes: NodeReader, size1: int, size2: int) -> list[bytes]:
