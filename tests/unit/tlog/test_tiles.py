@@ -271,3 +271,36 @@ def test_a_short_tile_is_a_format_error() -> None:
     reader = TileReader(300, lambda tile: b"\x00" * 32)
     with pytest.raises(FormatError):
         reader.node(0, 5)
+
+
+@pytest.mark.parametrize("size", [1, 5, 256, 300, 700])
+def test_every_complete_subtree_read_from_tiles_is_the_trees(size: int) -> None:
+    tree = MemoryTree(leaf_hash(e) for e in _entries(size))
+    published = _expected_tiles(tree, size)
+    reader = TileReader(size, lambda tile: published[tile.path], keep=1)
+    for level in range(size.bit_length()):
+        for index in range(size >> level):
+            assert reader.node(level, index) == tree.node(level, index), (level, index)
+
+
+def test_a_tile_is_hashed_up_once_while_kept_and_the_reader_keeps_at_most_keep() -> None:
+    size = 700
+    tree = MemoryTree(leaf_hash(e) for e in _entries(size))
+    published = _expected_tiles(tree, size)
+    fetched: list[str] = []
+
+    def fetch(tile: Tile) -> bytes:
+        fetched.append(tile.path)
+        return published[tile.path]
+
+    reader = TileReader(size, fetch, keep=2)
+    for level in range(8):  # every subtree within the first tile: one fetch
+        for index in range(256 >> level):
+            reader.node(level, index)
+    assert fetched == ["tile/0/000"]
+    reader.node(0, 256)  # a second tile: both kept
+    reader.node(0, 0)
+    assert fetched == ["tile/0/000", "tile/0/001"]
+    reader.node(0, 512)  # a third: the reader starts again, and fetches what it needs anew
+    reader.node(0, 0)
+    assert fetched == ["tile/0/000", "tile/0/001", "tile/0/002.p/188", "tile/0/000"]
