@@ -158,12 +158,9 @@ def _signed(
     )
 
 
-def _sign(
-    record: CanonicalRecord, number: PithNumber, signer: Signer, now: datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The record's receipt and its ``record_created`` event, signed."""
-    receipt = sign_receipt(record.canonical_sha256, signer, now)
-    payload = {
+def record_created_payload(record: CanonicalRecord, receipt: dict[str, Any]) -> dict[str, Any]:
+    """The payload of a new record's ``record_created`` event: the record and its receipt."""
+    return {
         "canonical_record": record.to_dict(),
         "canonical_sha256": record.canonical_sha256,
         "receipt": receipt,
@@ -172,6 +169,14 @@ def _sign(
         "source_version": record.version,
         "attestation_state": "computed",
     }
+
+
+def _sign(
+    record: CanonicalRecord, number: PithNumber, signer: Signer, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record's receipt and its ``record_created`` event, signed."""
+    receipt = sign_receipt(record.canonical_sha256, signer, now)
+    payload = record_created_payload(record, receipt)
     # Every part of the payload was built here from checked, typed fields: hashed without
     # the validation walk (the writer's row check still rebuilds and compares the bytes).
     event = build_event("record_created", str(number), payload, signer, now, trusted=True)

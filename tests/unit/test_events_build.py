@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from issuer import cjson, events
+from issuer._issuance import record_created_payload
 from issuer.cjson import CanonicalJSONError
 from issuer.events import build_event, check_event, content_digest
 from issuer.identifiers import PithNumber
@@ -20,16 +21,7 @@ def _record_created() -> tuple[str, dict[str, Any]]:
     record = factory.record(7)
     number = str(PithNumber.for_record(record))
     receipt = sign_receipt(record.canonical_sha256, factory.signer(), T0)
-    payload = {
-        "canonical_record": record.to_dict(),
-        "canonical_sha256": record.canonical_sha256,
-        "receipt": receipt,
-        "source_kind": record.source_kind,
-        "source_id": record.source_id,
-        "source_version": record.version,
-        "attestation_state": "computed",
-    }
-    return number, payload
+    return number, record_created_payload(record, receipt)
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:

@@ -21,21 +21,12 @@ from issuer.tlog import (
     subtree_hash,
 )
 from issuer.tlog._log import leaf_name
+from tests.unit.tlog.test_cached_nodes import _Counting
 
 NUMBER = "pith:2018:AH5S4WE2T4KISLKPOBTLFWQMX3"
 DIGEST = "ab" * 32
 EVENT_ID = "sha256:" + "cd" * 32
 SIZE = 300
-
-
-class _Counting:
-    def __init__(self, tree: MemoryTree) -> None:
-        self.tree = tree
-        self.reads = 0
-
-    def node(self, level: int, index: int) -> bytes:
-        self.reads += 1
-        return self.tree.node(level, index)
 
 
 def _tree(size: int = SIZE) -> MemoryTree:
