@@ -415,7 +415,7 @@ _fast_decoder = json.JSONDecoder(parse_float=_doubt)
 def _loads_fast(doc: bytes) -> Any:
     """The value of ``doc`` when it is canonical and inside every limit, else ``_DOUBT``."""
     try:
-        value = _fast_decoder.decode(doc.decode("utf-8"))
+        value = _fast_decoder.decode(doc.decode())
         out = orjson.dumps(value, option=_FAST_OPTIONS)
     except (_FastPathDoubtError, ValueError, TypeError, RecursionError):
         # a float; not UTF-8, not JSON, a BOM, a lone surrogate, an integer past

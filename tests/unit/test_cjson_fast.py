@@ -316,3 +316,25 @@ def test_generated_values_same_both_ways(value: Any) -> None:
     assert_same(canonical + b"\n")
     assert_same(json.dumps(value).encode("utf-8", "surrogatepass"))
     assert_same(json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8", "surrogatepass"))
+
+
+def test_keys_with_every_lead_byte_above_u_e000_are_written_in_utf16_order() -> None:
+    # One key per UTF-8 lead byte from U+E000 up (0xEE ... 0xF4): code-point order and
+    # UTF-16 order differ, so dumps_parsed must notice and write JCS's order, as dumps does.
+    keys = [
+        "\ue000",
+        "\uf000",
+        "\U00010000",
+        "\U00040000",
+        "\U00080000",
+        "\U000c0000",
+        "\U00100000",
+    ]
+    value = {key: i for i, key in enumerate(keys)}
+    assert {bytes([b]) for b in cjson.dumps_parsed(value)} >= {
+        bytes([b]) for b in range(0xEE, 0xF5)
+    }
+    assert cjson.dumps_parsed(value) == cjson.dumps(value)
+    assert cjson.dumps(value).index("\U00010000".encode()) < cjson.dumps(value).index(
+        "\ue000".encode()
+    )
