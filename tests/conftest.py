@@ -127,3 +127,19 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "registry.sqlite3")
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def node_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Counts the Merkle node hashes computed (one list item per call)."""
+    from issuer.tlog import _merkle
+
+    calls: list[int] = []
+    real = _merkle.node_hash
+
+    def counting(left: bytes, right: bytes) -> bytes:
+        calls.append(1)
+        return real(left, right)
+
+    monkeypatch.setattr(_merkle, "node_hash", counting)
+    yield calls

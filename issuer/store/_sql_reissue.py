@@ -16,30 +16,31 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey
 from issuer.store._compact import (
     EVENT_COLUMNS,
     RECEIPT_COLUMNS,
-    RECORD_COLUMNS,
     RECORD_CREATED,
     EventRow,
     ReceiptRow,
     RecordContext,
-    RecordRow,
     checked_event,
     checked_receipt,
     event_bytes,
     event_candidate,
     event_row,
-    receipt_bytes,
     receipt_candidate,
     receipt_row,
-    record_bytes,
     record_payload,
 )
 from issuer.store._rows import SignedObjects
-from issuer.store._sql_rows import CONTEXT_COLUMNS, EVENT_SELECT, CompactRows, key_ids
+from issuer.store._sql_rows import (
+    CONTEXT_COLUMNS,
+    EVENT_SELECT,
+    CompactRows,
+    key_ids,
+    record_context,
+)
 
 #: One record's row (:data:`CONTEXT_COLUMNS`) and its events' rows (row id, columns).
 _StoredRecord = tuple[int, tuple[Any, ...], list[tuple[int, EventRow]]]
@@ -97,7 +98,7 @@ class ResignBatch:
             StoreError: a row names a key the batch does not hold.
         """
         for row_id, context_row, events in self.records:
-            context = _context(context_row, self.keys)
+            context = record_context(context_row, self.keys)
             yield ResignObjects(
                 row_id,
                 context,
@@ -140,21 +141,6 @@ class ResignBatch:
         )
 
 
-def _context(row: tuple[Any, ...], keys: dict[str, PublicKey]) -> RecordContext:
-    """A record's row (:data:`CONTEXT_COLUMNS`) as its receipt and events are rebuilt from."""
-    year, code, digest, key_id, source_id, version, *columns = row
-    record = cast(RecordRow, tuple(columns[: len(RECORD_COLUMNS)]))
-    receipt = cast(ReceiptRow, tuple(columns[len(RECORD_COLUMNS) :]))
-    return RecordContext(
-        str(PithNumber(year, code)),
-        digest,
-        lambda: record_bytes(source_id, int(version), record),
-        source_id,
-        int(version),
-        lambda: receipt_bytes(digest, key_id, receipt, keys),
-    )
-
-
 def with_receipt(context: RecordContext, receipt_json: bytes) -> RecordContext:
     """``context`` with the record's receipt replaced (it was re-signed in this batch)."""
     return RecordContext(
@@ -170,6 +156,14 @@ def with_receipt(context: RecordContext, receipt_json: bytes) -> RecordContext:
 class ReissueTables(CompactRows):
     """The signed objects re-issuance reads and rewrites, a part of the store."""
 
+    def _record_rows(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` records with row id above ``after``: the id, then CONTEXT_COLUMNS."""
+        return self._db.execute(
+            f"SELECT r.id, {CONTEXT_COLUMNS} FROM records r WHERE r.id > ? "  # noqa: S608 - constants
+            "ORDER BY r.id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+
     def signed_batch(self, after: int, limit: int) -> list[SignedObjects]:
         """The receipts and events of up to ``limit`` records with row id above ``after``.
 
@@ -178,11 +172,7 @@ class ReissueTables(CompactRows):
         objects are returned as canonical JSON, byte for byte as they were
         written, for whichever process re-signs them to parse.
         """
-        rows = self._db.execute(
-            f"SELECT r.id, {CONTEXT_COLUMNS} FROM records r WHERE r.id > ? "  # noqa: S608 - constants
-            "ORDER BY r.id LIMIT ?",
-            (after, limit),
-        ).fetchall()
+        rows = self._record_rows(after, limit)
         if not rows:
             return []
         contexts = {row[0]: self._context(row[1:]) for row in rows}
@@ -210,11 +200,7 @@ class ReissueTables(CompactRows):
         ``None`` past the last record. The same walk as :meth:`signed_batch`,
         but nothing is rebuilt here: whichever process re-signs the batch does it.
         """
-        rows = self._db.execute(
-            f"SELECT r.id, {CONTEXT_COLUMNS} FROM records r WHERE r.id > ? "  # noqa: S608 - constants
-            "ORDER BY r.id LIMIT ?",
-            (after, limit),
-        ).fetchall()
+        rows = self._record_rows(after, limit)
         if not rows:
             return None
         events: dict[int, list[tuple[int, EventRow]]] = {}

@@ -19,6 +19,7 @@ from issuer.store._compact import (
     RECEIPT_COLUMNS,
     RECORD_COLUMNS,
     EventRow,
+    Keys,
     ReceiptRow,
     RecordContext,
     RecordRow,
@@ -30,7 +31,7 @@ from issuer.store._compact import (
 from issuer.store._db import Db
 from issuer.store._tables import Tables
 
-#: What a record row gives the rebuild of its receipt and events (see ``_context``).
+#: What a record row gives the rebuild of its receipt and events (see :func:`record_context`).
 CONTEXT_COLUMNS = (
     "r.year, r.code, r.canonical_sha256, r.receipt_key_id, r.source_id, r.version, "
     + ", ".join(f"r.{c}" for c in (*RECORD_COLUMNS, *RECEIPT_COLUMNS))
@@ -38,6 +39,8 @@ CONTEXT_COLUMNS = (
 CONTEXT_WIDTH = 6 + len(RECORD_COLUMNS) + len(RECEIPT_COLUMNS)
 #: An event row's stored columns, as selected from ``events e``.
 EVENT_SELECT = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+# Where a CONTEXT_COLUMNS row holds ``receipt_json`` (after six record columns).
+_RECEIPT_JSON = 6 + len(RECORD_COLUMNS) + RECEIPT_COLUMNS.index("receipt_json")
 
 
 class CompactRows(Tables):
@@ -61,18 +64,8 @@ class CompactRows(Tables):
         Raises:
             StoreError: the receipt names a key ``keys_used`` does not hold.
         """
-        year, code, digest, key_id, source_id, version, *columns = row
-        record = cast(RecordRow, tuple(columns[: len(RECORD_COLUMNS)]))
-        receipt = cast(ReceiptRow, tuple(columns[len(RECORD_COLUMNS) :]))
-        keys = self._keys(() if receipt[5] is not None else (key_id,))
-        return RecordContext(
-            str(PithNumber(year, code)),
-            digest,
-            lambda: record_bytes(source_id, int(version), record),
-            source_id,
-            int(version),
-            lambda: receipt_bytes(digest, key_id, receipt, keys),
-        )
+        whole = row[_RECEIPT_JSON] is not None  # a receipt stored whole names no key to fetch
+        return record_context(row, self._keys(() if whole else (row[3],)))
 
     def keys_used(self) -> list[PublicKey]:
         """Every key the registry has signed with."""
@@ -133,3 +126,21 @@ _SPAN = 64  # ids a range may skip over: a gap this size is read rather than spl
 def key_ids(events: Iterable[EventRow]) -> set[str]:
     """The key ids compact event rows name (a key another writer added since is read then)."""
     return {k for e in events for k in e[7:9] if k is not None}
+
+
+def record_context(row: tuple[Any, ...], keys: Keys) -> RecordContext:
+    """A record's row (:data:`CONTEXT_COLUMNS`) as its receipt and events are rebuilt from.
+
+    ``keys`` holds at least the key the receipt names, unless it is stored whole.
+    """
+    year, code, digest, key_id, source_id, version, *columns = row
+    record = cast(RecordRow, tuple(columns[: len(RECORD_COLUMNS)]))
+    receipt = cast(ReceiptRow, tuple(columns[len(RECORD_COLUMNS) :]))
+    return RecordContext(
+        str(PithNumber(year, code)),
+        digest,
+        lambda: record_bytes(source_id, int(version), record),
+        source_id,
+        int(version),
+        lambda: receipt_bytes(digest, key_id, receipt, keys),
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,20 +68,6 @@ def _tree(size: int) -> MemoryTree:
 
 def _proofs(tree: MemoryTree, size: int, indices: Sequence[int]) -> list[Proof]:
     return [(i, tree.node(0, i), inclusion_proof(tree, i, size)) for i in indices]
-
-
-@pytest.fixture
-def node_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Counts the node hashes the fold computes (one list item per call)."""
-    calls: list[int] = []
-    real = _merkle.node_hash
-
-    def counting(left: bytes, right: bytes) -> bytes:
-        calls.append(1)
-        return real(left, right)
-
-    monkeypatch.setattr(_merkle, "node_hash", counting)
-    yield calls
 
 
 # -- the RFC 6962 vectors ------------------------------------------------------------------

@@ -10,33 +10,19 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from issuer.errors import VerificationError
 from issuer.reasons import Reason
-from issuer.tlog import _merkle, leaf_hash
+from issuer.tlog import leaf_hash
 from issuer.verify import LogPolicy, _proofs, check_log_proofs
 from tests.conformance._log_cases import log_with, with_proofs
 from tests.conformance.forge import GOOD, TRUSTED, resign
 from tests.unit.verify.test_proofs import BUILT, PROVEN
 
 Json = dict[str, Any]
-
-
-@pytest.fixture
-def node_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    calls: list[int] = []
-    real = _merkle.node_hash
-
-    def counting(left: bytes, right: bytes) -> bytes:
-        calls.append(1)
-        return real(left, right)
-
-    monkeypatch.setattr(_merkle, "node_hash", counting)
-    yield calls
 
 
 def _check(bundle: Json) -> None:
