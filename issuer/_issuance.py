@@ -5,7 +5,8 @@ registry's single writer; everything else about a record happens here, in
 a worker process (or in the pipeline's own process for a signer that cannot
 leave it, or a run too small to start workers). A block of the JSON-lines
 snapshot arrives raw (:class:`~issuer.sources.LineBlock`) and is parsed here;
-OAI-PMH records arrive parsed. What goes back is a :class:`BlockResult`:
+OAI-PMH ``arXivRaw`` records arrive as the bytes of their metadata element
+(:class:`~issuer.sources.RawRecord`), read here too. What goes back is a :class:`BlockResult`:
 plain values, cheap to pickle, in input order: refusals, versions issued
 before with other content, and the rows to write
 (:class:`~issuer.store.CheckedRecord`), each row already checked against the
@@ -34,11 +35,21 @@ from issuer.identifiers import PithNumber
 from issuer.keys import Signer
 from issuer.receipts import sign_receipt
 from issuer.record import CanonicalRecord
-from issuer.sources import Item, LineBlock, Notice, Refusal, SourceMetadata, entries_prefix
+from issuer.sources import (
+    Item,
+    LineBlock,
+    Notice,
+    RawRecord,
+    Refusal,
+    SourceMetadata,
+    entries_prefix,
+)
 from issuer.store import CheckedRecord, NewRecord, issued_rows
 
 #: arXiv id → {version: canonical_sha256} issued, for each id the registry was asked about.
 Known = Mapping[str, Mapping[int, str]]
+#: Records read (or found, for OAI-PMH) by the issuing process, in input order.
+Batch = list[SourceMetadata | RawRecord]
 
 
 @dataclass(frozen=True)
@@ -183,13 +194,19 @@ def _sign(
     return receipt, event
 
 
-def issue_items(items: Iterable[Item], known: Known, signer: Signer, now: datetime) -> BlockResult:
-    """Derive, sign and check the rows of every record in ``items`` not in ``known``."""
+def issue_items(
+    items: Iterable[Item | RawRecord], known: Known, signer: Signer, now: datetime
+) -> BlockResult:
+    """Derive, sign and check the rows of every record in ``items`` not in ``known``.
+
+    A :class:`~issuer.sources.RawRecord` is read here first.
+    """
     stamp = format_seconds(now)
     keys = {signer.public_key.key_id: signer.public_key}
     result = BlockResult([])
     already = 0
-    for item in items:
+    for each in items:
+        item = each.read() if isinstance(each, RawRecord) else each
         if isinstance(item, Refusal):
             result.outcomes.append(Reject(item.location, item.reason, item.record_id, item.entries))
             continue
@@ -235,15 +252,13 @@ def issue_items(items: Iterable[Item], known: Known, signer: Signer, now: dateti
 
 
 def issue_block(
-    source: LineBlock | list[SourceMetadata], known: Known, signer: Signer, now: datetime
+    source: LineBlock | Batch, known: Known, signer: Signer, now: datetime
 ) -> BlockResult:
     """:func:`issue_items` over a raw block (parsed here) or over parsed records."""
     items = source.items() if isinstance(source, LineBlock) else source
     return issue_items(items, known, signer, now)
 
 
-def issue_in_worker(
-    source: LineBlock | list[SourceMetadata], known: Known, now: datetime
-) -> BlockResult:
+def issue_in_worker(source: LineBlock | Batch, known: Known, now: datetime) -> BlockResult:
     """:func:`issue_block` with this worker process's signer."""
     return issue_block(source, known, worker_signer(), now)

@@ -9,8 +9,10 @@ progress through :class:`Progress` and never draws anything itself.
 
 This process reads and writes; the rest is :mod:`issuer._issuance`'s, in
 the workers. The JSON-lines snapshot (the bulk format) is read as raw blocks
-of lines (:func:`issuer.sources.read_blocks`) and parsed in the workers; an
-OAI-PMH XML input is parsed here, its records sent in batches. With each
+of lines (:func:`issuer.sources.read_blocks`) and parsed in the workers; of
+an OAI-PMH page, this process reads only the structure, and sends each
+``arXivRaw`` record to the workers as the bytes of its metadata element
+(:class:`issuer.sources.RawRecord`), in batches. With each
 block goes what the registry holds of the arXiv ids it seems to name, asked
 once per block, so an issued version is never signed again; the rows that
 come back are written as they are (:meth:`Store.write_checked`), and the
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from issuer._issuance import (
+    Batch,
     BlockResult,
     Conflict,
     Known,
@@ -51,7 +54,15 @@ from issuer.errors import (
     UnreadableInputError,
 )
 from issuer.keys import SeedSigner, Signer
-from issuer.sources import LineBlock, Notice, Refusal, SourceMetadata, check_gzip, read_blocks
+from issuer.sources import (
+    LineBlock,
+    Notice,
+    RawRecord,
+    Refusal,
+    SourceMetadata,
+    check_gzip,
+    read_blocks,
+)
 from issuer.store import CheckedRecord, Store
 
 __all__ = [
@@ -276,7 +287,7 @@ class Issuer:
             return
         self._counting = counting = _Counting(stream)
         self._reported = 0
-        batch: list[SourceMetadata] = []
+        batch: Batch = []
         name = "<stdin>" if path == "-" else path
         try:
             # A damaged gzip file issues nothing. Checked here: read_blocks cannot, since
@@ -285,7 +296,7 @@ class Issuer:
             for item in read_blocks(io.BufferedReader(counting), name, self.batch_size):
                 if isinstance(item, LineBlock):
                     self._submit(item, self.store.versions_of(item.id_hints()))
-                elif isinstance(item, SourceMetadata):
+                elif isinstance(item, SourceMetadata | RawRecord):
                     batch.append(item)
                     if len(batch) >= self.batch_size:
                         self._submit(batch, self.store.versions_of(m.arxiv_id for m in batch))
@@ -313,7 +324,7 @@ class Issuer:
         self.summary.unreadable |= isinstance(error, UnreadableInputError)
         self._later(_Failed(Reject(error.location or "?", error.message)))
 
-    def _submit(self, source: LineBlock | list[SourceMetadata], known: Known) -> None:
+    def _submit(self, source: LineBlock | Batch, known: Known) -> None:
         """Parse (a raw block), derive and sign what the registry does not hold yet."""
         self._count_bytes()
         now = self.clock()

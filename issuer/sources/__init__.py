@@ -43,6 +43,7 @@ from issuer.sources._model import (
     entries_prefix,
     parse_arxiv_date,
 )
+from issuer.sources._rawxml import RawRecord
 from issuer.sources._xml import (
     DOCTYPE_REFUSED,
     ElementStream,
@@ -54,6 +55,7 @@ __all__ = [
     "Item",
     "LineBlock",
     "Notice",
+    "RawRecord",
     "Refusal",
     "SourceMetadata",
     "check_gzip",
@@ -158,17 +160,21 @@ def read_stream(stream: IO[bytes], name: str) -> Iterator[Item]:
             :class:`UnreadableInputError` if it cannot be read (damaged gzip included).
     """
     for item in _read(stream, name, None):
-        assert not isinstance(item, LineBlock)  # noqa: S101 - no blocks without a size
+        assert not isinstance(item, LineBlock | RawRecord)  # noqa: S101 - only with a size
         yield item
 
 
-def read_blocks(stream: IO[bytes], name: str, lines: int) -> Iterator[Item | LineBlock]:
-    """:func:`read_stream`, but the JSON-lines snapshot comes as raw blocks of ``lines`` lines.
+def read_blocks(stream: IO[bytes], name: str, lines: int) -> Iterator[Item | LineBlock | RawRecord]:
+    """:func:`read_stream`, leaving the records' reading to whoever they are handed to.
 
-    Each :class:`LineBlock` is parsed where it is handed (:meth:`LineBlock.items`
+    The JSON-lines snapshot comes as raw blocks of ``lines`` lines: each
+    :class:`LineBlock` is parsed where it is handed (:meth:`LineBlock.items`
     yields what :func:`read_stream` would have, with the same locations); a line
-    too long to read is yielded as its :class:`Refusal`. XML is parsed here, as
-    :func:`read_stream` does: its records come as :class:`SourceMetadata`.
+    too long to read is yielded as its :class:`Refusal`. An OAI-PMH page is read
+    here as far as its structure (deleted records, formats that cannot issue,
+    errors, resumption tokens); each ``arXivRaw`` record comes as a
+    :class:`RawRecord`, whose :meth:`RawRecord.read` gives what
+    :func:`read_stream` would have. Atom is read here whole (it never issues).
 
     Raises:
         SourceError: as :func:`read_stream`.
@@ -176,7 +182,9 @@ def read_blocks(stream: IO[bytes], name: str, lines: int) -> Iterator[Item | Lin
     yield from _read(stream, name, lines)
 
 
-def _read(stream: IO[bytes], name: str, lines: int | None) -> Iterator[Item | LineBlock]:
+def _read(
+    stream: IO[bytes], name: str, lines: int | None
+) -> Iterator[Item | LineBlock | RawRecord]:
     check_gzip(stream, name)
     try:
         head = _read_head(stream)
@@ -190,7 +198,7 @@ def _read(stream: IO[bytes], name: str, lines: int | None) -> Iterator[Item | Li
         head = head[len(UTF8_BOM) :]  # documented: a BOM at the start of the file is skipped
     body = io.BufferedReader(_Chain(head, stream), buffer_size=HEAD_SIZE)
     if kind == "xml":
-        yield from _read_xml(head, body, name)
+        yield from _read_xml(head, body, name, raw=lines is not None)
     elif kind == "jsonl" and lines is not None:
         yield from _blocks.blocks(body, name, lines)
     elif kind == "jsonl":
@@ -211,7 +219,7 @@ def _read(stream: IO[bytes], name: str, lines: int | None) -> Iterator[Item | Li
         )
 
 
-def _read_xml(head: bytes, body: IO[bytes], name: str) -> Iterator[Item]:
+def _read_xml(head: bytes, body: IO[bytes], name: str, raw: bool) -> Iterator[Item | RawRecord]:
     if prolog_declares_doctype(head):
         raise SourceError(DOCTYPE_REFUSED, location=name)
     stream = ElementStream(body, name)
@@ -221,7 +229,7 @@ def _read_xml(head: bytes, body: IO[bytes], name: str) -> Iterator[Item]:
     except StopIteration:  # pragma: no cover - lxml raises on an empty document
         raise SourceError("empty XML document", location=name) from None
     if root.tag == _oai.ROOT:
-        yield from _oai.read(stream, events, name)
+        yield from _oai.read(stream, events, name, raw)
     elif root.tag == _atom.ROOT:
         yield from _atom.read(root, events, name)
     else:

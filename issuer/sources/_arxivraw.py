@@ -25,13 +25,14 @@ TAG = f"{{{NS}}}arXivRaw"
 FORMAT = "arxivraw"
 
 
-def _field(raw: etree._Element, name: str) -> str | None:
+def field(raw: etree._Element, name: str) -> str | None:
+    """The text of ``raw``'s child ``name`` in the arXivRaw namespace, or None if absent."""
     return text_of(raw.find(f"{{{NS}}}{name}"))
 
 
 def parse(raw: etree._Element, location: str) -> SourceMetadata | Refusal:
     """Read one ``<arXivRaw>``; a record missing what a canonical record needs is refused."""
-    arxiv_id = (_field(raw, "id") or "").strip()
+    arxiv_id = (field(raw, "id") or "").strip()
     if not ARXIV_ID_RE.fullmatch(arxiv_id):
         return Refusal(location, f"arXivRaw record has no valid <id> (got {shown(arxiv_id)})")
     try:
@@ -54,9 +55,9 @@ def _parse(raw: etree._Element, arxiv_id: str, location: str) -> SourceMetadata:
         raise RefuseRecordError("record lists no v1, so the submission time is unknown")
     submitted = parse_arxiv_date(versions[1], "v1 <date>")
 
-    title = _field(raw, "title")
-    abstract = _field(raw, "abstract")
-    categories = tuple((_field(raw, "categories") or "").split())
+    title = field(raw, "title")
+    abstract = field(raw, "abstract")
+    categories = tuple((field(raw, "categories") or "").split())
     # A title may be literally "0": test for absence, never for falsiness.
     if title is None:
         raise RefuseRecordError("record has no <title>")
@@ -64,7 +65,7 @@ def _parse(raw: etree._Element, arxiv_id: str, location: str) -> SourceMetadata:
         raise RefuseRecordError("record has no <abstract>")
     if not categories:
         raise RefuseRecordError("record has no <categories>")
-    license_text = (_field(raw, "license") or "").strip()
+    license_text = (field(raw, "license") or "").strip()
     meta = SourceMetadata(
         arxiv_id=arxiv_id,
         version=max(versions),
@@ -73,7 +74,7 @@ def _parse(raw: etree._Element, arxiv_id: str, location: str) -> SourceMetadata:
         categories=categories,
         license=license_text or None,
         submitted_at=submitted,
-        dois=tuple((_field(raw, "doi") or "").split()),
+        dois=tuple((field(raw, "doi") or "").split()),
         source_format=FORMAT,
         location=location,
     )

@@ -19,6 +19,7 @@ from lxml import etree
 from issuer.errors import SourceError
 from issuer.sources import _arxivraw, _refused
 from issuer.sources._model import Item, Notice, Refusal
+from issuer.sources._rawxml import RawRecord, raw_record
 from issuer.sources._xml import ElementStream, release, text_of
 
 NS = "http://www.openarchives.org/OAI/2.0/"
@@ -42,9 +43,10 @@ _MAX_ERRORS = 100
 class _Page:
     """Reading state of one OAI-PMH response: record depth, size, errors, refusals."""
 
-    def __init__(self, stream: ElementStream, name: str) -> None:
+    def __init__(self, stream: ElementStream, name: str, raw: bool) -> None:
         self.stream = stream
         self.name = name
+        self.raw = raw  # arXivRaw records as RawRecord, read elsewhere
         self.errors: list[tuple[str, str, int]] = []
         self.whole_file: dict[str, int] = {}  # reason a format cannot issue → records
         self.depth = 0  # inside how many <record> elements
@@ -59,23 +61,27 @@ class _Page:
         )
 
     def start(self, elem: etree._Element) -> None:
-        if elem.tag == _RECORD:
-            self.depth += 1
-            if self.depth == 1:
-                self.started, self.elements, self.oversized = self.stream.bytes_read, 0, False
+        """A ``<record>`` started."""
+        self.depth += 1
+        if self.depth == 1:
+            self.started, self.elements, self.oversized = self.stream.bytes_read, 0, False
 
-    def end(self, elem: etree._Element) -> Item | None:
+    def inner(self, elem: etree._Element) -> None:
+        """An element inside a record ended: counted, and freed if the record is too big."""
+        self.elements += 1
+        self.oversized = self.oversized or self._too_big()
+        if self.oversized:
+            release(elem)
+
+    def end(self, elem: etree._Element) -> Item | RawRecord | None:
         """The item an ended element makes, if any; frees what is no longer needed."""
         tag = elem.tag
         if self.depth and tag == _RECORD:
             self.depth -= 1
         if self.depth:  # inside a record: the record reads it when it ends
-            self.elements += 1
-            self.oversized = self.oversized or self._too_big()
-            if self.oversized:
-                release(elem)
+            self.inner(elem)
             return None
-        item: Item | None = None
+        item: Item | RawRecord | None = None
         if tag == _RECORD:
             item = self._record(elem)
         elif tag == _ERROR and len(self.errors) < _MAX_ERRORS:
@@ -86,7 +92,7 @@ class _Page:
         release(elem)  # everything outside the records is freed as soon as it ends
         return item
 
-    def _record(self, elem: etree._Element) -> Item | None:
+    def _record(self, elem: etree._Element) -> Item | RawRecord | None:
         location = f"{self.name}:{elem.sourceline}"
         if self.oversized or self._too_big():
             return Refusal(
@@ -94,7 +100,7 @@ class _Page:
                 f"OAI-PMH record larger than {MAX_RECORD_BYTES >> 20} MiB or "
                 f"{MAX_RECORD_ELEMENTS:,} elements: not read",
             )
-        item = _record(elem, location)
+        item = _record(elem, location, self.raw)
         if isinstance(item, str):
             self.whole_file[item] = self.whole_file.get(item, 0) + 1
             return None
@@ -102,22 +108,30 @@ class _Page:
 
 
 def read(
-    stream: ElementStream, events: Iterator[tuple[str, etree._Element]], name: str
-) -> Iterator[Item]:
+    stream: ElementStream,
+    events: Iterator[tuple[str, etree._Element]],
+    name: str,
+    raw: bool = False,
+) -> Iterator[Item | RawRecord]:
     """Yield the items of an OAI-PMH response whose root start event was consumed.
 
     Args:
         stream: the parser, for the bytes read so far.
         events: its iterator, positioned after the root element's start.
         name: the file name, for locations.
+        raw: yield each ``arXivRaw`` record as a :class:`RawRecord`, to be read
+            elsewhere (:meth:`RawRecord.read`), instead of reading it here.
 
     Raises:
         SourceError: for an OAI-PMH error response, with arXiv's code and message.
     """
-    page = _Page(stream, name)
+    page = _Page(stream, name, raw)
     for event, elem in events:
         if event == "start":
-            page.start(elem)
+            if elem.tag == _RECORD:
+                page.start(elem)
+        elif page.depth and elem.tag != _RECORD:  # most elements: inside a record
+            page.inner(elem)
         elif (item := page.end(elem)) is not None:
             yield item
     for reason, count in page.whole_file.items():
@@ -135,7 +149,7 @@ def read(
             )
 
 
-def _record(record: etree._Element, location: str) -> Item | str:
+def _record(record: etree._Element, location: str, raw: bool) -> Item | RawRecord | str:
     """The record's item, or (a ``str``) the reason its whole format cannot issue."""
     header = record.find(_HEADER)
     identifier = text_of(header.find(f"{{{NS}}}identifier")) if header is not None else None
@@ -146,7 +160,7 @@ def _record(record: etree._Element, location: str) -> Item | str:
     if payload is None:
         return Refusal(location, "OAI-PMH record has no <metadata>", identifier)
     if payload.tag == _arxivraw.TAG:
-        return _arxivraw.parse(payload, location)
+        return raw_record(payload, location) if raw else _arxivraw.parse(payload, location)
     # A format that cannot issue at all: its reason, refused once for the whole file.
     if payload.tag == _refused.OAI_ARXIV_TAG:
         return _refused.OAI_ARXIV_REASON

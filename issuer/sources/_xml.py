@@ -122,16 +122,15 @@ class ElementStream:
             remove_comments=True,
             remove_pis=True,
         )
-        first = True
         try:
             for event, element in parser:
-                if first:
-                    first = False
-                    info = element.getroottree().docinfo
-                    # Before the root element's content is parsed: nothing was expanded yet.
-                    if info.doctype or info.internalDTD is not None:
-                        raise SourceError(DOCTYPE_REFUSED, location=self._location)
+                info = element.getroottree().docinfo
+                # Before the root element's content is parsed: nothing was expanded yet.
+                if info.doctype or info.internalDTD is not None:
+                    raise SourceError(DOCTYPE_REFUSED, location=self._location)
                 yield event, element
+                break
+            yield from parser
         except etree.XMLSyntaxError as e:
             line = e.position[0]
             where = f"{self._location}:{line}" if line > 0 else self._location
