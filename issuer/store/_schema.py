@@ -31,7 +31,7 @@ from issuer.store._compact import (
 from issuer.store._db import Db
 from issuer.tlog import event_entry, record_entry
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -159,6 +159,53 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE events ADD COLUMN payload BLOB;
     -- The whole event, where its compact form does not rebuild it (then the rest is NULL).
     ALTER TABLE events ADD COLUMN event_json BLOB
+    """,
+    # 5: smaller indexes (issue 14): no index that only repeats what another key enforces.
+    # An event's id hashes its record, target and prev_event (spec §7), so the chain-slot key
+    # (record_id, target, prev_event) already refuses a second row with a record's event id:
+    # UNIQUE (record_id, event_id), the largest index (an event id is 71 characters), goes.
+    # A leaf is found by record through the record's own leaf (log_record_leaf) and through
+    # its events (the chain-slot key, then the event's leaf), so log_leaves_by_record goes;
+    # the event leaf key leaves out the record leaves (NULL), half its entries. SQLite drops a
+    # table constraint only with its table, so both tables are rebuilt, rows and ids as they
+    # were; log_leaves refers to the new events table by name before the old one is dropped.
+    # Their keys are named (PostgreSQL would name them after events_v5 and log_leaves_v5).
+    5: """
+    CREATE TABLE events_v5 (
+        id INTEGER CONSTRAINT event_rows PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        event_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        prev_event TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        signature BLOB,
+        signed_at INTEGER,
+        key_id TEXT,
+        signer_key_id TEXT,
+        payload BLOB,
+        event_json BLOB,
+        -- One event per chain slot: a second writer appending to the same head fails here.
+        CONSTRAINT event_chain_slots UNIQUE (record_id, target, prev_event)
+    );
+    INSERT INTO events_v5 (id, record_id, event_id, target, event_type, prev_event, created_at,
+        signature, signed_at, key_id, signer_key_id, payload, event_json)
+    SELECT id, record_id, event_id, target, event_type, prev_event, created_at,
+        signature, signed_at, key_id, signer_key_id, payload, event_json FROM events;
+    CREATE TABLE log_leaves_v5 (
+        leaf_index INTEGER CONSTRAINT log_leaf_indexes PRIMARY KEY,  -- 0, 1, 2...
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        event_row INTEGER REFERENCES events_v5(id)  -- NULL: the record's own leaf
+    );
+    INSERT INTO log_leaves_v5 (leaf_index, record_id, event_row)
+    SELECT leaf_index, record_id, event_row FROM log_leaves;
+    DROP TABLE log_leaves;
+    DROP TABLE events;
+    -- SQLite rewrites log_leaves_v5's reference to events_v5, PostgreSQL's follows the table.
+    ALTER TABLE events_v5 RENAME TO events;
+    ALTER TABLE log_leaves_v5 RENAME TO log_leaves;
+    CREATE UNIQUE INDEX log_record_leaf ON log_leaves(record_id) WHERE event_row IS NULL;
+    CREATE UNIQUE INDEX log_event_leaf ON log_leaves(event_row) WHERE event_row IS NOT NULL
     """,
 }
 

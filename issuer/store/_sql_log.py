@@ -21,6 +21,20 @@ _LEAVES = (
     "JOIN records r ON r.id=l.record_id LEFT JOIN events e ON e.id=l.event_row "
 )
 
+# A record's leaves through the keys that hold them (schema 5 has no index of leaves by
+# record): its own leaf (log_record_leaf), then its events' (the chain-slot key's record_id,
+# then log_event_leaf).
+_LEAVES_OF = (
+    "SELECT l.leaf_index, r.year, r.code, r.canonical_sha256, CAST(NULL AS TEXT) "
+    "FROM log_leaves l JOIN records r ON r.id=l.record_id "
+    "WHERE l.record_id=? AND l.event_row IS NULL "
+    "UNION ALL "
+    "SELECT l.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM events e "
+    "JOIN log_leaves l ON l.event_row=e.id JOIN records r ON r.id=e.record_id "
+    "WHERE e.record_id=? "
+    "ORDER BY 1"
+)
+
 
 class LogTables(Tables):
     """The log's rows, a part of :class:`~issuer.store._sql.SqlStore`."""
@@ -54,9 +68,8 @@ class LogTables(Tables):
 
     def log_leaves_of(self, pith_number: str) -> list[tuple[int, bytes]]:
         """(leaf index, entry) of every leaf about a record, in log order."""
-        rows = self._db.execute(
-            _LEAVES + "WHERE l.record_id=? ORDER BY l.leaf_index", (self._id(pith_number),)
-        )
+        record_id = self._id(pith_number)
+        rows = self._db.execute(_LEAVES_OF, (record_id, record_id))
         return [
             (int(i), leaf_entry(str(PithNumber(year, code)), digest, event_id))
             for i, year, code, digest, event_id in rows

@@ -1,0 +1,224 @@
+"""Schema 5: no index that repeats another key; a schema 4 registry migrates whole (both backends).
+
+The events table keeps one key beyond its row id, the chain slot
+``(record_id, target, prev_event)``; log_leaves keeps its leaf index, one own
+leaf per record and one leaf per event (the event key leaves the record leaves
+out). A record's leaves are found through those keys. Each case runs on
+SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from issuer import registry
+from issuer.events import build_event
+from issuer.pipeline import Issuer
+from issuer.store import SCHEMA_VERSION, Store, _schema, open_store
+from issuer.store._db import Db
+from issuer.store._sql_log import _LEAVES_OF
+from tests import factory
+from tests.registry_sql import db_of, execute, record_row_id, rows
+from tests.unit._old_registries import index_columns, schema_state, v4_registry
+
+KEY = factory.signer()
+
+#: The keys of the two rebuilt tables at schema 4 and at schema 5.
+SCHEMA_4_KEYS = {
+    "events": {"UNIQUE id", "UNIQUE record_id, event_id", "UNIQUE record_id, target, prev_event"},
+    "log_leaves": {"UNIQUE leaf_index", "UNIQUE event_row", "record_id", "UNIQUE record_id"},
+}
+SCHEMA_5_KEYS = {
+    "events": {"UNIQUE id", "UNIQUE record_id, target, prev_event"},
+    "log_leaves": {"UNIQUE leaf_index", "UNIQUE event_row", "UNIQUE record_id"},
+}
+
+
+def _registry(store: Store, tmp_path: Path) -> None:
+    """Five records, one with a chain of two more events."""
+    data = factory.snapshot(tmp_path / "in.json", range(1, 6))
+    Issuer(store, KEY, lambda: factory.T0).run([str(data)])
+    number = next(iter(store.records())).pith_number
+    registry.add_event(store, number, "author_attestation", {"orcid": "x"}, KEY, now=factory.T0)
+    registry.add_event(store, number, "author_attestation", {"orcid": "y"}, KEY, now=factory.T0)
+
+
+def _everything(store: Store) -> list[Any]:
+    """Every record's bytes and leaves, the whole log, and the re-issuance batch."""
+    out: list[Any] = [list(store.log_entries(0, store.log_size()))]
+    for issued in store.records():
+        number = issued.pith_number
+        out.append(
+            (
+                number,
+                store.receipt(number),
+                store.events(number),
+                store.log_leaves_of(number),
+                store.current_arxiv(issued.record.source_id),
+            )
+        )
+    out.append(store.signed_batch(0, 1 << 30))
+    return out
+
+
+def _keys(url: str) -> dict[str, set[str]]:
+    found = index_columns(url)
+    return {table: found[table] for table in ("events", "log_leaves")}
+
+
+def _v4_fixture(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    today = tmp_path / "today.sqlite3"
+    with open_store(today) as live:
+        _registry(live, tmp_path)
+        expected = _everything(live)
+    v4_registry(url, today, monkeypatch)
+    return expected
+
+
+def test_a_schema_4_registry_migrates_to_5_and_gives_back_every_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_url: str
+) -> None:
+    expected = _v4_fixture(tmp_path, registry_url, monkeypatch)
+    assert schema_state(registry_url)[0] == 4
+    assert _keys(registry_url) == SCHEMA_4_KEYS
+    with open_store(registry_url) as migrated:
+        assert _everything(migrated) == expected
+        # The migrated tables take new rows, under the keys of schema 5.
+        number = next(iter(migrated.records())).pith_number
+        registry.add_event(
+            migrated, number, "author_attestation", {"orcid": "z"}, KEY, now=factory.T0
+        )
+        assert len(migrated.log_leaves_of(number)) == 5
+    version, tables, _ = schema_state(registry_url)
+    assert version == SCHEMA_VERSION == 5
+    assert not {"events_v5", "log_leaves_v5"} & tables
+    assert _keys(registry_url) == SCHEMA_5_KEYS
+
+
+def test_a_crash_during_migration_5_leaves_schema_4_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_url: str
+) -> None:
+    expected = _v4_fixture(tmp_path, registry_url, monkeypatch)
+
+    def crash(db: Db) -> None:
+        raise KeyboardInterrupt  # every table is rebuilt, then the process dies
+
+    with monkeypatch.context() as m:
+        m.setitem(_schema.BACKFILLS, 5, crash)
+        with pytest.raises(KeyboardInterrupt):
+            open_store(registry_url)
+    version, tables, _ = schema_state(registry_url)
+    assert version == 4 and not {"events_v5", "log_leaves_v5"} & tables
+    assert _keys(registry_url) == SCHEMA_4_KEYS
+    with open_store(registry_url) as migrated:  # the migration then runs from the start
+        assert _everything(migrated) == expected
+    assert _keys(registry_url) == SCHEMA_5_KEYS
+
+
+def test_a_new_registry_has_the_keys_of_schema_5(tmp_path: Path, registry_url: str) -> None:
+    with open_store(registry_url) as store:
+        _registry(store, tmp_path)
+    assert _keys(registry_url) == SCHEMA_5_KEYS
+
+
+def test_every_leaf_is_found_by_its_record(tmp_path: Path, registry_url: str) -> None:
+    with open_store(registry_url) as store:
+        _registry(store, tmp_path)
+        found = [leaf for r in store.records() for leaf in store.log_leaves_of(r.pith_number)]
+        entries = list(store.log_entries(0, store.log_size()))
+    assert sorted(found) == list(enumerate(entries))
+    assert len(entries) == 5 * 2 + 2
+
+
+Params = Callable[[int, int], tuple[Any, ...]]
+# (statement, parameters as a function of (record row, its record_created event row)).
+_COPY_EVENT = (
+    "INSERT INTO events(id, record_id, event_id, target, event_type, prev_event, created_at, "
+    "event_json) SELECT 100, record_id, {event_id}, target, event_type, prev_event, created_at, "
+    "? FROM events WHERE id=?"
+)
+_REFUSED: dict[str, tuple[str, Params]] = {
+    "a second leaf of a record's own": (
+        "INSERT INTO log_leaves(leaf_index, record_id, event_row) VALUES (100, ?, NULL)",
+        lambda record, event: (record,),
+    ),
+    "a second leaf of an event": (
+        "INSERT INTO log_leaves(leaf_index, record_id, event_row) VALUES (100, ?, ?)",
+        lambda record, event: (record, event),
+    ),
+    "the same event again (its id, hence its chain slot)": (
+        _COPY_EVENT.format(event_id="event_id"),
+        lambda record, event: (b"{}", event),
+    ),
+    "another event in a taken chain slot": (
+        _COPY_EVENT.format(event_id="'sha256:' || event_id"),
+        lambda record, event: (b"{}", event),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_REFUSED), ids=list(_REFUSED))
+def test_the_keys_of_schema_5_refuse_a_second_row(
+    case: str, tmp_path: Path, registry_url: str
+) -> None:
+    statement, params = _REFUSED[case]
+    with open_store(registry_url) as store:
+        _registry(store, tmp_path)
+        number = next(iter(store.records())).pith_number
+        record = record_row_id(store, number)
+        [(event,)] = rows(
+            store,
+            "SELECT id FROM events WHERE record_id=? AND event_type='record_created'",
+            (record,),
+        )
+        with pytest.raises(db_of(store).conflicts):
+            execute(store, statement, params(record, event))
+
+
+def test_leaves_without_an_event_are_many_one_per_record(tmp_path: Path, registry_url: str) -> None:
+    with open_store(registry_url) as store:
+        _registry(store, tmp_path)
+        first, second = (record_row_id(store, r.pith_number) for r in list(store.records())[:2])
+        execute(
+            store,
+            "DELETE FROM log_leaves WHERE record_id IN (?, ?) AND event_row IS NULL",
+            (first, second),
+        )
+        execute(
+            store,
+            "INSERT INTO log_leaves(leaf_index, record_id, event_row) VALUES (100, ?, NULL), "
+            "(101, ?, NULL)",
+            (first, second),
+        )
+        assert rows(store, "SELECT COUNT(*) FROM log_leaves WHERE event_row IS NULL") == [(5,)]
+
+
+def test_a_records_leaves_are_read_through_keys_not_a_scan(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    with open_store(path) as store:
+        _registry(store, tmp_path)
+    db = sqlite3.connect(path)
+    try:
+        plan = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + _LEAVES_OF, (1, 1))]
+    finally:
+        db.close()
+    assert not [step for step in plan if step.startswith("SCAN")], plan
+    assert any("log_record_leaf" in step for step in plan), plan
+    assert any("log_event_leaf" in step for step in plan), plan
+
+
+def test_an_event_id_hashes_its_subject_and_prev_event() -> None:
+    """Why the chain slot key is enough: one event id, one (record, target, prev_event)."""
+    first = build_event("author_attestation", "pith:2024:A", {"a": 1}, KEY, factory.T0)
+    again = build_event("author_attestation", "pith:2024:A", {"a": 1}, KEY, factory.T0)
+    after = build_event(
+        "author_attestation", "pith:2024:A", {"a": 1}, KEY, factory.T0, prev_event=first["event_id"]
+    )
+    other = build_event("author_attestation", "pith:2024:B", {"a": 1}, KEY, factory.T0)
+    assert first["event_id"] == again["event_id"]
+    assert len({first["event_id"], after["event_id"], other["event_id"]}) == 3
