@@ -170,7 +170,19 @@ MIGRATIONS: dict[int, str] = {
     # table constraint only with its table, so both tables are rebuilt, rows and ids as they
     # were; log_leaves refers to the new events table by name before the old one is dropped.
     # Their keys are named (PostgreSQL would name them after events_v5 and log_leaves_v5).
+    # arxiv_alias holds one row per record, with the record's own arXiv id: it is keyed by
+    # record (SQLite's row id) and found by arXiv id through records' (source_id, version).
     5: """
+    CREATE TABLE arxiv_alias_v5 (
+        source_id TEXT NOT NULL,
+        record_id INTEGER CONSTRAINT arxiv_alias_records PRIMARY KEY REFERENCES records(id),
+        since TEXT NOT NULL,
+        until TEXT
+    );
+    INSERT INTO arxiv_alias_v5 (source_id, record_id, since, until)
+    SELECT source_id, record_id, since, until FROM arxiv_alias;
+    DROP TABLE arxiv_alias;
+    ALTER TABLE arxiv_alias_v5 RENAME TO arxiv_alias;
     CREATE TABLE events_v5 (
         id INTEGER CONSTRAINT event_rows PRIMARY KEY,
         record_id INTEGER NOT NULL REFERENCES records(id),
@@ -255,7 +267,7 @@ TABLES: tuple[Table, ...] = (
         ),
         ("id",),
     ),
-    Table("arxiv_alias", ("source_id", "record_id", "since", "until"), ("source_id", "record_id")),
+    Table("arxiv_alias", ("source_id", "record_id", "since", "until"), ("record_id",)),
     Table("keys_used", ("key_id", "record"), ("key_id",)),
     Table(
         "short_collisions",

@@ -160,8 +160,8 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
     def current_arxiv(self, source_id: str) -> list[str]:
         """Where the unversioned arXiv id points now: the newest issued version."""
         rows = self._db.execute(
-            "SELECT r.year, r.code FROM arxiv_alias a JOIN records r ON r.id=a.record_id "
-            "WHERE a.source_id=? AND a.until IS NULL",
+            "SELECT r.year, r.code FROM records r JOIN arxiv_alias a ON a.record_id=r.id "
+            "WHERE r.source_id=? AND a.until IS NULL",
             (source_id,),
         )
         return [str(PithNumber(year, code)) for year, code in rows]
@@ -169,8 +169,9 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
     def alias_history(self, source_id: str) -> list[dict[str, Any]]:
         """Every record the unversioned arXiv id has pointed at, oldest first."""
         rows = self._db.execute(
-            "SELECT r.year, r.code, r.version, a.since, a.until FROM arxiv_alias a "
-            "JOIN records r ON r.id=a.record_id WHERE a.source_id=? ORDER BY a.since, a.record_id",
+            "SELECT r.year, r.code, r.version, a.since, a.until FROM records r "
+            "JOIN arxiv_alias a ON a.record_id=r.id WHERE r.source_id=? "
+            "ORDER BY a.since, a.record_id",
             (source_id,),
         )
         return [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +29,25 @@ from tests.unit._old_registries import index_columns, schema_state, v4_registry
 
 KEY = factory.signer()
 
-#: The keys of the two rebuilt tables at schema 4 and at schema 5.
+#: The keys of the three rebuilt tables at schema 4 and at schema 5.
 SCHEMA_4_KEYS = {
+    "arxiv_alias": {"UNIQUE source_id, record_id"},
     "events": {"UNIQUE id", "UNIQUE record_id, event_id", "UNIQUE record_id, target, prev_event"},
     "log_leaves": {"UNIQUE leaf_index", "UNIQUE event_row", "record_id", "UNIQUE record_id"},
 }
 SCHEMA_5_KEYS = {
+    "arxiv_alias": {"UNIQUE record_id"},
     "events": {"UNIQUE id", "UNIQUE record_id, target, prev_event"},
     "log_leaves": {"UNIQUE leaf_index", "UNIQUE event_row", "UNIQUE record_id"},
 }
 
 
 def _registry(store: Store, tmp_path: Path) -> None:
-    """Five records, one with a chain of two more events."""
+    """Five records, then a second version of one; one record with a chain of two more events."""
     data = factory.snapshot(tmp_path / "in.json", range(1, 6))
     Issuer(store, KEY, lambda: factory.T0).run([str(data)])
+    data = factory.snapshot(tmp_path / "v2.json", range(1, 2), versions=2)
+    Issuer(store, KEY, lambda: factory.T0 + timedelta(days=1)).run([str(data)])
     number = next(iter(store.records())).pith_number
     registry.add_event(store, number, "author_attestation", {"orcid": "x"}, KEY, now=factory.T0)
     registry.add_event(store, number, "author_attestation", {"orcid": "y"}, KEY, now=factory.T0)
@@ -60,6 +65,7 @@ def _everything(store: Store) -> list[Any]:
                 store.events(number),
                 store.log_leaves_of(number),
                 store.current_arxiv(issued.record.source_id),
+                store.alias_history(issued.record.source_id),
             )
         )
     out.append(store.signed_batch(0, 1 << 30))
@@ -68,7 +74,7 @@ def _everything(store: Store) -> list[Any]:
 
 def _keys(url: str) -> dict[str, set[str]]:
     found = index_columns(url)
-    return {table: found[table] for table in ("events", "log_leaves")}
+    return {table: found[table] for table in ("arxiv_alias", "events", "log_leaves")}
 
 
 def _v4_fixture(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -93,10 +99,10 @@ def test_a_schema_4_registry_migrates_to_5_and_gives_back_every_byte(
         registry.add_event(
             migrated, number, "author_attestation", {"orcid": "z"}, KEY, now=factory.T0
         )
-        assert len(migrated.log_leaves_of(number)) == 5
+        assert len(migrated.log_leaves_of(number)) in (3, 5)
     version, tables, _ = schema_state(registry_url)
     assert version == SCHEMA_VERSION == 5
-    assert not {"events_v5", "log_leaves_v5"} & tables
+    assert not {"arxiv_alias_v5", "events_v5", "log_leaves_v5"} & tables
     assert _keys(registry_url) == SCHEMA_5_KEYS
 
 
@@ -113,7 +119,7 @@ def test_a_crash_during_migration_5_leaves_schema_4_whole(
         with pytest.raises(KeyboardInterrupt):
             open_store(registry_url)
     version, tables, _ = schema_state(registry_url)
-    assert version == 4 and not {"events_v5", "log_leaves_v5"} & tables
+    assert version == 4 and not {"arxiv_alias_v5", "events_v5", "log_leaves_v5"} & tables
     assert _keys(registry_url) == SCHEMA_4_KEYS
     with open_store(registry_url) as migrated:  # the migration then runs from the start
         assert _everything(migrated) == expected
@@ -132,7 +138,7 @@ def test_every_leaf_is_found_by_its_record(tmp_path: Path, registry_url: str) ->
         found = [leaf for r in store.records() for leaf in store.log_leaves_of(r.pith_number)]
         entries = list(store.log_entries(0, store.log_size()))
     assert sorted(found) == list(enumerate(entries))
-    assert len(entries) == 5 * 2 + 2
+    assert len(entries) == 6 * 2 + 2
 
 
 Params = Callable[[int, int], tuple[Any, ...]]
@@ -195,7 +201,7 @@ def test_leaves_without_an_event_are_many_one_per_record(tmp_path: Path, registr
             "(101, ?, NULL)",
             (first, second),
         )
-        assert rows(store, "SELECT COUNT(*) FROM log_leaves WHERE event_row IS NULL") == [(5,)]
+        assert rows(store, "SELECT COUNT(*) FROM log_leaves WHERE event_row IS NULL") == [(6,)]
 
 
 def test_a_records_leaves_are_read_through_keys_not_a_scan(tmp_path: Path) -> None:
@@ -222,3 +228,43 @@ def test_an_event_id_hashes_its_subject_and_prev_event() -> None:
     other = build_event("author_attestation", "pith:2024:B", {"a": 1}, KEY, factory.T0)
     assert first["event_id"] == again["event_id"]
     assert len({first["event_id"], after["event_id"], other["event_id"]}) == 3
+
+
+def _refuse_updates(path: Path) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.execute(
+            "CREATE TRIGGER no_update BEFORE UPDATE ON arxiv_alias "
+            "BEGIN SELECT RAISE(ABORT, 'arxiv_alias row updated'); END"
+        )
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_versions_issued_in_one_batch_write_each_alias_row_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    open_store(path).close()
+    _refuse_updates(path)
+    lines = [factory.snapshot_line(1, versions=v) for v in (1, 2, 4, 3)]
+    data = tmp_path / "in.json"
+    data.write_bytes(b"".join(lines))
+    with open_store(path) as store:
+        Issuer(store, KEY, lambda: factory.T0).run([str(data)])
+        history = store.alias_history("2401.00001")
+        [current] = store.current_arxiv("2401.00001")
+    stamp = "2026-05-17T23:59:22Z"
+    assert [(h["version"], h["since"], h["until"]) for h in history] == [
+        (1, stamp, stamp),
+        (2, stamp, stamp),
+        (4, stamp, None),
+        (3, stamp, stamp),  # issued after 4: history only
+    ]
+    assert current == history[2]["pith_number"]
+    # A version issued later moves the alias of a row committed before: that one is updated.
+    data.write_bytes(factory.snapshot_line(1, versions=5))
+    with (
+        open_store(path) as store,
+        pytest.raises(sqlite3.IntegrityError, match="arxiv_alias row updated"),
+    ):
+        Issuer(store, KEY, lambda: factory.T0).run([str(data)])
