@@ -11,58 +11,47 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from issuer.identifiers import PithNumber
-from issuer.store._schema import TABLE, leaf_entry
+from issuer.store._schema import leaf_entry
 from issuer.store._tables import Tables, next_id
 from issuer.tlog import StoredCheckpoint
 
-# A leaf and what its entry is rebuilt from: its record's number and digest, its event's id.
+# The leaves (schema 5: a record's own leaf is in its row, an event's leaf in the event's
+# row) and what their entries are rebuilt from: the record's number and digest, the event's
+# id. Each part reads a key range (record_leaves, event_leaves, or the record's id and the
+# chain-slot key's record_id), so both backends merge two ordered index scans.
 _LEAVES = (
-    "SELECT l.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM log_leaves l "
-    "JOIN records r ON r.id=l.record_id LEFT JOIN events e ON e.id=l.event_row "
-)
-
-# A record's leaves through the keys that hold them (schema 5 has no index of leaves by
-# record): its own leaf (log_record_leaf), then its events' (the chain-slot key's record_id,
-# then log_event_leaf).
-_LEAVES_OF = (
-    "SELECT l.leaf_index, r.year, r.code, r.canonical_sha256, CAST(NULL AS TEXT) "
-    "FROM log_leaves l JOIN records r ON r.id=l.record_id "
-    "WHERE l.record_id=? AND l.event_row IS NULL "
+    "SELECT r.leaf_index, r.year, r.code, r.canonical_sha256, CAST(NULL AS TEXT) "
+    "FROM records r WHERE {records} "
     "UNION ALL "
-    "SELECT l.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM events e "
-    "JOIN log_leaves l ON l.event_row=e.id JOIN records r ON r.id=e.record_id "
-    "WHERE e.record_id=? "
+    "SELECT e.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM events e "
+    "JOIN records r ON r.id=e.record_id WHERE {events} "
     "ORDER BY 1"
+)
+_LEAVES_IN = _LEAVES.format(
+    records="r.leaf_index >= ? AND r.leaf_index < ?",
+    events="e.leaf_index >= ? AND e.leaf_index < ?",
+)
+_LEAVES_OF = _LEAVES.format(records="r.id=?", events="e.record_id=?")
+_LOG_SIZE = (
+    "SELECT COALESCE(MAX(n) + 1, 0) FROM (SELECT MAX(leaf_index) AS n FROM records "
+    "UNION ALL SELECT MAX(leaf_index) AS n FROM events) AS heads"
 )
 
 
 class LogTables(Tables):
-    """The log's rows, a part of :class:`~issuer.store._sql.SqlStore`."""
+    """The log's rows, a part of :class:`~issuer.store._sql.SqlStore`.
 
-    def _append_leaves(self, leaves: list[tuple[int, int | None]]) -> None:
-        """Append (record row, event row or None) leaves; the write lock is held.
-
-        A leaf's entry is a pure function of its record's Pith number and digest, or of
-        its event's id: it is rebuilt on read, not stored.
-        """
-        first = self.log_size()
-        self._db.load(
-            "log_leaves",
-            TABLE["log_leaves"].columns,
-            [(first + k, *leaf) for k, leaf in enumerate(leaves)],
-        )
+    The writer sequences leaves (:meth:`log_size` onwards, under the write lock) into the
+    rows it inserts: a record's ``leaf_index``, then its ``record_created`` event's.
+    """
 
     def log_size(self) -> int:
         """How many leaves the log holds."""
-        row = self._db.execute("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves")
-        return int(row.fetchone()[0])
+        return int(self._db.execute(_LOG_SIZE).fetchone()[0])
 
     def log_entries(self, start: int, stop: int) -> Iterator[bytes]:
         """The entries of leaves ``[start, stop)``, in order (rebuilt from records and events)."""
-        rows = self._db.stream(
-            _LEAVES + "WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index",
-            (start, stop),
-        )
+        rows = self._db.stream(_LEAVES_IN, (start, stop, start, stop))
         for _, year, code, digest, event_id in rows:
             yield leaf_entry(str(PithNumber(year, code)), digest, event_id)
 

@@ -1,10 +1,9 @@
-"""Schema 5: no index that repeats another key; a schema 4 registry migrates whole (both backends).
+"""Schema 5: leaves in their record's and event's rows, no key that repeats another (both backends).
 
-The events table keeps one key beyond its row id, the chain slot
-``(record_id, target, prev_event)``; log_leaves keeps its leaf index, one own
-leaf per record and one leaf per event (the event key leaves the record leaves
-out). A record's leaves are found through those keys. Each case runs on
-SQLite and on PostgreSQL.
+A record's own leaf index is in its row, an event's in the event's row
+(log_leaves goes); the events table keeps its row id, its leaf and the chain
+slot ``(record_id, target, prev_event)``; arxiv_alias is keyed by record. A
+schema 4 registry migrates whole, or stays at schema 4.
 """
 
 from __future__ import annotations
@@ -15,31 +14,35 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from issuer import registry
+from issuer.errors import StoreError
 from issuer.events import build_event
 from issuer.pipeline import Issuer
 from issuer.store import SCHEMA_VERSION, Store, _schema, open_store
 from issuer.store._db import Db
-from issuer.store._sql_log import _LEAVES_OF
+from issuer.store._sql_log import _LEAVES_IN, _LEAVES_OF
 from tests import factory
 from tests.registry_sql import db_of, execute, record_row_id, rows
 from tests.unit._old_registries import index_columns, schema_state, v4_registry
 
 KEY = factory.signer()
 
-#: The keys of the three rebuilt tables at schema 4 and at schema 5.
+#: The keys of the tables schema 5 changes, at schema 4 and at schema 5.
 SCHEMA_4_KEYS = {
     "arxiv_alias": {"UNIQUE source_id, record_id"},
     "events": {"UNIQUE id", "UNIQUE record_id, event_id", "UNIQUE record_id, target, prev_event"},
     "log_leaves": {"UNIQUE leaf_index", "UNIQUE event_row", "record_id", "UNIQUE record_id"},
+    "records": {"UNIQUE id", "UNIQUE code", "UNIQUE source_id, version"},
 }
 SCHEMA_5_KEYS = {
     "arxiv_alias": {"UNIQUE record_id"},
-    "events": {"UNIQUE id", "UNIQUE record_id, target, prev_event"},
-    "log_leaves": {"UNIQUE leaf_index", "UNIQUE event_row", "UNIQUE record_id"},
+    "events": {"UNIQUE id", "UNIQUE leaf_index", "UNIQUE record_id, target, prev_event"},
+    "records": {"UNIQUE id", "UNIQUE code", "UNIQUE source_id, version", "UNIQUE leaf_index"},
 }
+_NEW_TABLES = {"arxiv_alias_v5", "events_v5"}
 
 
 def _registry(store: Store, tmp_path: Path) -> None:
@@ -74,7 +77,7 @@ def _everything(store: Store) -> list[Any]:
 
 def _keys(url: str) -> dict[str, set[str]]:
     found = index_columns(url)
-    return {table: found[table] for table in ("arxiv_alias", "events", "log_leaves")}
+    return {t: found[t] for t in ("arxiv_alias", "events", "log_leaves", "records") if t in found}
 
 
 def _v4_fixture(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -102,7 +105,7 @@ def test_a_schema_4_registry_migrates_to_5_and_gives_back_every_byte(
         assert len(migrated.log_leaves_of(number)) in (3, 5)
     version, tables, _ = schema_state(registry_url)
     assert version == SCHEMA_VERSION == 5
-    assert not {"arxiv_alias_v5", "events_v5", "log_leaves_v5"} & tables
+    assert not ({"log_leaves"} | _NEW_TABLES) & tables
     assert _keys(registry_url) == SCHEMA_5_KEYS
 
 
@@ -111,15 +114,18 @@ def test_a_crash_during_migration_5_leaves_schema_4_whole(
 ) -> None:
     expected = _v4_fixture(tmp_path, registry_url, monkeypatch)
 
+    real = _schema.BACKFILLS[5]
+
     def crash(db: Db) -> None:
-        raise KeyboardInterrupt  # every table is rebuilt, then the process dies
+        real(db)  # every leaf is moved and log_leaves dropped, then the process dies
+        raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
         m.setitem(_schema.BACKFILLS, 5, crash)
         with pytest.raises(KeyboardInterrupt):
             open_store(registry_url)
     version, tables, _ = schema_state(registry_url)
-    assert version == 4 and not {"arxiv_alias_v5", "events_v5", "log_leaves_v5"} & tables
+    assert version == 4 and "log_leaves" in tables and not _NEW_TABLES & tables
     assert _keys(registry_url) == SCHEMA_4_KEYS
     with open_store(registry_url) as migrated:  # the migration then runs from the start
         assert _everything(migrated) == expected
@@ -144,18 +150,18 @@ def test_every_leaf_is_found_by_its_record(tmp_path: Path, registry_url: str) ->
 Params = Callable[[int, int], tuple[Any, ...]]
 # (statement, parameters as a function of (record row, its record_created event row)).
 _COPY_EVENT = (
-    "INSERT INTO events(id, record_id, event_id, target, event_type, prev_event, created_at, "
-    "event_json) SELECT 100, record_id, {event_id}, target, event_type, prev_event, created_at, "
-    "? FROM events WHERE id=?"
+    "INSERT INTO events(id, record_id, leaf_index, event_id, target, event_type, prev_event, "
+    "created_at, event_json) SELECT 100, record_id, 1000, {event_id}, target, event_type, "
+    "prev_event, created_at, ? FROM events WHERE id=?"
 )
 _REFUSED: dict[str, tuple[str, Params]] = {
-    "a second leaf of a record's own": (
-        "INSERT INTO log_leaves(leaf_index, record_id, event_row) VALUES (100, ?, NULL)",
+    "a record's leaf that another record holds": (
+        "UPDATE records SET leaf_index=(SELECT MAX(leaf_index) FROM records) WHERE id=?",
         lambda record, event: (record,),
     ),
-    "a second leaf of an event": (
-        "INSERT INTO log_leaves(leaf_index, record_id, event_row) VALUES (100, ?, ?)",
-        lambda record, event: (record, event),
+    "an event's leaf that another event holds": (
+        "UPDATE events SET leaf_index=(SELECT MAX(leaf_index) FROM events) WHERE id=?",
+        lambda record, event: (event,),
     ),
     "the same event again (its id, hence its chain slot)": (
         _COPY_EVENT.format(event_id="event_id"),
@@ -186,36 +192,72 @@ def test_the_keys_of_schema_5_refuse_a_second_row(
             execute(store, statement, params(record, event))
 
 
-def test_leaves_without_an_event_are_many_one_per_record(tmp_path: Path, registry_url: str) -> None:
+def test_the_writer_sequences_every_leaf_once_with_no_gap(
+    tmp_path: Path, registry_url: str
+) -> None:
+    """One leaf index per record and per event, 0..n-1 across both tables (no key spans them)."""
     with open_store(registry_url) as store:
         _registry(store, tmp_path)
-        first, second = (record_row_id(store, r.pith_number) for r in list(store.records())[:2])
-        execute(
-            store,
-            "DELETE FROM log_leaves WHERE record_id IN (?, ?) AND event_row IS NULL",
-            (first, second),
-        )
-        execute(
-            store,
-            "INSERT INTO log_leaves(leaf_index, record_id, event_row) VALUES (100, ?, NULL), "
-            "(101, ?, NULL)",
-            (first, second),
-        )
-        assert rows(store, "SELECT COUNT(*) FROM log_leaves WHERE event_row IS NULL") == [(6,)]
+        number = next(iter(store.records())).pith_number
+        registry.add_event(store, number, "author_attestation", {"n": 3}, KEY, now=factory.T0)
+        data = factory.snapshot(tmp_path / "more.json", range(6, 9))
+        Issuer(store, KEY, lambda: factory.T0).run([str(data)])
+        leaves = [
+            i
+            for (i,) in rows(
+                store,
+                "SELECT leaf_index FROM records UNION ALL SELECT leaf_index FROM events",
+            )
+        ]
+        assert sorted(leaves) == list(range(store.log_size()))
+        assert store.log_size() == 9 * 2 + 3
 
 
-def test_a_records_leaves_are_read_through_keys_not_a_scan(tmp_path: Path) -> None:
+_MISSING = {
+    "a record's own leaf": "DELETE FROM log_leaves WHERE event_row IS NULL AND record_id=1",
+    "an event's leaf": "DELETE FROM log_leaves WHERE event_row=(SELECT MAX(id) FROM events)",
+}
+
+
+@pytest.mark.parametrize("case", list(_MISSING), ids=list(_MISSING))
+def test_a_schema_4_log_missing_a_leaf_stops_the_migration(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_url: str
+) -> None:
+    _v4_fixture(tmp_path, registry_url, monkeypatch)
+    if registry_url.startswith("postgresql://"):
+        with psycopg.connect(registry_url) as conn:
+            conn.execute(_MISSING[case])
+    else:
+        with sqlite3.connect(registry_url) as db:
+            db.execute(_MISSING[case])
+        db.close()
+    with pytest.raises(StoreError, match="are not one per record") as refused:
+        open_store(registry_url)
+    assert "left at schema 4" in refused.value.message
+    version, tables, _ = schema_state(registry_url)
+    assert version == 4 and "log_leaves" in tables and not _NEW_TABLES & tables
+    assert _keys(registry_url) == SCHEMA_4_KEYS
+
+
+@pytest.mark.parametrize("query", [_LEAVES_OF, _LEAVES_IN], ids=["of a record", "in a range"])
+def test_leaves_are_read_through_keys_in_order_not_a_scan_or_sort(
+    query: str, tmp_path: Path
+) -> None:
     path = tmp_path / "r.sqlite3"
     with open_store(path) as store:
         _registry(store, tmp_path)
     db = sqlite3.connect(path)
     try:
-        plan = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + _LEAVES_OF, (1, 1))]
+        plan = [
+            r[3]
+            for r in db.execute("EXPLAIN QUERY PLAN " + query, (1, 5, 1, 5)[: query.count("?")])
+        ]
     finally:
         db.close()
     assert not [step for step in plan if step.startswith("SCAN")], plan
-    assert any("log_record_leaf" in step for step in plan), plan
-    assert any("log_event_leaf" in step for step in plan), plan
+    if query == _LEAVES_IN:  # a range of the whole log: two ordered index scans merged
+        assert not [step for step in plan if "TEMP B-TREE" in step], plan
+        assert any("record_leaves" in step for step in plan), plan
 
 
 def test_an_event_id_hashes_its_subject_and_prev_event() -> None:
