@@ -8,6 +8,8 @@ them is :mod:`issuer.tlog`'s.
 
 from __future__ import annotations
 
+import heapq
+import operator
 from collections.abc import Iterator
 
 from issuer.identifiers import PithNumber
@@ -15,23 +17,29 @@ from issuer.store._schema import leaf_entry
 from issuer.store._tables import Tables, next_id
 from issuer.tlog import StoredCheckpoint
 
-# The leaves (schema 5: a record's own leaf is in its row, an event's leaf in the event's
-# row) and what their entries are rebuilt from: the record's number and digest, the event's
-# id. Each part reads a key range (record_leaves, event_leaves, or the record's id and the
-# chain-slot key's record_id), so both backends merge two ordered index scans.
-_LEAVES = (
+# A record's leaves (schema 5: a record's own leaf is in its row, an event's leaf in the
+# event's row) and what their entries are rebuilt from: the record's number and digest, the
+# event's id; read through the record's id and the chain-slot key's record_id.
+_LEAVES_OF = (
     "SELECT r.leaf_index, r.year, r.code, r.canonical_sha256, CAST(NULL AS TEXT) "
-    "FROM records r WHERE {records} "
+    "FROM records r WHERE r.id=? "
     "UNION ALL "
     "SELECT e.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM events e "
-    "JOIN records r ON r.id=e.record_id WHERE {events} "
+    "JOIN records r ON r.id=e.record_id WHERE e.record_id=? "
     "ORDER BY 1"
 )
-_LEAVES_IN = _LEAVES.format(
-    records="r.leaf_index >= ? AND r.leaf_index < ?",
-    events="e.leaf_index >= ? AND e.leaf_index < ?",
+# A range of leaves: the records' and the events', each in leaf order along its own key
+# (record_leaves, event_leaves), merged by the reader. One UNION ALL ... ORDER BY would do
+# the same on SQLite, but PostgreSQL sorts the whole range before its first row.
+_RECORD_LEAVES = (
+    "SELECT r.leaf_index, r.year, r.code, r.canonical_sha256, NULL FROM records r "
+    "WHERE r.leaf_index >= ? AND r.leaf_index < ? ORDER BY r.leaf_index"
 )
-_LEAVES_OF = _LEAVES.format(records="r.id=?", events="e.record_id=?")
+_EVENT_LEAVES = (
+    "SELECT e.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM events e "
+    "JOIN records r ON r.id=e.record_id WHERE e.leaf_index >= ? AND e.leaf_index < ? "
+    "ORDER BY e.leaf_index"
+)
 _LOG_SIZE = (
     "SELECT COALESCE(MAX(n) + 1, 0) FROM (SELECT MAX(leaf_index) AS n FROM records "
     "UNION ALL SELECT MAX(leaf_index) AS n FROM events) AS heads"
@@ -50,8 +58,16 @@ class LogTables(Tables):
         return int(self._db.execute(_LOG_SIZE).fetchone()[0])
 
     def log_entries(self, start: int, stop: int) -> Iterator[bytes]:
-        """The entries of leaves ``[start, stop)``, in order (rebuilt from records and events)."""
-        rows = self._db.stream(_LEAVES_IN, (start, stop, start, stop))
+        """The entries of leaves ``[start, stop)``, in order (rebuilt from records and events).
+
+        The two streams are two statements: committed leaves never change, so a range
+        below the log's size reads the same from both snapshots.
+        """
+        rows = heapq.merge(
+            self._db.stream(_RECORD_LEAVES, (start, stop)),
+            self._db.stream(_EVENT_LEAVES, (start, stop)),
+            key=operator.itemgetter(0),
+        )
         for _, year, code, digest, event_id in rows:
             yield leaf_entry(str(PithNumber(year, code)), digest, event_id)
 

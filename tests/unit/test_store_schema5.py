@@ -23,7 +23,7 @@ from issuer.events import build_event
 from issuer.pipeline import Issuer
 from issuer.store import SCHEMA_VERSION, Store, _schema, open_store
 from issuer.store._db import Db
-from issuer.store._sql_log import _LEAVES_IN, _LEAVES_OF
+from issuer.store._sql_log import _EVENT_LEAVES, _LEAVES_OF, _RECORD_LEAVES
 from tests import factory
 from tests.registry_sql import db_of, execute, record_row_id, rows
 from tests.unit._old_registries import index_columns, schema_state, v4_registry
@@ -239,25 +239,43 @@ def test_a_schema_4_log_missing_a_leaf_stops_the_migration(
     assert _keys(registry_url) == SCHEMA_4_KEYS
 
 
-@pytest.mark.parametrize("query", [_LEAVES_OF, _LEAVES_IN], ids=["of a record", "in a range"])
-def test_leaves_are_read_through_keys_in_order_not_a_scan_or_sort(
-    query: str, tmp_path: Path
-) -> None:
+_READS = {
+    "of a record": _LEAVES_OF,
+    "records in a range": _RECORD_LEAVES,
+    "events in a range": _EVENT_LEAVES,
+}
+
+
+@pytest.mark.parametrize("name", list(_READS), ids=list(_READS))
+def test_leaves_are_read_through_keys_not_a_scan(name: str, tmp_path: Path) -> None:
+    query = _READS[name]
     path = tmp_path / "r.sqlite3"
     with open_store(path) as store:
         _registry(store, tmp_path)
     db = sqlite3.connect(path)
     try:
-        plan = [
-            r[3]
-            for r in db.execute("EXPLAIN QUERY PLAN " + query, (1, 5, 1, 5)[: query.count("?")])
-        ]
+        plan = [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + query, (1, 5))]
     finally:
         db.close()
     assert not [step for step in plan if step.startswith("SCAN")], plan
-    if query == _LEAVES_IN:  # a range of the whole log: two ordered index scans merged
+    if name != "of a record":  # a range of the whole log: streamed in leaf order, no sort
         assert not [step for step in plan if "TEMP B-TREE" in step], plan
-        assert any("record_leaves" in step for step in plan), plan
+        assert any("leaf_index" in step for step in plan), plan
+
+
+def test_a_range_of_leaves_merges_records_and_events_in_order(
+    tmp_path: Path, registry_url: str
+) -> None:
+    with open_store(registry_url) as store:
+        _registry(store, tmp_path)
+        size = store.log_size()
+        whole = list(store.log_entries(0, size))
+        by_record = dict(
+            leaf for r in store.records() for leaf in store.log_leaves_of(r.pith_number)
+        )
+        assert whole == [by_record[i] for i in range(size)]
+        assert list(store.log_entries(3, 9)) == whole[3:9]
+        assert list(store.log_entries(size, size + 5)) == []
 
 
 def test_an_event_id_hashes_its_subject_and_prev_event() -> None:
