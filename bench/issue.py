@@ -23,6 +23,14 @@ with it, ``--rounds R`` alternates the two backends R times and keeps the best
 rate of each, as the floors do, since on a shared machine the load moves
 between two runs minutes apart.
 
+Registry size: SQLite's is the file's (the WAL checkpointed into it on
+close); PostgreSQL's is what the registry adds to its database,
+``pg_database_size`` after the run less the same before the first record
+(an empty registry: the catalogs of a new database are ~8 MB), as written,
+without a ``VACUUM``. Each is then broken down table by table and index by
+index (bench/_sizes.py): a table's heap (with, on PostgreSQL, its free space
+and visibility maps) and TOAST, and each index.
+
 ``--cpu`` measures CPU time instead of wall time, which a shared machine's
 load moves far less: the issuing process's (the reader and single writer)
 and its workers' (``RUSAGE_CHILDREN``, the pool is joined when the run ends),
@@ -48,6 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import _floors
+import _sizes
 import nacl.bindings
 import psutil
 from _synth import write_snapshot
@@ -55,7 +64,7 @@ from _synth import write_snapshot
 from issuer.keys import SeedSigner
 from issuer.pipeline import Issuer, IssueSummary
 from issuer.store import Store, open_store, parse_registry_url
-from tests.registry_sql import rows
+from tests.registry_sql import db_of
 
 SIGNATURES_PER_RECORD = 2
 PG_TARGET = 0.8  # issue #15: PostgreSQL >= 0.8 of SQLite's records/s
@@ -85,6 +94,7 @@ class _Run:
     elapsed: float
     size: int  # bytes the registry takes
     sampler: _Sampler
+    parts: list[_sizes.Part]  # its tables and indexes
 
     @property
     def rate(self) -> float:
@@ -108,19 +118,26 @@ def _issue(store: Store, snapshot: Path, workers: int) -> tuple[IssueSummary, fl
 
 def _sqlite_run(snapshot: Path, workers: int) -> _Run:
     with tempfile.TemporaryDirectory(dir=snapshot.parent) as tmp:
-        with open_store(Path(tmp) / "registry.sqlite3") as store:
+        path = Path(tmp) / "registry.sqlite3"
+        with open_store(path) as store:
             summary, elapsed, sampler = _issue(store, snapshot, workers)
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())
-    return _Run(summary.issued, elapsed, size, sampler)
+        parts = _sizes.sqlite_sizes(path)
+    return _Run(summary.issued, elapsed, size, sampler, parts)
 
 
 def _postgres_run(url: str, snapshot: Path, workers: int) -> _Run:
     with open_store(url) as store:
         if store.count():
             raise SystemExit(f"{parse_registry_url(url).display} is not empty: give an empty one")
+        # What the registry occupies: the database less an empty registry (the catalogs of a
+        # new database, ~8 MB, are not the registry's), as written, before any VACUUM.
+        empty = _sizes.postgres_database_size(store)
         summary, elapsed, sampler = _issue(store, snapshot, workers)
-        [(size,)] = rows(store, "SELECT pg_database_size(current_database())")
-    return _Run(summary.issued, elapsed, int(size), sampler)
+        size = _sizes.postgres_database_size(store) - empty
+        db_of(store).execute("ANALYZE")  # row counts for the breakdown, after the size
+        parts = _sizes.postgres_sizes(store)
+    return _Run(summary.issued, elapsed, size, sampler, parts)
 
 
 @contextlib.contextmanager
@@ -156,6 +173,8 @@ def _notes(report: _floors.Report, name: str, run: _Run, floor_2: float) -> None
         f"{run.rate / floor_2:.2f} of the 2-process floor; "
         f"registry {run.size / 1e9:.2f} GB = {run.size / max(run.issued, 1):,.0f} B/record"
     )
+    for line in _sizes.table_lines(run.parts, run.issued):
+        report.note(f"{name}: {line}")
     report.note(
         f"{name}: projected 1M records {1e6 / run.rate:,.0f} s, "
         f"2.9M {2.9e6 / run.rate / 60:.1f} min"

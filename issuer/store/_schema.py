@@ -31,7 +31,7 @@ from issuer.store._compact import (
 from issuer.store._db import Db
 from issuer.tlog import event_entry, record_entry
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -160,6 +160,59 @@ MIGRATIONS: dict[int, str] = {
     -- The whole event, where its compact form does not rebuild it (then the rest is NULL).
     ALTER TABLE events ADD COLUMN event_json BLOB
     """,
+    # 5: fewer rows and keys per record (issue 14). A leaf's index moves into its record's or
+    # its event's row (records.leaf_index, events.leaf_index, each unique), and log_leaves,
+    # two rows and four keys per record, goes: the writer allocates leaves from the log's
+    # size under the write lock, as it did. An event's id hashes its record, target and
+    # prev_event (spec §7), so the chain-slot key (record_id, target, prev_event) already
+    # refuses a record's event id twice: UNIQUE (record_id, event_id), the largest index
+    # (an event id is 71 characters), goes. arxiv_alias holds one row per record, with the
+    # record's own arXiv id: it is keyed by record (SQLite's row id) and found by arXiv id
+    # through records' (source_id, version). SQLite drops a table's key only with the table,
+    # so events and arxiv_alias are rebuilt, ids and rows unchanged, keys named (PostgreSQL
+    # would name them after the _v5 tables). The backfill checks that every leaf moved, then
+    # drops log_leaves and the old events.
+    5: """
+    CREATE TABLE events_v5 (
+        id INTEGER CONSTRAINT event_rows PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        leaf_index INTEGER NOT NULL CONSTRAINT event_leaves UNIQUE,  -- its leaf in the log
+        event_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        prev_event TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        signature BLOB,
+        signed_at INTEGER,
+        key_id TEXT,
+        signer_key_id TEXT,
+        payload BLOB,
+        event_json BLOB,
+        -- One event per chain slot: a second writer appending to the same head fails here.
+        CONSTRAINT event_chain_slots UNIQUE (record_id, target, prev_event)
+    );
+    INSERT INTO events_v5 (id, record_id, leaf_index, event_id, target, event_type, prev_event,
+        created_at, signature, signed_at, key_id, signer_key_id, payload, event_json)
+    SELECT e.id, e.record_id, l.leaf_index, e.event_id, e.target, e.event_type, e.prev_event,
+        e.created_at, e.signature, e.signed_at, e.key_id, e.signer_key_id, e.payload,
+        e.event_json
+    FROM events e JOIN log_leaves l ON l.event_row = e.id;
+    -- The record's own leaf (NULL only in a registry whose log lacks it: the backfill stops).
+    ALTER TABLE records ADD COLUMN leaf_index INTEGER;
+    UPDATE records SET leaf_index = (SELECT l.leaf_index FROM log_leaves l
+        WHERE l.record_id = records.id AND l.event_row IS NULL);
+    CREATE UNIQUE INDEX record_leaves ON records(leaf_index);
+    CREATE TABLE arxiv_alias_v5 (
+        source_id TEXT NOT NULL,
+        record_id INTEGER CONSTRAINT arxiv_alias_records PRIMARY KEY REFERENCES records(id),
+        since TEXT NOT NULL,
+        until TEXT
+    );
+    INSERT INTO arxiv_alias_v5 (source_id, record_id, since, until)
+    SELECT source_id, record_id, since, until FROM arxiv_alias;
+    DROP TABLE arxiv_alias;
+    ALTER TABLE arxiv_alias_v5 RENAME TO arxiv_alias
+    """,
 }
 
 
@@ -196,6 +249,7 @@ TABLES: tuple[Table, ...] = (
             "title",
             *RECORD_COLUMNS,
             *RECEIPT_COLUMNS,
+            "leaf_index",
         ),
         ("id",),
     ),
@@ -204,18 +258,18 @@ TABLES: tuple[Table, ...] = (
         (
             "id",
             "record_id",
+            "leaf_index",
             *EVENT_COLUMNS,
         ),
         ("id",),
     ),
-    Table("arxiv_alias", ("source_id", "record_id", "since", "until"), ("source_id", "record_id")),
+    Table("arxiv_alias", ("source_id", "record_id", "since", "until"), ("record_id",)),
     Table("keys_used", ("key_id", "record"), ("key_id",)),
     Table(
         "short_collisions",
         ("alias_kind", "alias_value", "pith_number", "detected_at"),
         ("alias_kind", "alias_value", "pith_number"),
     ),
-    Table("log_leaves", ("leaf_index", "record_id", "event_row"), ("leaf_index",)),
     Table("log_checkpoints", ("id", "tree_size", "origin", "note", "state", "created_at"), ("id",)),
     Table("publish_trees", ("tree_id", "outdir", "log_checkpoint"), ("tree_id",)),
     Table(
@@ -391,4 +445,34 @@ def leaf_entry(pith_number: str, canonical_sha256: str, event_id: str | None) ->
     return event_entry(pith_number, event_id)
 
 
-BACKFILLS: dict[int, Callable[[Db], None]] = {3: _backfill_log, 4: _backfill_lean}
+def _fold_leaves(db: Db) -> None:
+    """Migration 5: every leaf is now in its record's or its event's row; drop what held them.
+
+    Raises:
+        StoreError: a leaf that is not one record's own or one event's, or a record or
+            event without its leaf (a registry written by hand; it is left at schema 4).
+    """
+    [(leaves, records, events, moved, unlogged)] = db.execute(
+        "SELECT (SELECT COUNT(*) FROM log_leaves), (SELECT COUNT(*) FROM records), "
+        "(SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM events_v5), "
+        "(SELECT COUNT(*) FROM records WHERE leaf_index IS NULL)"
+    ).fetchall()
+    if (leaves, moved, unlogged) != (records + events, events, 0):
+        raise StoreError(
+            f"the log's {leaves} leaves are not one per record ({records}) and one per event "
+            f"({events}): {unlogged} records and {events - moved} events have no leaf",
+            hint="restore the registry from a backup, or migrate with a release before schema 5",
+        )
+    for statement in (
+        "DROP TABLE log_leaves",
+        "DROP TABLE events",
+        "ALTER TABLE events_v5 RENAME TO events",
+    ):
+        db.execute(db.ddl(statement))
+
+
+BACKFILLS: dict[int, Callable[[Db], None]] = {
+    3: _backfill_log,
+    4: _backfill_lean,
+    5: _fold_leaves,
+}

@@ -160,8 +160,8 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
     def current_arxiv(self, source_id: str) -> list[str]:
         """Where the unversioned arXiv id points now: the newest issued version."""
         rows = self._db.execute(
-            "SELECT r.year, r.code FROM arxiv_alias a JOIN records r ON r.id=a.record_id "
-            "WHERE a.source_id=? AND a.until IS NULL",
+            "SELECT r.year, r.code FROM records r JOIN arxiv_alias a ON a.record_id=r.id "
+            "WHERE r.source_id=? AND a.until IS NULL",
             (source_id,),
         )
         return [str(PithNumber(year, code)) for year, code in rows]
@@ -169,8 +169,9 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
     def alias_history(self, source_id: str) -> list[dict[str, Any]]:
         """Every record the unversioned arXiv id has pointed at, oldest first."""
         rows = self._db.execute(
-            "SELECT r.year, r.code, r.version, a.since, a.until FROM arxiv_alias a "
-            "JOIN records r ON r.id=a.record_id WHERE a.source_id=? ORDER BY a.since, a.record_id",
+            "SELECT r.year, r.code, r.version, a.since, a.until FROM records r "
+            "JOIN arxiv_alias a ON a.record_id=r.id WHERE r.source_id=? "
+            "ORDER BY a.since, a.record_id",
             (source_id,),
         )
         return [
@@ -321,6 +322,8 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
             # The write lock is held, so ids from MAX(id) cannot race another writer.
             first = next_id(db, "records")
             ids = range(first, first + len(rows))
+            # The log, in issuance order: each record's leaf, then its record_created event's.
+            leaf = self.log_size()
             db.load(
                 "records",
                 TABLE["records"].columns,
@@ -337,8 +340,9 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
                         r.title,
                         *r.record,
                         *r.receipt,
+                        leaf + 2 * k,
                     )
-                    for i, r in zip(ids, rows, strict=True)
+                    for k, (i, r) in enumerate(zip(ids, rows, strict=True))
                 ],
             )
             event_first = next_id(db, "events")
@@ -346,16 +350,10 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
                 "events",
                 TABLE["events"].columns,
                 [
-                    (event_first + k, i, *r.event)
+                    (event_first + k, i, leaf + 2 * k + 1, *r.event)
                     for k, (i, r) in enumerate(zip(ids, rows, strict=True))
                 ],
             )
-            # The log, in issuance order: each record's leaf, then its record_created event's.
-            leaves: list[tuple[int, int | None]] = []
-            for k, i in enumerate(ids):
-                leaves.append((i, None))
-                leaves.append((i, event_first + k))
-            self._append_leaves(leaves)
             self._move_arxiv_aliases(list(zip(ids, rows, strict=True)))
             collisions = self._record_collisions(rows)
         return written, collisions
@@ -373,8 +371,7 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
                 row = next_id(self._db, "events")
                 event_json = cjson.dumps(event)
                 compact = self._checked_event(record_id, event, event_json)
-                self._db.execute(_INSERT_EVENT, (row, record_id, *compact))
-                self._append_leaves([(record_id, row)])
+                self._db.execute(_INSERT_EVENT, (row, record_id, self.log_size(), *compact))
                 # Its published files no longer show the record's state.
                 self._db.execute("DELETE FROM published WHERE record_id=?", (record_id,))
         except self._db.conflicts as e:
@@ -385,8 +382,8 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
 
 
 _INSERT_EVENT = (
-    f"INSERT INTO events(id, record_id, {', '.join(EVENT_COLUMNS)}) "  # noqa: S608 - constants
-    f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 2))})"
+    f"INSERT INTO events(id, record_id, leaf_index, {', '.join(EVENT_COLUMNS)}) "  # noqa: S608 - constants
+    f"VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 3))})"
 )
 
 

@@ -32,14 +32,18 @@ class AliasTables(Tables):
         The alias moves at the record's ``issued_at``, or at the current alias's
         ``since`` if that is later: another issuer (its clock, or its wait for
         the write lock) may have committed a record issued after this one, and
-        the history never runs backwards.
+        the history never runs backwards. A row of this batch is written once,
+        with its ``until`` (an update would leave a dead row behind on PostgreSQL);
+        only a row committed before is updated.
         """
         db = self._db
         newest = self._newest_versions(sorted({n.source_id for _, n in written}))
         pending: list[tuple[str, int, str, str | None]] = []
+        current_in_batch: dict[str, int] = {}  # arXiv id -> its current row's index in pending
         for record_id, n in written:
             current = newest.get(n.source_id)
             if current is None:
+                current_in_batch[n.source_id] = len(pending)
                 pending.append((n.source_id, record_id, n.issued_at, None))
                 newest[n.source_id] = (n.version, n.issued_at)
             elif current[0] > n.version:
@@ -47,12 +51,16 @@ class AliasTables(Tables):
                 pending.append((n.source_id, record_id, n.issued_at, n.issued_at))
             else:
                 moved = max(n.issued_at, current[1])
-                db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
-                pending = []
-                db.execute(
-                    "UPDATE arxiv_alias SET until=? WHERE source_id=? AND until IS NULL",
-                    (moved, n.source_id),
-                )
+                previous = current_in_batch.get(n.source_id)
+                if previous is None:
+                    db.execute(
+                        "UPDATE arxiv_alias SET until=? WHERE until IS NULL AND record_id IN "
+                        "(SELECT id FROM records WHERE source_id=?)",
+                        (moved, n.source_id),
+                    )
+                else:
+                    pending[previous] = (*pending[previous][:3], moved)
+                current_in_batch[n.source_id] = len(pending)
                 pending.append((n.source_id, record_id, moved, None))
                 newest[n.source_id] = (n.version, moved)
         db.executemany("INSERT INTO arxiv_alias VALUES (?, ?, ?, ?)", pending)
@@ -62,9 +70,9 @@ class AliasTables(Tables):
         found: dict[str, tuple[int, str]] = {}
         rows = self._with_values(
             ids,
-            "SELECT a.source_id, r.version, a.since FROM arxiv_alias a "
-            "JOIN records r ON r.id=a.record_id WHERE a.until IS NULL "
-            "AND a.source_id IN (SELECT value FROM p)",
+            "SELECT r.source_id, r.version, a.since FROM records r "
+            "JOIN arxiv_alias a ON a.record_id=r.id WHERE a.until IS NULL "
+            "AND r.source_id IN (SELECT value FROM p)",
         )
         found.update((source_id, (version, since)) for source_id, version, since in rows)
         return found

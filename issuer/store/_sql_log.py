@@ -8,55 +8,73 @@ them is :mod:`issuer.tlog`'s.
 
 from __future__ import annotations
 
+import heapq
+import operator
 from collections.abc import Iterator
 
 from issuer.identifiers import PithNumber
-from issuer.store._schema import TABLE, leaf_entry
+from issuer.store._schema import leaf_entry
 from issuer.store._tables import Tables, next_id
 from issuer.tlog import StoredCheckpoint
 
-# A leaf and what its entry is rebuilt from: its record's number and digest, its event's id.
-_LEAVES = (
-    "SELECT l.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM log_leaves l "
-    "JOIN records r ON r.id=l.record_id LEFT JOIN events e ON e.id=l.event_row "
+# A record's leaves (schema 5: a record's own leaf is in its row, an event's leaf in the
+# event's row) and what their entries are rebuilt from: the record's number and digest, the
+# event's id; read through the record's id and the chain-slot key's record_id.
+_LEAVES_OF = (
+    "SELECT r.leaf_index, r.year, r.code, r.canonical_sha256, CAST(NULL AS TEXT) "
+    "FROM records r WHERE r.id=? "
+    "UNION ALL "
+    "SELECT e.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM events e "
+    "JOIN records r ON r.id=e.record_id WHERE e.record_id=? "
+    "ORDER BY 1"
+)
+# A range of leaves: the records' and the events', each in leaf order along its own key
+# (record_leaves, event_leaves), merged by the reader. One UNION ALL ... ORDER BY would do
+# the same on SQLite, but PostgreSQL sorts the whole range before its first row.
+_RECORD_LEAVES = (
+    "SELECT r.leaf_index, r.year, r.code, r.canonical_sha256, NULL FROM records r "
+    "WHERE r.leaf_index >= ? AND r.leaf_index < ? ORDER BY r.leaf_index"
+)
+_EVENT_LEAVES = (
+    "SELECT e.leaf_index, r.year, r.code, r.canonical_sha256, e.event_id FROM events e "
+    "JOIN records r ON r.id=e.record_id WHERE e.leaf_index >= ? AND e.leaf_index < ? "
+    "ORDER BY e.leaf_index"
+)
+_LOG_SIZE = (
+    "SELECT COALESCE(MAX(n) + 1, 0) FROM (SELECT MAX(leaf_index) AS n FROM records "
+    "UNION ALL SELECT MAX(leaf_index) AS n FROM events) AS heads"
 )
 
 
 class LogTables(Tables):
-    """The log's rows, a part of :class:`~issuer.store._sql.SqlStore`."""
+    """The log's rows, a part of :class:`~issuer.store._sql.SqlStore`.
 
-    def _append_leaves(self, leaves: list[tuple[int, int | None]]) -> None:
-        """Append (record row, event row or None) leaves; the write lock is held.
-
-        A leaf's entry is a pure function of its record's Pith number and digest, or of
-        its event's id: it is rebuilt on read, not stored.
-        """
-        first = self.log_size()
-        self._db.load(
-            "log_leaves",
-            TABLE["log_leaves"].columns,
-            [(first + k, *leaf) for k, leaf in enumerate(leaves)],
-        )
+    The writer sequences leaves (:meth:`log_size` onwards, under the write lock) into the
+    rows it inserts: a record's ``leaf_index``, then its ``record_created`` event's.
+    """
 
     def log_size(self) -> int:
         """How many leaves the log holds."""
-        row = self._db.execute("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves")
-        return int(row.fetchone()[0])
+        return int(self._db.execute(_LOG_SIZE).fetchone()[0])
 
     def log_entries(self, start: int, stop: int) -> Iterator[bytes]:
-        """The entries of leaves ``[start, stop)``, in order (rebuilt from records and events)."""
-        rows = self._db.stream(
-            _LEAVES + "WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index",
-            (start, stop),
+        """The entries of leaves ``[start, stop)``, in order (rebuilt from records and events).
+
+        The two streams are two statements: committed leaves never change, so a range
+        below the log's size reads the same from both snapshots.
+        """
+        rows = heapq.merge(
+            self._db.stream(_RECORD_LEAVES, (start, stop)),
+            self._db.stream(_EVENT_LEAVES, (start, stop)),
+            key=operator.itemgetter(0),
         )
         for _, year, code, digest, event_id in rows:
             yield leaf_entry(str(PithNumber(year, code)), digest, event_id)
 
     def log_leaves_of(self, pith_number: str) -> list[tuple[int, bytes]]:
         """(leaf index, entry) of every leaf about a record, in log order."""
-        rows = self._db.execute(
-            _LEAVES + "WHERE l.record_id=? ORDER BY l.leaf_index", (self._id(pith_number),)
-        )
+        record_id = self._id(pith_number)
+        rows = self._db.execute(_LEAVES_OF, (record_id, record_id))
         return [
             (int(i), leaf_entry(str(PithNumber(year, code)), digest, event_id))
             for i, year, code, digest, event_id in rows

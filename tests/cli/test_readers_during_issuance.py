@@ -38,9 +38,8 @@ TOTAL = BATCHES * BATCH_SIZE
 HALF_WRITTEN = """
 SELECT COUNT(*), SUM(CASE WHEN
     NOT EXISTS (SELECT 1 FROM events e WHERE e.record_id = r.id
-                AND e.event_type = 'record_created'
-                AND EXISTS (SELECT 1 FROM log_leaves l WHERE l.event_row = e.id))
-    OR NOT EXISTS (SELECT 1 FROM log_leaves l WHERE l.record_id = r.id AND l.event_row IS NULL)
+                AND e.event_type = 'record_created' AND e.leaf_index = r.leaf_index + 1)
+    OR r.leaf_index IS NULL
     OR NOT EXISTS (SELECT 1 FROM arxiv_alias a WHERE a.record_id = r.id AND a.until IS NULL)
   THEN 1 ELSE 0 END)
 FROM records r

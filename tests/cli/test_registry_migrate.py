@@ -27,7 +27,7 @@ def test_migrate_creates_an_empty_registry_without_a_key(tmp_path: Path) -> None
         "log_size": 0,
     }
     if on_postgresql():
-        assert {"records", "events", "log_leaves", "pith_schema"} <= set(
+        assert {"records", "events", "log_checkpoints", "pith_schema"} <= set(
             pg_tables(registry_of(home))
         )
     else:

@@ -88,6 +88,47 @@ def v3_registry(url: str, today: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert schema_state(url)[0] == 3
 
 
+def v4_registry(url: str, today: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``url`` a registry of schema 4 (the last release before schema 5's keys) from ``today``.
+
+    Its log leaves are the ones schema 3's migration backfills; schema 4's compacts its rows.
+    """
+    old_registry(url, 2, today, monkeypatch)
+    with monkeypatch.context() as m:
+        m.setattr(_sql, "SCHEMA_VERSION", 4)
+        open_store(url).close()
+    assert schema_state(url)[0] == 4
+
+
+def index_columns(url: str) -> dict[str, set[str]]:
+    """Table → its indexes, each as ``[UNIQUE ]columns``, read without migrating."""
+    found: dict[str, set[str]] = {}
+    if not url.startswith("postgresql://"):
+        db = sqlite3.connect(url)
+        try:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for table in tables:
+                for _, name, unique, *_ in db.execute(f"PRAGMA index_list({table})").fetchall():
+                    info = db.execute(f"PRAGMA index_info({name})").fetchall()
+                    columns = ", ".join(c for _, _, c in info)
+                    found.setdefault(table, set()).add(("UNIQUE " if unique else "") + columns)
+                pk = [r[1] for r in db.execute(f"PRAGMA table_info({table})") if r[5]]
+                if len(pk) == 1 and table not in ("keys_used", "publish_trees"):
+                    found.setdefault(table, set()).add("UNIQUE " + pk[0])  # the rowid alias
+        finally:
+            db.close()
+        return found
+    with psycopg.connect(url) as conn:
+        for table, definition in conn.execute(
+            "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname='public' "
+            "AND tablename != 'pith_schema'"
+        ):
+            unique = "UNIQUE " if "UNIQUE INDEX" in definition else ""
+            columns = definition[definition.index("(") + 1 : definition.index(")")]
+            found.setdefault(table, set()).add(unique + columns)
+    return found
+
+
 def schema_state(url: str) -> tuple[int, set[str], set[str]]:
     """(schema version, tables, columns of ``records``) of a registry, read without migrating."""
     if not url.startswith("postgresql://"):

@@ -372,7 +372,7 @@ def test_a_registry_of_the_previous_schema_is_migrated_and_publishes(
         assert (summary.written, summary.refused) == (3, 0)
         assert rows(store, "SELECT COUNT(*) FROM published")[0][0] == 3
         assert store.log_size() == 6  # migration 3 logged the records and their events
-    assert schema_state(registry_url)[0] == SCHEMA_VERSION == 4
+    assert schema_state(registry_url)[0] == SCHEMA_VERSION == 5
 
 
 def test_a_migration_that_fails_midway_leaves_the_previous_schema_whole(

@@ -92,7 +92,7 @@ def test_entries_are_canonical_and_strict() -> None:
             parse_entry(data)
 
 
-@pytest.mark.parametrize("where", ["_append_leaves", "_record_collisions"])
+@pytest.mark.parametrize("where", ["_move_arxiv_aliases", "_record_collisions"])
 def test_a_fault_between_statements_leaves_no_record_without_its_leaf_nor_leaf_without_record(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
@@ -105,8 +105,8 @@ def test_a_fault_between_statements_leaves_no_record_without_its_leaf_nor_leaf_w
         m.setattr(SqlStore, where, crash)
         with pytest.raises(sqlite3.OperationalError, match="injected"):
             _issue(store, tmp_path, range(3, 5))
-        # append_event sequences its leaf through _append_leaves, after inserting the event
-        m.setattr(SqlStore, "_append_leaves", crash)
+        # append_event sequences its leaf (log_size) into the event's own row
+        m.setattr(SqlStore, "log_size", crash)
         number = next(iter(store.records())).pith_number
         with pytest.raises(sqlite3.OperationalError, match="injected"):
             registry.add_event(
