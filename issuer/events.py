@@ -56,6 +56,9 @@ SIGNATURE_FIELDS = (
 SIGNER_FIELDS = ("signer_id", "signer_type", "key_id", "public_key_fingerprint")
 
 _EVENT_ID_RE = re.compile(r"sha256:[0-9a-f]{64}")
+_EVENT_FIELDS = frozenset(CONTENT_FIELDS + ENVELOPE_FIELDS)
+_SIGNER_FIELDS = frozenset(SIGNER_FIELDS)
+_SIGNATURE_FIELDS = frozenset(SIGNATURE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -191,8 +194,8 @@ def _fail(reason: Reason, message: str) -> VerificationError:
 def _check_shape(event: Any) -> None:
     if not isinstance(event, dict):
         raise _fail(Reason.MALFORMED, "event is not an object")
-    fields = set(CONTENT_FIELDS) | set(ENVELOPE_FIELDS)
-    if set(event) != fields:
+    if event.keys() != _EVENT_FIELDS:
+        fields = set(_EVENT_FIELDS)
         missing, extra = sorted(fields - set(event)), sorted(set(event) - fields)
         raise _fail(Reason.MALFORMED, f"event fields: missing {missing}, unexpected {extra}")
     if event["schema_version"] != SCHEMA_VERSION:
@@ -221,12 +224,12 @@ def _check_shape(event: Any) -> None:
 
 def _check_signer_shapes(event: dict[str, Any]) -> None:
     signer = event["signer"]
-    if not isinstance(signer, dict) or set(signer) != set(SIGNER_FIELDS):
+    if not isinstance(signer, dict) or signer.keys() != _SIGNER_FIELDS:
         raise _fail(Reason.MALFORMED, "signer must hold exactly " + ", ".join(SIGNER_FIELDS))
     if not all(isinstance(v, str) for v in signer.values()):
         raise _fail(Reason.MALFORMED, "signer fields must be strings")
     sig = event["signature"]
-    if not isinstance(sig, dict) or set(sig) != set(SIGNATURE_FIELDS):
+    if not isinstance(sig, dict) or sig.keys() != _SIGNATURE_FIELDS:
         raise _fail(Reason.MALFORMED, "signature must hold exactly " + ", ".join(SIGNATURE_FIELDS))
     wrong = wrong_fixed_field(sig, SIGNED_MESSAGE)
     if wrong is not None:

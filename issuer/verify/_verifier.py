@@ -60,6 +60,14 @@ STEPS = (
     "log",
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_BUNDLE_FIELDS = frozenset(BUNDLE_FIELDS)
+_SIGNATURE_FIELDS = frozenset(SIGNATURE_FIELDS)
+_ALIAS_FIELDS = frozenset(("alias_kind", "alias_value", "created_at"))
+_FIXED = (
+    ("bundle_type", BUNDLE_TYPE),
+    ("bundle_version", BUNDLE_VERSION),
+    ("merge_version", MERGE_VERSION),
+)
 
 
 def _fail(step: str, reason: Reason, message: str) -> VerificationError:
@@ -214,18 +222,13 @@ class _Run:
         b = self.bundle
         if not isinstance(b, dict):
             raise _fail("structure", Reason.MALFORMED, "a bundle is a JSON object")
-        if set(b) != set(BUNDLE_FIELDS):
+        if b.keys() != _BUNDLE_FIELDS:
             missing, extra = (
                 sorted(set(BUNDLE_FIELDS) - set(b)),
                 sorted(set(b) - set(BUNDLE_FIELDS)),
             )
             raise _fail("structure", Reason.MALFORMED, f"missing {missing}, unexpected {extra}")
-        fixed = {
-            "bundle_type": BUNDLE_TYPE,
-            "bundle_version": BUNDLE_VERSION,
-            "merge_version": MERGE_VERSION,
-        }
-        for name, value in fixed.items():
+        for name, value in _FIXED:
             if b[name] != value:
                 raise _fail(
                     "structure", Reason.MALFORMED, f"{name} is {b[name]!r:.80}, not {value!r}"
@@ -256,7 +259,7 @@ class _Run:
         for alias in aliases:
             if (
                 not isinstance(alias, dict)
-                or set(alias) != {"alias_kind", "alias_value", "created_at"}
+                or alias.keys() != _ALIAS_FIELDS
                 or not all(isinstance(v, str) for v in alias.values())
             ):
                 raise _fail("aliases", Reason.MALFORMED, f"malformed alias {alias!r:.80}")
@@ -380,7 +383,7 @@ class _Run:
 
     def _signature(self) -> tuple[str, str]:
         sig = self.bundle["bundle_signature"]
-        if set(sig) != set(SIGNATURE_FIELDS):
+        if sig.keys() != _SIGNATURE_FIELDS:
             raise _fail("bundle_signature", Reason.MALFORMED, "bundle_signature fields differ")
         wrong = wrong_fixed_field(sig, SIGNED_MESSAGE)
         if wrong is not None:
