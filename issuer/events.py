@@ -213,10 +213,12 @@ def _check_shape(event: Any) -> None:
     if prev is not None and (not isinstance(prev, str) or not _EVENT_ID_RE.fullmatch(prev)):
         raise _fail(Reason.MALFORMED, "prev_event must be an event id or null")
     sup = event["supersedes"]
-    if (
-        not isinstance(sup, list)
-        or not all(isinstance(s, str) and _EVENT_ID_RE.fullmatch(s) for s in sup)
-        or sup != sorted(set(sup))
+    if not isinstance(sup, list) or (
+        sup  # most events supersede nothing
+        and (
+            not all(isinstance(s, str) and _EVENT_ID_RE.fullmatch(s) for s in sup)
+            or sup != sorted(set(sup))
+        )
     ):
         raise _fail(Reason.MALFORMED, "supersedes must be a sorted list of distinct event ids")
     _check_signer_shapes(event)
@@ -268,9 +270,10 @@ def check_event(event: Any, subject: str, keys: KeySet, *, parsed: bool = False)
         digest = content_digest(event, parsed=parsed)
     except FormatError as e:
         raise _fail(Reason.MALFORMED, e.message) from e
-    if event["content_sha256"] != digest.hex():
+    digest_hex = digest.hex()
+    if event["content_sha256"] != digest_hex:
         raise _fail(Reason.CONTENT_HASH_MISMATCH, "content_sha256 is not the hash of the content")
-    if event["event_id"] != EVENT_ID_PREFIX + digest.hex():
+    if event["event_id"] != EVENT_ID_PREFIX + digest_hex:
         raise _fail(Reason.EVENT_ID_MISMATCH, "event_id is not sha256:<content_sha256>")
     sig = event["signature"]
     try:
