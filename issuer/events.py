@@ -90,7 +90,10 @@ EVENT_TYPES: dict[str, EventType] = {
 
 def content_of(event: dict[str, Any]) -> dict[str, Any]:
     """The part of an event its id covers."""
-    return {k: v for k, v in event.items() if k not in ENVELOPE_FIELDS}
+    content = dict(event)  # copied in C, then the envelope taken off
+    for name in ENVELOPE_FIELDS:
+        content.pop(name, None)
+    return content
 
 
 def content_digest(event: dict[str, Any], *, parsed: bool = False) -> bytes:

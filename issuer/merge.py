@@ -379,8 +379,9 @@ def merge_explained(
             alias_list.append({**event["payload"], "created_at": event["created_at"]})
         else:
             current[kind.current].append(_entry(event))
-    for name in LISTS:
-        current[name] = [e for e in current[name] if e["event_id"] not in superseded]
+    if superseded:  # most bundles supersede nothing
+        for name in LISTS:
+            current[name] = [e for e in current[name] if e["event_id"] not in superseded]
     current["source_aliases"] = _aliases(alias_list)
 
     state: dict[str, Any] = {

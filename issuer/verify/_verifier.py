@@ -63,6 +63,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _BUNDLE_FIELDS = frozenset(BUNDLE_FIELDS)
 _SIGNATURE_FIELDS = frozenset(SIGNATURE_FIELDS)
 _ALIAS_FIELDS = frozenset(("alias_kind", "alias_value", "created_at"))
+_DEFAULT_LOG = LogPolicy()  # frozen: one instance serves every run
 _FIXED = (
     ("bundle_type", BUNDLE_TYPE),
     ("bundle_version", BUNDLE_VERSION),
@@ -148,7 +149,7 @@ class _Run:
     ) -> None:
         self.bundle = bundle
         self.keys = keys
-        self.log = log or LogPolicy()
+        self.log = log or _DEFAULT_LOG
         self.parsed = parsed  # the bundle came from cjson.loads: hashing may skip re-validation
         self.passed: list[str] = []
         self.receipts: list[Any] = []  # the record_created receipts step (6) verified
@@ -260,7 +261,9 @@ class _Run:
             if (
                 not isinstance(alias, dict)
                 or alias.keys() != _ALIAS_FIELDS
-                or not all(isinstance(v, str) for v in alias.values())
+                or not isinstance(alias["alias_kind"], str)
+                or not isinstance(alias["alias_value"], str)
+                or not isinstance(alias["created_at"], str)
             ):
                 raise _fail("aliases", Reason.MALFORMED, f"malformed alias {alias!r:.80}")
             try:
@@ -365,7 +368,8 @@ class _Run:
     def _state(self, ours: dict[str, Any]) -> str:
         state = self.bundle["state"]
         claimed = state.get("state_sha256")
-        unhashed = {k: v for k, v in state.items() if k != "state_sha256"}
+        unhashed = dict(state)  # a copy without state_sha256, made in C
+        unhashed.pop("state_sha256", None)
         if claimed != self._sha256(unhashed).hex():
             raise _fail(
                 "state", Reason.STATE_SHA256_MISMATCH, "state_sha256 is not the hash of the state"
@@ -393,7 +397,9 @@ class _Run:
             signature = decode_signature(sig["signature_b64"], "bundle_signature")
         except FormatError as e:
             raise _fail("bundle_signature", Reason.MALFORMED, e.message) from e
-        digest = self._sha256({k: v for k, v in self.bundle.items() if k != "bundle_signature"})
+        unsigned = dict(self.bundle)  # every field but the signature (step (1) checked them)
+        del unsigned["bundle_signature"]
+        digest = self._sha256(unsigned)
         if sig["bundle_sha256"] != digest.hex():
             raise _fail(
                 "bundle_signature",
