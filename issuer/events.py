@@ -17,6 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from issuer import cjson
@@ -231,7 +232,7 @@ def _check_signer_shapes(event: dict[str, Any]) -> None:
     signer = event["signer"]
     if not isinstance(signer, dict) or signer.keys() != _SIGNER_FIELDS:
         raise _fail(Reason.MALFORMED, "signer must hold exactly " + ", ".join(SIGNER_FIELDS))
-    if not all(isinstance(v, str) for v in signer.values()):
+    if not all(map(isinstance, signer.values(), repeat(str))):  # the loop runs in C
         raise _fail(Reason.MALFORMED, "signer fields must be strings")
     sig = event["signature"]
     if not isinstance(sig, dict) or sig.keys() != _SIGNATURE_FIELDS:
