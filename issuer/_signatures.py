@@ -36,6 +36,12 @@ def signature_object(
 
 def wrong_fixed_field(signature: dict[str, Any], signed_message: str) -> str | None:
     """``"NAME is X, expected Y"`` for the first field that has one fixed value, if wrong."""
+    if (
+        signature["signature_status"] == SIGNATURE_STATUS
+        and signature["algorithm"] == ALGORITHM
+        and signature["signed_message"] == signed_message
+    ):
+        return None
     fixed = {
         "signature_status": SIGNATURE_STATUS,
         "algorithm": ALGORITHM,

@@ -424,7 +424,8 @@ def _loads_fast(doc: bytes) -> Any:
     if out != (doc[:-1] if doc.endswith(b"\n") else doc):
         return _DOUBT
     if (
-        out.count(b",") >= MAX_CONTAINER_ITEMS
+        # (a document shorter than the item limit cannot hold that many commas)
+        (len(out) >= MAX_CONTAINER_ITEMS and out.count(b",") >= MAX_CONTAINER_ITEMS)
         or _too_deep(out) is not False
         or _key_order_hazard(out)
     ):

@@ -352,23 +352,28 @@ def source_aliases(
     """
     at = format_seconds(created_at)
     short_at = format_seconds(short_created_at or created_at)
-    values = {
-        "arxiv": (record.source_id, at),
-        "arxiv_version": (record.versioned_id, at),
-        "doi": (arxiv_doi(record.source_id), at),
-        "pith_short_12": (number.code[:12], short_at),
-        "pith_short_16": (number.code[:16], short_at),
-        "pith_short_8": (number.code[:8], short_at),
-    }
+    values = expected_alias_values(record, number)
     return [
-        {"alias_kind": kind, "alias_value": values[kind][0], "created_at": values[kind][1]}
+        {
+            "alias_kind": kind,
+            "alias_value": values[kind],
+            "created_at": short_at if kind in _SHORT_ALIAS_KINDS else at,
+        }
         for kind in ALIAS_KINDS
     ]
 
 
+_SHORT_ALIAS_KINDS = frozenset(("pith_short_12", "pith_short_16", "pith_short_8"))
+
+
 def expected_alias_values(record: CanonicalRecord, number: PithNumber) -> dict[str, str]:
     """The value each alias kind must have for this record (used by verification)."""
-    return {a["alias_kind"]: a["alias_value"] for a in source_aliases(record, number, _EPOCH)}
-
-
-_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+    code = number.code
+    return {
+        "arxiv": record.source_id,
+        "arxiv_version": record.versioned_id,
+        "doi": arxiv_doi(record.source_id),
+        "pith_short_12": code[:12],
+        "pith_short_16": code[:16],
+        "pith_short_8": code[:8],
+    }

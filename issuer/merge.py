@@ -256,6 +256,8 @@ def _equivocations(valid: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any
     for event in valid.values():
         slot = (event["signer"]["signer_id"], event["target"], event["prev_event"] or "")
         slots.setdefault(slot, []).append(event)
+    if len(slots) == len(valid):  # one event per slot: nothing to compare
+        return [], set()
     found: list[dict[str, Any]] = []
     conflicted: set[str] = set()
     for (signer_id, target, prev), members in sorted(slots.items()):
@@ -347,7 +349,7 @@ def merge_explained(
     )
     _check_chains(valid, invalid)
     equivocations, conflicted = _equivocations(valid)
-    applied = {k: v for k, v in valid.items() if k not in conflicted}
+    applied = {k: v for k, v in valid.items() if k not in conflicted} if conflicted else dict(valid)
     # Events built on an equivocating event are not applied either.
     changed = True
     while changed:
@@ -365,7 +367,7 @@ def merge_explained(
         "record_created": None,
         **{name: [] for name in LISTS},
     }
-    alias_list = [dict(a) for a in aliases]
+    alias_list = list(map(dict, aliases))
     superseded: set[str] = set()
     order = _application_order(applied)
     for event in order:
@@ -379,8 +381,9 @@ def merge_explained(
             alias_list.append({**event["payload"], "created_at": event["created_at"]})
         else:
             current[kind.current].append(_entry(event))
-    for name in LISTS:
-        current[name] = [e for e in current[name] if e["event_id"] not in superseded]
+    if superseded:  # most bundles supersede nothing
+        for name in LISTS:
+            current[name] = [e for e in current[name] if e["event_id"] not in superseded]
     current["source_aliases"] = _aliases(alias_list)
 
     state: dict[str, Any] = {

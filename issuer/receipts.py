@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 import re
 from datetime import datetime
 from typing import Any
@@ -104,6 +105,19 @@ def reissue_receipt(receipt: dict[str, Any], signer: Signer, now: datetime) -> d
     )
 
 
+_SIGNATURE_B64_LENGTH = 88  # canonical base64 of 64 bytes
+_FIELD_SET = frozenset(FIELDS)
+_FIXED = (
+    ("kind", KIND),
+    ("receipt_version", RECEIPT_VERSION),
+    ("algorithm", "ed25519"),
+    ("signed_message", SIGNED_MESSAGE),
+    ("signature_status", SIGNATURE_STATUS),
+)
+_FIXED_VALUES = tuple(value for _, value in _FIXED)
+_fixed_values = operator.itemgetter(*(name for name, _ in _FIXED))
+
+
 def check_receipt_shape(receipt: Any) -> None:
     """Check every field is present with the fixed values and well-formed types.
 
@@ -112,18 +126,11 @@ def check_receipt_shape(receipt: Any) -> None:
     """
     if not isinstance(receipt, dict):
         raise FormatError("receipt: expected an object")
-    missing = [f for f in FIELDS if f not in receipt]
-    extra = sorted(set(receipt) - set(FIELDS))
-    if missing or extra:
+    if receipt.keys() != _FIELD_SET:
+        missing = [f for f in FIELDS if f not in receipt]
+        extra = sorted(set(receipt) - set(FIELDS))
         raise FormatError(f"receipt: missing {missing}, unexpected {extra}")
-    fixed = {
-        "kind": KIND,
-        "receipt_version": RECEIPT_VERSION,
-        "algorithm": "ed25519",
-        "signed_message": SIGNED_MESSAGE,
-        "signature_status": SIGNATURE_STATUS,
-    }
-    for name, value in fixed.items():
+    for name, value in () if _fixed_values(receipt) == _FIXED_VALUES else _FIXED:
         if receipt[name] != value:
             raise FormatError(f"receipt: {name} is {receipt[name]!r:.80}, expected {value!r}")
     if not isinstance(receipt["canonical_sha256"], str) or not _HEX64.fullmatch(
@@ -145,6 +152,16 @@ def decode_signature(text: object, where: str) -> bytes:
     """
     if not isinstance(text, str):
         raise FormatError(f"{where}: signature_b64 must be a string")
+    if len(text) == _SIGNATURE_B64_LENGTH and text.isascii():
+        # The common case, without base64's pure-Python validation: text that is
+        # exactly the canonical encoding of what it decodes to is accepted below too.
+        try:
+            raw = binascii.a2b_base64(text)
+        except binascii.Error:
+            pass  # the strict decode below says why
+        else:
+            if binascii.b2a_base64(raw, newline=False) == text.encode() and len(raw) == 64:  # noqa: PLR2004
+                return raw
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:

@@ -220,7 +220,7 @@ class CanonicalRecord:
         license_json = (
             "null" if self.license is None else orjson.dumps(self.license).decode("utf-8")
         )
-        self.__dict__[_CHECKED] = (
+        data = (
             _TEMPLATE
             % (
                 self.abstract_canon_sha256,
@@ -235,6 +235,17 @@ class CanonicalRecord:
                 self.version,
             )
         ).encode("utf-8")
+        digest = hashlib.sha256(data).digest()
+        # The cached properties below, filled in at once: every record built here is
+        # hashed, and a cached_property's first access is slow (it takes a lock).
+        self.__dict__.update(
+            {
+                _CHECKED: data,
+                "canonical_json": data,
+                "canonical_digest": digest,
+                "canonical_sha256": digest.hex(),
+            }
+        )
         return self
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import operator
 import os
 import sys
 from collections.abc import Iterator
@@ -79,7 +80,7 @@ def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
                     yield fetched.url, fetched.data, fetched.code
                 continue
             path = Path(name)
-            files = sorted(_bundles_under(path)) if path.is_dir() else [path]
+            files = sorted(_bundles_under(path), key=_PATH_ORDER) if path.is_dir() else [path]
             if path.is_dir() and not files:
                 yield name, FileNotFoundError(f"no *.json files under {name}"), None
             for file in files:
@@ -88,6 +89,9 @@ def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
 
 # Files a published tree holds beside its bundles: not bundles, so not inputs.
 _NOT_BUNDLES = {"state.json", "pith-signing-key.json"}
+# The order paths sort in, by a key compared in C: on POSIX a path compares as its
+# parts do (elsewhere the flavour folds case, so the paths are compared themselves).
+_PATH_ORDER = None if os.name == "nt" else operator.attrgetter("parts")
 
 
 def _bundles_under(path: Path) -> Iterator[Path]:
@@ -97,8 +101,9 @@ def _bundles_under(path: Path) -> Iterator[Path]:
     ``.well-known`` copies of bundles (each record is checked once, at
     ``pith/CODE/bundle.json``; name a ``.well-known`` directory to check those).
     """
+    depth = len(path.parts)
     for file in path.rglob("*.json"):
-        inside = file.relative_to(path).parts[:-1]
+        inside = file.parts[depth:-1]  # its directories under ``path``
         if (
             file.is_file()
             and file.name not in _NOT_BUNDLES

@@ -14,6 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from issuer._time import format_seconds, parse_wire_time
@@ -64,6 +65,7 @@ def validate_key_id(key_id: object) -> str:
     return key_id
 
 
+@lru_cache(maxsize=256)  # verification asks for a key's fingerprint on every signature
 def fingerprint_hex(raw: bytes) -> str:
     """Hex of the first 16 bytes of SHA-256(raw key): ``public_key_fingerprint``."""
     return hashlib.sha256(raw).digest()[:16].hex()

@@ -20,7 +20,6 @@ from issuer.keys.local import default_home
 from issuer.store._checked import CheckedRecord, issued_rows
 from issuer.store._compact import EventRow, ReceiptRow
 from issuer.store._copy import RawTables
-from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
 from issuer.store._rows import (
     IssuedRecord,
@@ -105,6 +104,10 @@ def open_store(url: RegistryUrl | Path | str | None = None, *, must_exist: bool 
         if must_exist and not parsed.path.is_file():
             raise missing
         return SqlStore(SqliteDb(parsed.path))
+    # Imported here: psycopg costs a tenth of a second to import, and commands that
+    # never open a PostgreSQL registry (pith verify) should not pay it.
+    from issuer.store._postgres import PostgresDb  # noqa: PLC0415
+
     db = PostgresDb(parsed.conninfo or "", parsed.display)
     if must_exist and db.schema_version() is None:
         db.close()

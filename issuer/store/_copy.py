@@ -20,7 +20,6 @@ import os
 from collections.abc import Sequence
 
 from issuer.store._db import Transaction
-from issuer.store._postgres import PostgresDb
 from issuer.store._protocol import Store
 from issuer.store._schema import Key, Row, Table
 from issuer.store._sql import SqlStore
@@ -113,6 +112,8 @@ class RawTables:
                 return os.path.samefile(mine.path, theirs.path)
             except OSError:
                 return False
+        from issuer.store._postgres import PostgresDb  # noqa: PLC0415 - psycopg is slow to import
+
         if isinstance(mine, PostgresDb) and isinstance(theirs, PostgresDb):
             # A server process (pid, start time) serves one connection to one database:
             # if the other connection's server sees ours, in its own database, they are one.

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 from issuer import cjson
@@ -60,6 +61,15 @@ STEPS = (
     "log",
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_BUNDLE_FIELDS = frozenset(BUNDLE_FIELDS)
+_SIGNATURE_FIELDS = frozenset(SIGNATURE_FIELDS)
+_ALIAS_FIELDS = frozenset(("alias_kind", "alias_value", "created_at"))
+_DEFAULT_LOG = LogPolicy()  # frozen: one instance serves every run
+_FIXED = (
+    ("bundle_type", BUNDLE_TYPE),
+    ("bundle_version", BUNDLE_VERSION),
+    ("merge_version", MERGE_VERSION),
+)
 
 
 def _fail(step: str, reason: Reason, message: str) -> VerificationError:
@@ -140,7 +150,7 @@ class _Run:
     ) -> None:
         self.bundle = bundle
         self.keys = keys
-        self.log = log or LogPolicy()
+        self.log = log or _DEFAULT_LOG
         self.parsed = parsed  # the bundle came from cjson.loads: hashing may skip re-validation
         self.passed: list[str] = []
         self.receipts: list[Any] = []  # the record_created receipts step (6) verified
@@ -214,18 +224,13 @@ class _Run:
         b = self.bundle
         if not isinstance(b, dict):
             raise _fail("structure", Reason.MALFORMED, "a bundle is a JSON object")
-        if set(b) != set(BUNDLE_FIELDS):
+        if b.keys() != _BUNDLE_FIELDS:
             missing, extra = (
                 sorted(set(BUNDLE_FIELDS) - set(b)),
                 sorted(set(b) - set(BUNDLE_FIELDS)),
             )
             raise _fail("structure", Reason.MALFORMED, f"missing {missing}, unexpected {extra}")
-        fixed = {
-            "bundle_type": BUNDLE_TYPE,
-            "bundle_version": BUNDLE_VERSION,
-            "merge_version": MERGE_VERSION,
-        }
-        for name, value in fixed.items():
+        for name, value in _FIXED:
             if b[name] != value:
                 raise _fail(
                     "structure", Reason.MALFORMED, f"{name} is {b[name]!r:.80}, not {value!r}"
@@ -242,9 +247,9 @@ class _Run:
         for name in ("links", "state", "bundle_signature", "source"):
             if not isinstance(b[name], dict):
                 raise _fail("structure", Reason.MALFORMED, f"{name} must be an object")
-        if not all(isinstance(v, str) for v in b["links"].values()):
+        if not all(map(isinstance, b["links"].values(), repeat(str))):  # loops in C
             raise _fail("structure", Reason.MALFORMED, "links must map names to URLs")
-        if not all(isinstance(h, dict) for h in b["mirror_hints"]):
+        if not all(map(isinstance, b["mirror_hints"], repeat(dict))):
             raise _fail("structure", Reason.MALFORMED, "mirror_hints must be objects")
         try:
             return parse_seconds(b["built_at"])
@@ -256,8 +261,10 @@ class _Run:
         for alias in aliases:
             if (
                 not isinstance(alias, dict)
-                or set(alias) != {"alias_kind", "alias_value", "created_at"}
-                or not all(isinstance(v, str) for v in alias.values())
+                or alias.keys() != _ALIAS_FIELDS
+                or not isinstance(alias["alias_kind"], str)
+                or not isinstance(alias["alias_value"], str)
+                or not isinstance(alias["created_at"], str)
             ):
                 raise _fail("aliases", Reason.MALFORMED, f"malformed alias {alias!r:.80}")
             try:
@@ -362,7 +369,8 @@ class _Run:
     def _state(self, ours: dict[str, Any]) -> str:
         state = self.bundle["state"]
         claimed = state.get("state_sha256")
-        unhashed = {k: v for k, v in state.items() if k != "state_sha256"}
+        unhashed = dict(state)  # a copy without state_sha256, made in C
+        unhashed.pop("state_sha256", None)
         if claimed != self._sha256(unhashed).hex():
             raise _fail(
                 "state", Reason.STATE_SHA256_MISMATCH, "state_sha256 is not the hash of the state"
@@ -380,7 +388,7 @@ class _Run:
 
     def _signature(self) -> tuple[str, str]:
         sig = self.bundle["bundle_signature"]
-        if set(sig) != set(SIGNATURE_FIELDS):
+        if sig.keys() != _SIGNATURE_FIELDS:
             raise _fail("bundle_signature", Reason.MALFORMED, "bundle_signature fields differ")
         wrong = wrong_fixed_field(sig, SIGNED_MESSAGE)
         if wrong is not None:
@@ -390,7 +398,9 @@ class _Run:
             signature = decode_signature(sig["signature_b64"], "bundle_signature")
         except FormatError as e:
             raise _fail("bundle_signature", Reason.MALFORMED, e.message) from e
-        digest = self._sha256({k: v for k, v in self.bundle.items() if k != "bundle_signature"})
+        unsigned = dict(self.bundle)  # every field but the signature (step (1) checked them)
+        del unsigned["bundle_signature"]
+        digest = self._sha256(unsigned)
         if sig["bundle_sha256"] != digest.hex():
             raise _fail(
                 "bundle_signature",
