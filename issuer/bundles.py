@@ -12,6 +12,7 @@ time and memory in proportion to a bundle the registry could have built.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
@@ -128,6 +129,18 @@ def keys_named(
     return [k for k in keys if k.key_id in ids]
 
 
+def key_record(key: PublicKey) -> dict[str, Any]:
+    """``key.to_dict()``: a bundle's ``public_keys`` entry (a fresh dict; made once per key)."""
+    if key.unrecognized_fields:  # not part of the key's hash: not cached
+        return key.to_dict()
+    return dict(_key_record(key))
+
+
+@functools.lru_cache(maxsize=64)  # a registry signs with a handful of keys
+def _key_record(key: PublicKey) -> dict[str, Any]:
+    return key.to_dict()
+
+
 def sign_bundle(
     bundle: dict[str, Any], signer: Signer, signed_at: datetime, *, parsed: bool = False
 ) -> dict[str, Any]:
@@ -184,7 +197,7 @@ def build_bundle(
         "events": sorted(events, key=lambda e: (e["created_at"], e["event_id"])),
         "timestamp_proofs": list(timestamp_proofs or []),
         "mirror_hints": [mirror_hint(base_url, number.code)],
-        "public_keys": [k.to_dict() for k in keys_named(events, keys, extra=[signer.key_id])],
+        "public_keys": [key_record(k) for k in keys_named(events, keys, extra=[signer.key_id])],
         "merge_version": MERGE_VERSION,
         "built_at": format_seconds(built_at),
         "links": links_for(base_url, number.code),

@@ -58,7 +58,8 @@ from issuer.errors import Error, FormatError, NetworkError, UsageError, Verifica
 from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client, shown_url
 from issuer.keys import Signer, verifier_keys
 from issuer.keys.keyset import KeySet
-from issuer.merge import merge
+from issuer.merge import CheckedRecord, merge_explained
+from issuer.record import CanonicalRecord
 from issuer.registry import trusted_keys
 from issuer.store import PublishedRecord, PublishRow, Store, StoredCheckpoint
 from issuer.tlog import (
@@ -204,8 +205,8 @@ def publish(
             todo: list[PublishRow] = []
             for row in rows:
                 code = row.number.code
-                there = _complete(record_dir(outdir, code), _RECORD_FILES, run)
-                there &= _complete(_well_known_dir(outdir, code), _WELL_KNOWN_FILES, run)
+                there = _complete(run.record_dir(code), _RECORD_FILES, run)
+                there &= _complete(run.well_known_dir(code), _WELL_KNOWN_FILES, run)
                 current = row.state_sha256 is not None and row.settings_sha256 == settings_sha256
                 if force or not there or not current:
                     todo.append(row)
@@ -256,6 +257,18 @@ class _Run:
     checkpoint: StoredCheckpoint | None = None
     nodes: NodeReader | None = None
     made_dirs: set[str] = field(default_factory=set)  # created (or found) in this run
+
+    def __post_init__(self) -> None:
+        # Paths as strings: four files a record, and pathlib's parsing costs more than a write.
+        self.root = os.fspath(self.outdir)
+
+    def record_dir(self, code: str) -> str:
+        """``OUTDIR/pith/CODE``, as a string (:func:`record_dir`)."""
+        return f"{self.root}/pith/{code}"
+
+    def well_known_dir(self, code: str) -> str:
+        """``OUTDIR/.well-known/pith/CODE``, as a string."""
+        return f"{self.root}/.well-known/pith/{code}"
 
     def write_log(self, origin: str) -> StoredCheckpoint:
         """Sign a checkpoint of the whole log and write its new tiles; the checkpoint file waits.
@@ -346,11 +359,22 @@ class _Run:
                 return "gone from the registry"
             mark = self.store.events_mark(row_id)  # before the events: see mark_published
             events = self.store.events(pith_number)
-            # The registry's events come from cjson.loads: not walked again.
-            state = merge(pith_number, events, issued.aliases, self.keys, parsed=True)
+            aliases = issued.aliases  # recomputed on every access: once here
+            # The registry's events come from cjson.loads: not walked again. The store has
+            # parsed the record and derived its number already; the merge compares the
+            # record_created record with it instead of parsing and deriving it again (it
+            # still verifies the receipt and every signature).
+            state = merge_explained(
+                pith_number,
+                events,
+                aliases,
+                self.keys,
+                parsed=True,
+                checked=_checked(issued.record, pith_number),
+            )[0]
             bundle = build_bundle(
                 issued.record,
-                issued.aliases,
+                aliases,
                 events,
                 self.keys,
                 self.signer,
@@ -363,11 +387,10 @@ class _Run:
             return e.message
         paper = paper_from_state(state, issued.title)
         code = issued.number.code
-        # Paths as strings: four files a record, and pathlib's parsing costs more than a write.
-        where = os.fspath(record_dir(self.outdir, code))
+        where = self.record_dir(code)
         data = cjson.dumps_parsed(bundle) + b"\n"
         self.write(f"{where}/bundle.json", data)
-        self.write(f"{os.fspath(_well_known_dir(self.outdir, code))}/bundle.json", data)
+        self.write(f"{self.well_known_dir(code)}/bundle.json", data)
         self.write(f"{where}/index.html", resolver_page(bundle, paper).encode())
         self.write(f"{where}/state.json", cjson.dumps_parsed(bundle["state"]) + b"\n")
         self.summary.written += 1
@@ -491,11 +514,15 @@ def _open_tree(store: Store, outdir: Path, settings: dict[str, Any]) -> str:
     return tree_id
 
 
-def _well_known_dir(outdir: Path, code: str) -> Path:
-    return outdir / ".well-known" / "pith" / code
+def _checked(record: CanonicalRecord, pith_number: str) -> CheckedRecord:
+    """What the store established of a record it returned: its bytes parse as it, and derive it.
+
+    No receipt is listed: the merge verifies the ``record_created`` receipt itself.
+    """
+    return CheckedRecord(cjson.dumps_parsed(record.to_dict()), record, pith_number, ())
 
 
-def _complete(directory: Path, names: frozenset[str], run: _Run) -> bool:
+def _complete(directory: str, names: frozenset[str], run: _Run) -> bool:
     """Whether ``directory`` holds every one of ``names``; removes stale temporary files there.
 
     Only one run writes a tree at a time (the lock), so any temporary file is
@@ -505,13 +532,13 @@ def _complete(directory: Path, names: frozenset[str], run: _Run) -> bool:
         entries = os.listdir(directory)
     except OSError:
         return False
-    run.made_dirs.add(os.fspath(directory))  # it is there: writing into it makes it no more
+    run.made_dirs.add(directory)  # it is there: writing into it makes it no more
     complete = names.issubset(entries)
     if len(entries) != len(names) or not complete:
         for name in entries:
             if _TMP_RE.fullmatch(name):
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(directory / name)
+                    os.unlink(f"{directory}/{name}")
                 run.summary.stale_removed += 1
     return complete
 
