@@ -10,6 +10,7 @@ is HTML-escaped here, in one place.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,14 @@ def paper_from_state(state: dict[str, Any], issued_title: str | None = None) -> 
     return Paper(title if title is not None else issued_title, authors)
 
 
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _escape(text: str) -> str:
+    """``html.escape(text)``; most values (hashes, ids, times) have nothing to escape."""
+    return html.escape(text) if _SPECIAL.search(text) else text
+
+
 def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else None
 
@@ -81,7 +90,7 @@ def _head(title: str, extra: str = "") -> str:
 
 def resolver_page(bundle: dict[str, Any], paper: Paper) -> str:
     """The page of one record: paper, record, aliases, events and how to verify it."""
-    e = html.escape
+    e = _escape
     number = bundle["pith_number"]
     record = bundle["canonical_record"]
     base = bundle["mirror_hints"][0]["base_url"]
