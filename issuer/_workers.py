@@ -3,7 +3,9 @@
 Issuance and re-issuance spread their work over processes that each hold
 the signing seed. Workers are spawned, not forked, so they inherit no open
 database handle; they get the key id and seed over the pool's pipe, and
-each exits when the process that started it dies, even by SIGKILL.
+each exits when the process that started it dies, even by SIGKILL. They do
+not import the parent's main module (only :mod:`issuer` functions run in
+them), which was most of a worker's start-up.
 
 They do not get the operator's secrets either: the environment a worker
 starts with is the parent's without ``PITH_KEY_PASSPHRASE``,
@@ -64,6 +66,21 @@ def _spawn(path: str, args: list[str], passfds: list[int]) -> int:
             os.set_inheritable(fd, False)
 
 
+def worker_preparation(name: str) -> dict[str, Any]:
+    """What a spawned worker sets up before it runs: spawn's, without the parent's main module.
+
+    Spawn has a child import the parent's ``__main__`` (the ``pith`` command
+    line with its CLI, or a benchmark script) so that functions defined there
+    can be found. A signing worker runs only :mod:`issuer` functions, named by
+    module, and importing the main module cost each worker most of its start-up
+    (about half a second of CPU): it is left out.
+    """
+    data: dict[str, Any] = spawn.get_preparation_data(name)
+    data.pop("init_main_from_path", None)
+    data.pop("init_main_from_name", None)
+    return data
+
+
 def _close_fds(*fds: int) -> None:
     for fd in fds:
         os.close(fd)
@@ -79,7 +96,7 @@ class _Popen(popen_spawn_posix.Popen):
         if tracker_fd is None:  # pragma: no cover - getfd() starts the tracker first
             raise OSError("multiprocessing's resource tracker did not start")
         self._fds.append(tracker_fd)
-        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data = worker_preparation(process_obj._name)
         fp = io.BytesIO()
         context.set_spawning_popen(self)
         try:
