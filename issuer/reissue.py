@@ -34,7 +34,7 @@ from issuer.errors import StoreError
 from issuer.events import sign_event
 from issuer.keys import SeedSigner, Signer
 from issuer.receipts import reissue_receipt
-from issuer.store import EventRow, ReceiptRow, ResignBatch, Store, with_receipt
+from issuer.store import EventRow, ReceiptRow, ResignBatch, Store, loaded, with_receipt
 
 BATCH = 1000
 
@@ -89,9 +89,10 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
         FormatError: a stored receipt or event is malformed.
     """
     done = Resigned()
-    for record in batch.objects():
+    # Compact rows come as objects, not as JSON to parse back (ResignBatch.parsed).
+    for record in batch.parsed():
         context = record.context
-        receipt = cjson.loads(record.receipt)
+        receipt = loaded(record.receipt)
         if _is_current(receipt, signer):
             done.receipts_current += 1
             resigned = False
@@ -104,7 +105,7 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
             context = with_receipt(context, new_json)  # what its events now rebuild from
             resigned = True
         for row_id, body, kept in record.events:
-            event = cjson.loads(body)
+            event = loaded(body)
             if _is_current(event["signature"], signer):
                 done.events_current += 1
                 continue

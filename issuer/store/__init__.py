@@ -32,7 +32,7 @@ from issuer.store._rows import (
 from issuer.store._schema import SCHEMA_VERSION, TABLES, Table
 from issuer.store._sql import SqlStore
 from issuer.store._sql_aliases import SHORT_KINDS
-from issuer.store._sql_reissue import ResignBatch, with_receipt
+from issuer.store._sql_reissue import ResignBatch, loaded, with_receipt
 from issuer.store._sqlite import SqliteDb
 from issuer.store._url import SCHEMES, RegistryUrl, parse_registry_url, redact
 from issuer.tlog import StoredCheckpoint
@@ -62,6 +62,7 @@ __all__ = [
     "Table",
     "default_registry",
     "issued_rows",
+    "loaded",
     "open_store",
     "parse_registry_url",
     "redact",

@@ -193,24 +193,27 @@ def _key(keys: Keys, key_id: str) -> PublicKey:
 
 def record_bytes(source_id: str, version: int, row: RecordRow) -> bytes:
     """The canonical record's JSON, rebuilt from its row (or its fallback column)."""
-    title, abstract, primary, cross, license_url, submitted, full = row
-    if full is not None:
-        return bytes(full)
+    if row[6] is not None:
+        return bytes(row[6])
+    return cjson.dumps_parsed(record_object(source_id, version, row))
+
+
+def record_object(source_id: str, version: int, row: RecordRow) -> dict[str, Any]:
+    """The canonical record a compact row holds, as an object: what :func:`record_bytes` writes."""
+    title, abstract, primary, cross, license_url, submitted, _ = row
     assert title is not None and abstract is not None and submitted is not None  # noqa: S101 - schema invariant
-    return cjson.dumps_parsed(
-        {
-            "metadata": {
-                "abstract_canon_sha256": bytes(abstract).hex(),
-                "cross_cats_sorted": cross.split(" ") if cross else [],
-                "license": license_url,
-                "primary_cat": primary,
-                "submitted_at": format_seconds(_EPOCH + submitted * _SECOND),
-                "title_canon_sha256": bytes(title).hex(),
-            },
-            "schema_version": RECORD_SCHEMA_VERSION,
-            "source": {"id": source_id, "kind": SOURCE_KIND_ARXIV, "version": version},
-        }
-    )
+    return {
+        "metadata": {
+            "abstract_canon_sha256": bytes(abstract).hex(),
+            "cross_cats_sorted": cross.split(" ") if cross else [],
+            "license": license_url,
+            "primary_cat": primary,
+            "submitted_at": format_seconds(_EPOCH + submitted * _SECOND),
+            "title_canon_sha256": bytes(title).hex(),
+        },
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "source": {"id": source_id, "kind": SOURCE_KIND_ARXIV, "version": version},
+    }
 
 
 def record_candidate(record: CanonicalRecord) -> RecordRow:
@@ -260,28 +263,37 @@ def receipt_bytes(canonical_sha256: str, key_id: str, row: ReceiptRow, keys: Key
     Raises:
         StoreError: the row names a key that ``keys_used`` does not hold.
     """
-    signature, signed_at, first, last, builder, full = row
-    if full is not None:
-        return bytes(full)
+    if row[5] is not None:
+        return bytes(row[5])
+    return cjson.dumps_parsed(receipt_object(canonical_sha256, key_id, row, keys))
+
+
+def receipt_object(
+    canonical_sha256: str, key_id: str, row: ReceiptRow, keys: Keys
+) -> dict[str, Any]:
+    """The receipt a compact row holds, as an object: what :func:`receipt_bytes` writes.
+
+    Raises:
+        StoreError: the row names a key that ``keys_used`` does not hold.
+    """
+    signature, signed_at, first, last, builder, _ = row
     assert signature is not None and signed_at is not None and builder is not None  # noqa: S101 - schema invariant
     stamp = wire_micros(signed_at)
-    return cjson.dumps_parsed(
-        {
-            "algorithm": ALGORITHM,
-            "builder_version": builder,
-            "canonical_sha256": canonical_sha256,
-            "first_computed_at": stamp if first is None else wire_micros(first),
-            "key_id": key_id,
-            "kind": KIND,
-            "last_reissued_at": stamp if last is None else wire_micros(last),
-            "public_key_fingerprint": _fingerprint(_key(keys, key_id).raw),
-            "receipt_version": RECEIPT_VERSION,
-            "signature_b64": _signature(bytes(signature)),
-            "signature_status": SIGNATURE_STATUS,
-            "signed_at": stamp,
-            "signed_message": RECEIPT_SIGNED_MESSAGE,
-        }
-    )
+    return {
+        "algorithm": ALGORITHM,
+        "builder_version": builder,
+        "canonical_sha256": canonical_sha256,
+        "first_computed_at": stamp if first is None else wire_micros(first),
+        "key_id": key_id,
+        "kind": KIND,
+        "last_reissued_at": stamp if last is None else wire_micros(last),
+        "public_key_fingerprint": _fingerprint(_key(keys, key_id).raw),
+        "receipt_version": RECEIPT_VERSION,
+        "signature_b64": _signature(bytes(signature)),
+        "signature_status": SIGNATURE_STATUS,
+        "signed_at": stamp,
+        "signed_message": RECEIPT_SIGNED_MESSAGE,
+    }
 
 
 def receipt_candidate(receipt: dict[str, Any], receipt_json: bytes) -> ReceiptRow:
@@ -371,44 +383,53 @@ def event_bytes(row: EventRow, context: RecordContext, keys: Keys) -> bytes:
     Raises:
         StoreError: the row names a key that ``keys_used`` does not hold.
     """
+    if row[10] is not None:
+        return bytes(row[10])
+    head, tail = event_halves(row, context, keys)
+    body = record_payload(context) if row[9] is None else bytes(row[9])
+    # Canonical key order puts "payload" between "event_type" and "prev_event": the two
+    # halves are serialized apart and the payload's canonical bytes spliced between them.
+    head_json, tail_json = cjson.dumps_parsed(head), cjson.dumps_parsed(tail)
+    return b"".join((head_json[:-1], b',"payload":', body, b",", tail_json[1:]))
+
+
+def event_halves(
+    row: EventRow, context: RecordContext, keys: Keys
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An event's fields before ``payload`` in canonical order, and after it (a compact row).
+
+    Raises:
+        StoreError: the row names a key that ``keys_used`` does not hold.
+    """
     event_id, target, event_type, prev, created_at, signature, signed_at, key_id = row[:8]
-    signer_key_id, payload, full = row[8:]
-    if full is not None:
-        return bytes(full)
+    signer_key_id = row[8]
     assert signature is not None and signed_at is not None and key_id is not None  # noqa: S101 - schema invariant
     key = _key(keys, key_id)
     signer = key if signer_key_id is None else _key(keys, signer_key_id)
-    body = record_payload(context) if payload is None else bytes(payload)
-    # Canonical key order puts "payload" between "event_type" and "prev_event": the two
-    # halves are serialized apart and the payload's canonical bytes spliced between them.
-    head = cjson.dumps_parsed(
-        {
-            "content_sha256": event_id.removeprefix(EVENT_ID_PREFIX),
-            "created_at": created_at,
-            "event_id": event_id,
-            "event_type": event_type,
-        }
-    )
-    tail = cjson.dumps_parsed(
-        {
-            "prev_event": prev or None,
-            "schema_version": EVENT_SCHEMA_VERSION,
-            "signature": {
-                "algorithm": ALGORITHM,
-                "key_id": key_id,
-                "public_key_fingerprint": _fingerprint(key.raw),
-                "signature_b64": _signature(bytes(signature)),
-                "signature_status": SIGNATURE_STATUS,
-                "signed_at": wire_micros(signed_at),
-                "signed_message": EVENT_SIGNED_MESSAGE,
-            },
-            "signer": signer.signer_dict(),
-            "subject_pith_number": context.pith_number,
-            "supersedes": [],
-            "target": target,
-        }
-    )
-    return b"".join((head[:-1], b',"payload":', body, b",", tail[1:]))
+    head: dict[str, Any] = {
+        "content_sha256": event_id.removeprefix(EVENT_ID_PREFIX),
+        "created_at": created_at,
+        "event_id": event_id,
+        "event_type": event_type,
+    }
+    tail: dict[str, Any] = {
+        "prev_event": prev or None,
+        "schema_version": EVENT_SCHEMA_VERSION,
+        "signature": {
+            "algorithm": ALGORITHM,
+            "key_id": key_id,
+            "public_key_fingerprint": _fingerprint(key.raw),
+            "signature_b64": _signature(bytes(signature)),
+            "signature_status": SIGNATURE_STATUS,
+            "signed_at": wire_micros(signed_at),
+            "signed_message": EVENT_SIGNED_MESSAGE,
+        },
+        "signer": signer.signer_dict(),
+        "subject_pith_number": context.pith_number,
+        "supersedes": [],
+        "target": target,
+    }
+    return head, tail
 
 
 def event_candidate(event: dict[str, Any], event_json: bytes) -> EventRow:
