@@ -54,8 +54,14 @@ from issuer.store._sql_rows import (
 _StoredRecord = tuple[int, tuple[Any, ...], list[tuple[int, EventRow]]]
 
 
+#: Value types a driver returns that pickle as they are (SQLite's, and most of PostgreSQL's).
+_PLAIN = frozenset({bytes, str, int, float, bool, type(None)})
+
+
 def _plain(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """A row with ``bytes`` for any buffer the driver returned, so that it pickles."""
+    if _PLAIN.issuperset(map(type, row)):  # the common case, checked without a Python loop
+        return row
     return tuple(bytes(v) if isinstance(v, memoryview | bytearray) else v for v in row)
 
 

@@ -22,7 +22,7 @@ from issuer.pipeline import Issuer
 from issuer.reissue import resign
 from issuer.store import ResignBatch, loaded, open_store
 from issuer.store._compact import RECEIPT_COLUMNS, RECORD_COLUMNS, record_payload
-from issuer.store._sql_reissue import ResignParsed, with_receipt
+from issuer.store._sql_reissue import ResignParsed, _plain, with_receipt
 from tests import factory
 
 OLD, NEW = factory.signer(1), factory.signer(2)
@@ -215,3 +215,20 @@ def test_the_batch_fixture_is_compact(batch: ResignBatch) -> None:
         assert context_row[_RECEIPT - 1] is None  # record_json: compact
         assert context_row[-1] is None  # receipt_json: compact
         assert all(e[10] is None for _, e in events)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        (1, "a", b"b", None, 2.5, True),
+        (1, memoryview(b"sig"), b"b"),
+        (bytearray(b"x"), "a"),
+        (),
+    ],
+    ids=["plain values", "a memoryview", "a bytearray", "empty"],
+)
+def test_rows_sent_to_workers_hold_bytes_for_every_buffer(row: tuple[Any, ...]) -> None:
+    plain = _plain(row)
+    assert plain == tuple(bytes(v) if isinstance(v, memoryview | bytearray) else v for v in row)
+    assert all(type(v) is not memoryview and type(v) is not bytearray for v in plain)
+    assert type(plain) is tuple
