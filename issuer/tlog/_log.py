@@ -587,7 +587,11 @@ class CachedNodes:
         tree's right edge, each a fold of up to 63 nodes: kept beside the nodes
         (the same limit), so they are folded once.
         """
-        if (end - start) & (end - start - 1) == 0:  # complete (a power of two): one node
+        width = end - start
+        if width & (width - 1) == 0:  # complete (a power of two): one node
+            if width and start & (width - 1) == 0:  # aligned, as every proof's range is
+                level = width.bit_length() - 1
+                return self.node(level, start >> level)
             return subtree_hash(self, start, end)
         key = (-start - 1, end)  # apart from the nodes' (level, index) keys
         found = self._cache.get(key)
