@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -77,16 +76,6 @@ def fingerprint_b32(raw: bytes) -> str:
     return base64.b32encode(hashlib.sha256(raw).digest()).decode("ascii")[:26]
 
 
-@functools.lru_cache(maxsize=256)
-def _key_fingerprint(raw: bytes) -> str:
-    """:func:`fingerprint_hex` of a checked 32-byte key, hashed once per key.
-
-    Every event, receipt and bundle names its key's fingerprint, and checking
-    one asks for it again: a process meets a handful of keys.
-    """
-    return fingerprint_hex(raw)
-
-
 @dataclass(frozen=True)
 class PublicKey:
     """One published Ed25519 key.
@@ -122,7 +111,7 @@ class PublicKey:
     @property
     def fingerprint(self) -> str:
         """``public_key_fingerprint``: hex of the first 16 bytes of SHA-256(raw key)."""
-        return _key_fingerprint(self.raw)
+        return fingerprint_hex(self.raw)
 
     @property
     def rotates(self) -> datetime | None:
