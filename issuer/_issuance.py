@@ -22,7 +22,7 @@ under its lock, stays the authority (another issuer may write meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,7 +49,7 @@ from issuer.store import CheckedRecord, NewRecord, issued_rows
 #: arXiv id → {version: canonical_sha256} issued, for each id the registry was asked about.
 Known = Mapping[str, Mapping[int, str]]
 #: Records read (or found, for OAI-PMH) by the issuing process, in input order.
-Batch = list[SourceMetadata | RawRecord]
+Batch = Sequence[SourceMetadata | RawRecord]
 
 
 @dataclass(frozen=True)

@@ -287,7 +287,7 @@ class Issuer:
             return
         self._counting = counting = _Counting(stream)
         self._reported = 0
-        batch: Batch = []
+        batch: list[SourceMetadata | RawRecord] = []
         name = "<stdin>" if path == "-" else path
         try:
             # A damaged gzip file issues nothing. Checked here: read_blocks cannot, since

@@ -22,7 +22,17 @@ from hypothesis import strategies as st
 
 from issuer.errors import FormatError, SourceError, UnreadableInputError
 from issuer.record import CanonicalRecord
-from issuer.sources import Item, Refusal, SourceMetadata, _oai, _snapshot, read, read_stream
+from issuer.sources import (
+    Item,
+    RawRecord,
+    Refusal,
+    SourceMetadata,
+    _oai,
+    _snapshot,
+    read,
+    read_blocks,
+    read_stream,
+)
 from tests import factory
 from tests.unit.sources.test_readers import OAI_HEAD, OAI_TAIL, _Generated, _raw_record
 
@@ -369,7 +379,7 @@ def test_elements_outside_records_are_freed() -> None:
     calls: list[int] = []
     original = _oai._Page.end
 
-    def spy(page: _oai._Page, elem: object) -> Item | None:
+    def spy(page: _oai._Page, elem: object) -> Item | RawRecord | None:
         calls.append(1)
         if len(calls) % 1000 == 0:  # counting the tree at every element would be quadratic
             root = elem.getroottree().getroot()  # type: ignore[attr-defined]
@@ -384,6 +394,39 @@ def test_elements_outside_records_are_freed() -> None:
         items = list(read_stream(io.BufferedReader(doc), "junk.xml"))
     assert _kinds(items) == ["SourceMetadata"]
     # What the parser has read ahead (one buffer) is in the tree; nothing else stays.
+    assert max(seen) < 10_000, max(seen)
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["read here", "found for a worker"])
+def test_an_oversized_record_is_freed_as_it_is_read(
+    raw: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the limit, a record's elements are freed as they end: the tree stays small."""
+    monkeypatch.setattr(_oai, "MAX_RECORD_ELEMENTS", 500)
+    seen: list[int] = []
+    calls: list[int] = []
+    original = _oai._Page.inner
+
+    def spy(page: _oai._Page, elem: object) -> None:
+        calls.append(1)
+        if len(calls) % 1000 == 0:
+            root = elem.getroottree().getroot()  # type: ignore[attr-defined]
+            seen.append(sum(1 for _ in root.iter()))
+        original(page, elem)  # type: ignore[arg-type]
+
+    record = _raw_record(json.loads(_line(1)))
+    at = record.index(b"<title")
+    doc = _Generated(
+        OAI_HEAD + record[:at],
+        b"<junk><a/>x</junk>\n",
+        100_000,
+        record[at:] + _raw_record(json.loads(_line(2))) + OAI_TAIL,
+    )
+    monkeypatch.setattr(_oai._Page, "inner", spy)
+    stream = io.BufferedReader(doc)
+    items = list(read_blocks(stream, "big.xml", 10) if raw else read_stream(stream, "big.xml"))
+    assert [type(i) for i in items] == [Refusal, RawRecord if raw else SourceMetadata]
+    assert len(calls) > 200_000
     assert max(seen) < 10_000, max(seen)
 
 
