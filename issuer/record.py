@@ -69,8 +69,12 @@ _CHECKED = "_checked_json"
 def canon_text(text: str) -> str:
     """Canonical form of a title or abstract: NFC, lower case, whitespace runs → one space, trimmed.
 
-    TeX markup is kept as it is: the registry hashes arXiv's raw text.
+    TeX markup is kept as it is: the registry hashes arXiv's raw text. ASCII
+    text (most of arXiv's) is its own NFC form, so it skips the normalizer
+    (``tests/unit/test_canon_text.py`` pins both ways equal).
     """
+    if text.isascii():
+        return " ".join(text.lower().split())
     return " ".join(unicodedata.normalize("NFC", text).lower().split())
 
 
@@ -110,17 +114,23 @@ class CanonicalRecord:
 
         The fields are checked with the same grammar :meth:`from_dict` (and so
         the verifier) applies, so a record that would not verify is never built.
+        A ``meta`` that a reader checked with that grammar already
+        (:attr:`SourceMetadata.is_checked`) is not checked twice.
 
         Raises:
             FormatError: if a field is outside the source grammar.
         """
-        categories = check_source(
-            meta.arxiv_id,
-            version=meta.version,
-            categories=meta.categories,
-            license_url=meta.license,
-            submitted=meta.submitted_at,
-            texts={"title": meta.title, "abstract": meta.abstract},
+        categories = (
+            meta.categories
+            if meta.is_checked
+            else check_source(
+                meta.arxiv_id,
+                version=meta.version,
+                categories=meta.categories,
+                license_url=meta.license,
+                submitted=meta.submitted_at,
+                texts={"title": meta.title, "abstract": meta.abstract},
+            )
         )
         primary = categories[0]
         cross = tuple(sorted(set(categories[1:]) - {primary}))

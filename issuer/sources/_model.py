@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,6 +38,20 @@ class SourceMetadata:
     dois: tuple[str, ...]
     source_format: str
     location: str
+
+    @property
+    def is_checked(self) -> bool:
+        """Whether :func:`checked` passed this very object (the source grammar holds).
+
+        A copy (``dataclasses.replace``, the constructor, a pickle) is not
+        marked, so :meth:`issuer.record.CanonicalRecord.from_source` checks it again.
+        """
+        return _checked.get(id(self)) is self
+
+
+# The objects checked() passed, by identity (equal fields are not enough: the mark is
+# for that object); an entry goes when its object does, so an id is never mistaken.
+_checked: weakref.WeakValueDictionary[int, SourceMetadata] = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,7 @@ def checked(meta: SourceMetadata, now: datetime | None = None) -> SourceMetadata
         raise RefuseRecordError(
             f"v1 submission time {meta.submitted_at.isoformat()} is in the future"
         )
+    _checked[id(meta)] = meta
     return meta
 
 

@@ -1,0 +1,101 @@
+"""``canon_text``'s ASCII path, and the source grammar checked once per record (#14).
+
+``canon_text`` skips the NFC normalizer for ASCII text; it must equal the
+full normalization (NFC, lower case, whitespace runs to one space, trimmed)
+on every text. ``CanonicalRecord.from_source`` skips the grammar for a
+``SourceMetadata`` that a reader's ``checked`` passed, and only for that one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from issuer.errors import FormatError
+from issuer.record import CanonicalRecord, canon_text
+from issuer.sources import SourceMetadata
+from issuer.sources._model import checked
+
+
+def _full(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+
+
+# Every character str.split() splits on in ASCII (the \x1c-\x1f separators too), and others.
+_ASCII_TEXT = st.text(
+    st.sampled_from([*" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f", "a", "Z", "$", "\\", "{", "0", "\x00"]),
+    max_size=40,
+)
+_NON_ASCII = "\u00a0\u0085\u2028\u3000\u00c5\u212b\u0130\u1e9e\u0041\u030a\u03a3\ufb03"
+
+
+@given(_ASCII_TEXT)
+def test_ascii_text(text: str) -> None:
+    assert canon_text(text) == _full(text)
+
+
+@given(st.text(st.sampled_from([*_NON_ASCII, " ", "a", "\n", "A"]), max_size=30))
+def test_non_ascii_text(text: str) -> None:
+    assert canon_text(text) == _full(text)
+
+
+@given(st.text())
+def test_any_text(text: str) -> None:
+    assert canon_text(text) == _full(text)
+
+
+def test_examples() -> None:
+    assert canon_text("  Quantum\n  FIELD\ttheory\x1c ") == "quantum field theory"
+    assert canon_text("A\u030a\u00a0B") == "\u00e5 b"  # NFC composes, NBSP splits
+
+
+def _meta(**changes: object) -> SourceMetadata:
+    meta = SourceMetadata(
+        arxiv_id="0704.0001",
+        version=2,
+        title="A title",
+        abstract="An abstract",
+        categories=("hep-ph", "hep-th"),
+        license=None,
+        submitted_at=datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC),
+        dois=(),
+        source_format="snapshot",
+        location="x:1",
+    )
+    return dataclasses.replace(meta, **changes)  # type: ignore[arg-type]
+
+
+def test_checked_meta_is_marked() -> None:
+    meta = _meta()
+    assert not meta.is_checked
+    marked = checked(meta)
+    assert marked is meta
+    assert marked.is_checked
+    assert CanonicalRecord.from_source(marked) == CanonicalRecord.from_source(_meta())
+    assert not dataclasses.replace(marked).is_checked
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"categories": ("not a category",)},
+        {"categories": ()},
+        {"arxiv_id": "0704.1"},
+        {"version": 0},
+        {"license": ""},
+        {"title": "\ud800"},
+    ],
+    ids=repr,
+)
+def test_unchecked_or_copied_meta_is_checked_again(changes: dict[str, object]) -> None:
+    """A copy of a checked record is not marked: from_source checks its grammar again."""
+    marked = checked(_meta())
+    bad = dataclasses.replace(marked, **changes)  # type: ignore[arg-type]
+    assert not bad.is_checked
+    with pytest.raises(FormatError):
+        CanonicalRecord.from_source(bad)
