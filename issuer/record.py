@@ -69,13 +69,24 @@ _CHECKED = "_checked_json"
 def canon_text(text: str) -> str:
     """Canonical form of a title or abstract: NFC, lower case, whitespace runs → one space, trimmed.
 
-    TeX markup is kept as it is: the registry hashes arXiv's raw text. ASCII
-    text (most of arXiv's) is its own NFC form, so it skips the normalizer
-    (``tests/unit/test_canon_text.py`` pins both ways equal).
+    TeX markup is kept as it is: the registry hashes arXiv's raw text. Text
+    of Latin-1 characters only (most of arXiv's: ASCII, with the odd accented
+    letter) is its own NFC form (no character below U+0300 decomposes or
+    composes under NFC), and its lower case is Latin-1 too, one character for
+    one: it is lowered by a byte table rather than character by character
+    (``tests/unit/test_canon_text.py`` pins every way equal to the full one).
     """
     if text.isascii():
         return " ".join(text.lower().split())
-    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+    try:
+        latin = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return " ".join(unicodedata.normalize("NFC", text).lower().split())
+    return " ".join(latin.translate(_LATIN1_LOWER).decode("latin-1").split())
+
+
+# str.lower of each Latin-1 character, as a byte (each is one Latin-1 character).
+_LATIN1_LOWER = bytes(ord(chr(code).lower()) for code in range(256))
 
 
 def text_sha256(text: str) -> str:

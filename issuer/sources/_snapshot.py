@@ -1,4 +1,4 @@
-r"""The JSON-lines metadata snapshot (``arxiv-metadata-oai-snapshot.json``) → SourceMetadata.
+"""The JSON-lines metadata snapshot (``arxiv-metadata-oai-snapshot.json``) → SourceMetadata.
 
 One JSON object per line, read line by line in constant memory. A line that
 is not a usable record is refused with its line number and the rest goes on.
@@ -16,23 +16,6 @@ Each line is parsed strictly, so that no two parsers can read it differently:
   caller, :func:`issuer.sources.read_stream`, does that); anywhere else it
   makes the line invalid JSON. JSON lines are UTF-8: other encodings are
   refused as a whole.
-
-Fast path of :func:`loads_line`. orjson parses the line, and the value is
-returned if that proves it is what the strict parser (the standard library's
-scanner with the hooks above) returns; on any doubt the strict parser reads
-the line, and it alone words refusals:
-
-- orjson refuses invalid UTF-8, lone surrogates (escaped or not), ``NaN``,
-  ``Infinity``, control characters in strings and trailing data, as the
-  strict path does; anything orjson refuses goes to the strict parser;
-- numbers: orjson reads integers past 64 bits as floats, so a value holding
-  any number at all is left to the strict parser (snapshot lines have none);
-- depth: more than :data:`_FAST_CONTAINERS` arrays and objects in all;
-- duplicate keys (orjson keeps the last): outside strings a valid line has one
-  colon per object member, so the line holds as many colons as orjson's
-  rewrite of the value (one per member it kept, plus those in its strings)
-  only if no member was dropped, provided no colon is spelled as an escape
-  (``\u003a``: a line with ``\u003`` anywhere goes to the strict parser).
 """
 
 from __future__ import annotations
@@ -40,10 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from itertools import chain
 from typing import IO, Any, NoReturn
-
-import orjson
 
 from issuer.cjson import duplicate_key
 from issuer.identifiers import ARXIV_ID_RE, MAX_VERSION, shown
@@ -112,62 +92,12 @@ _decoder = json.JSONDecoder(
 )
 
 
-#: Private switch for the differential tests: False sends every line to the strict parser.
-_FAST = True
-#: Most arrays and objects a line may hold for the fast path (snapshot lines: a few).
-_FAST_CONTAINERS = 128
-_DOUBT = object()  # the fast path's "ask the strict parser"
-_PLAIN = frozenset((str, type(None), bool, dict, list))
-_CONTAINERS = (dict, list)
-
-
-def _no_numbers(value: Any) -> bool:
-    """Whether ``value`` (as orjson parsed it) holds only strings, null, booleans and containers."""
-    level = [value]
-    while level:
-        kinds = set(map(type, level))
-        if not kinds <= _PLAIN:
-            return False
-        if dict not in kinds and list not in kinds:
-            return True
-        level = list(
-            chain.from_iterable(
-                item.values() if type(item) is dict else item
-                for item in level
-                if type(item) in _CONTAINERS
-            )
-        )
-    return True
-
-
-def _loads_fast(line: bytes) -> Any:
-    """The value of ``line`` when orjson's parse is provably the strict one, else ``_DOUBT``."""
-    if b"\\u003" in line:  # perhaps a colon spelled as an escape: the count below needs none
-        return _DOUBT
-    try:
-        value = orjson.loads(line)
-        out = orjson.dumps(value)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return _DOUBT
-    if (
-        out.count(b"[") + out.count(b"{") > _FAST_CONTAINERS
-        or line.count(b":") != out.count(b":")
-        or not _no_numbers(value)
-    ):
-        return _DOUBT
-    return value
-
-
 def loads_line(line: bytes) -> Any:
     """Decode one snapshot line strictly (see the module docstring).
 
     Raises:
         RefuseRecordError: with the reason the line is refused.
     """
-    if _FAST:
-        value = _loads_fast(line)
-        if value is not _DOUBT:
-            return value
     try:
         return _decoder.decode(line.decode("utf-8"))
     except UnicodeDecodeError as e:

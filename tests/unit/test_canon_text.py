@@ -1,6 +1,7 @@
-"""``canon_text``'s ASCII path, and the source grammar checked once per record (#14).
+"""``canon_text``'s Latin-1 paths, and the source grammar checked once per record (#14).
 
-``canon_text`` skips the NFC normalizer for ASCII text; it must equal the
+``canon_text`` skips the NFC normalizer for ASCII and Latin-1 text, and
+lowers Latin-1 by a byte table; it must equal the
 full normalization (NFC, lower case, whitespace runs to one space, trimmed)
 on every text. ``CanonicalRecord.from_source`` skips the grammar for a
 ``SourceMetadata`` that a reader's ``checked`` passed, and only for that one.
@@ -44,6 +45,19 @@ def test_non_ascii_text(text: str) -> None:
     assert canon_text(text) == _full(text)
 
 
+@given(st.text(st.characters(max_codepoint=0xFF), max_size=40))
+def test_latin1_text(text: str) -> None:
+    assert canon_text(text) == _full(text)
+
+
+def test_every_latin1_character() -> None:
+    for code in range(256):
+        text = f"Ab{chr(code)}\u00c9 {chr(code)}x"
+        assert canon_text(text) == _full(text), hex(code)
+        assert len(chr(code).lower()) == 1
+        assert unicodedata.is_normalized("NFC", chr(code))
+
+
 @given(st.text())
 def test_any_text(text: str) -> None:
     assert canon_text(text) == _full(text)
@@ -52,6 +66,8 @@ def test_any_text(text: str) -> None:
 def test_examples() -> None:
     assert canon_text("  Quantum\n  FIELD\ttheory\x1c ") == "quantum field theory"
     assert canon_text("A\u030a\u00a0B") == "\u00e5 b"  # NFC composes, NBSP splits
+    mixed = "\u00dcBER\u0085na\u00cfve\u00a0\u00df\u00b5"
+    assert canon_text(mixed) == "\u00fcber na\u00efve \u00df\u00b5"
 
 
 def _meta(**changes: object) -> SourceMetadata:
