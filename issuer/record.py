@@ -145,7 +145,7 @@ class CanonicalRecord:
         )
         primary = categories[0]
         cross = tuple(sorted(set(categories[1:]) - {primary}))
-        return cls(
+        record = cls(
             source_id=meta.arxiv_id,
             version=meta.version,
             license=meta.license,
@@ -155,6 +155,12 @@ class CanonicalRecord:
             title_canon_sha256=text_sha256(meta.title),
             abstract_canon_sha256=text_sha256(meta.abstract),
         )._checked()
+        # Every record from a source is hashed (its Pith number): hashed here, as the
+        # cached properties would, without their per-instance lock.
+        digest = hashlib.sha256(record.canonical_json).digest()
+        record.__dict__["canonical_digest"] = digest
+        record.__dict__["canonical_sha256"] = digest.hex()
+        return record
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the JSON object that is hashed."""
@@ -241,7 +247,7 @@ class CanonicalRecord:
         license_json = (
             "null" if self.license is None else orjson.dumps(self.license).decode("utf-8")
         )
-        self.__dict__[_CHECKED] = (
+        self.__dict__[_CHECKED] = self.__dict__["canonical_json"] = (
             _TEMPLATE
             % (
                 self.abstract_canon_sha256,

@@ -1,4 +1,4 @@
-"""``canon_text``'s Latin-1 paths, and the source grammar checked once per record (#14).
+"""``canon_text``'s Latin-1 paths, the source grammar checked once per record, version labels (#14).
 
 ``canon_text`` skips the NFC normalizer for ASCII and Latin-1 text, and
 lowers Latin-1 by a byte table; it must equal the
@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from issuer.errors import FormatError
 from issuer.record import CanonicalRecord, canon_text
-from issuer.sources import SourceMetadata
-from issuer.sources._model import checked
+from issuer.sources import SourceMetadata, _model
+from issuer.sources._model import RefuseRecordError, checked, parse_version_label
 
 
 def _full(text: str) -> str:
@@ -115,3 +115,18 @@ def test_unchecked_or_copied_meta_is_checked_again(changes: dict[str, object]) -
     assert not bad.is_checked
     with pytest.raises(FormatError):
         CanonicalRecord.from_source(bad)
+
+
+def test_common_version_labels_are_parsed_labels() -> None:
+    assert len(_model._COMMON_LABELS) == 99
+    saved = _model._COMMON_LABELS
+    _model._COMMON_LABELS = {}
+    try:
+        parsed = {label: parse_version_label(label) for label in saved}
+    finally:
+        _model._COMMON_LABELS = saved
+    assert parsed == saved
+    assert {label: parse_version_label(label) for label in saved} == saved
+    for label in ("v0", "v01", "V1", "v1 ", "1", "v"):
+        with pytest.raises(RefuseRecordError):
+            parse_version_label(label)
