@@ -22,7 +22,7 @@ under its lock, stays the authority (another issuer may write meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -257,7 +257,10 @@ def issue_items(
 
 
 def issue_block(
-    source: LineBlock | Batch, known: Known, signer: Signer, now: datetime
+    source: LineBlock | Sequence[SourceMetadata | RawRecord],
+    known: Known,
+    signer: Signer,
+    now: datetime,
 ) -> BlockResult:
     """:func:`issue_items` over a raw block (parsed here) or over parsed records."""
     items = source.items() if isinstance(source, LineBlock) else source

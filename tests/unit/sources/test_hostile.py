@@ -22,7 +22,16 @@ from hypothesis import strategies as st
 
 from issuer.errors import FormatError, SourceError, UnreadableInputError
 from issuer.record import CanonicalRecord
-from issuer.sources import Item, Refusal, SourceMetadata, _oai, _snapshot, read, read_stream
+from issuer.sources import (
+    Item,
+    RawRecord,
+    Refusal,
+    SourceMetadata,
+    _oai,
+    _snapshot,
+    read,
+    read_stream,
+)
 from tests import factory
 from tests.unit.sources.test_readers import OAI_HEAD, OAI_TAIL, _Generated, _raw_record
 
@@ -369,7 +378,7 @@ def test_elements_outside_records_are_freed() -> None:
     calls: list[int] = []
     original = _oai._Page.end
 
-    def spy(page: _oai._Page, elem: object) -> Item | None:
+    def spy(page: _oai._Page, elem: object) -> Item | RawRecord | None:
         calls.append(1)
         if len(calls) % 1000 == 0:  # counting the tree at every element would be quadratic
             root = elem.getroottree().getroot()  # type: ignore[attr-defined]
