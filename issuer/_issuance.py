@@ -44,7 +44,7 @@ from issuer.sources import (
     SourceMetadata,
     entries_prefix,
 )
-from issuer.store import CheckedRecord, NewRecord, issued_rows
+from issuer.store import CheckedRecord, NewRecord, issued_record, issued_rows
 
 #: arXiv id → {version: canonical_sha256} issued, for each id the registry was asked about.
 Known = Mapping[str, Mapping[int, str]]
@@ -202,7 +202,9 @@ def issue_items(
     A :class:`~issuer.sources.RawRecord` is read here first.
     """
     stamp = format_seconds(now)
-    keys = {signer.public_key.key_id: signer.public_key}
+    key = signer.public_key
+    keys = {key.key_id: key}
+    sign = signer.sign
     result = BlockResult([])
     already = 0
     for each in items:
@@ -235,9 +237,12 @@ def issue_items(
             continue
         if versions is None:
             result.unhinted.append(len(result.outcomes))
-        receipt, event = _sign(record, number, signer, now)
-        result.outcomes.append(
-            issued_rows(
+        row = issued_record(
+            record, number, sign, key, now, location=item.location, title=item.title
+        )
+        if row is None:
+            receipt, event = _sign(record, number, signer, now)
+            row = issued_rows(
                 record,
                 number,
                 receipt,
@@ -247,12 +252,15 @@ def issue_items(
                 title=item.title,
                 keys=keys,
             )
-        )
+        result.outcomes.append(row)
     return BlockResult(result.outcomes, already, result.unhinted)
 
 
 def issue_block(
-    source: LineBlock | Batch, known: Known, signer: Signer, now: datetime
+    source: LineBlock | Sequence[SourceMetadata | RawRecord],
+    known: Known,
+    signer: Signer,
+    now: datetime,
 ) -> BlockResult:
     """:func:`issue_items` over a raw block (parsed here) or over parsed records."""
     items = source.items() if isinstance(source, LineBlock) else source

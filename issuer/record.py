@@ -69,9 +69,24 @@ _CHECKED = "_checked_json"
 def canon_text(text: str) -> str:
     """Canonical form of a title or abstract: NFC, lower case, whitespace runs → one space, trimmed.
 
-    TeX markup is kept as it is: the registry hashes arXiv's raw text.
+    TeX markup is kept as it is: the registry hashes arXiv's raw text. Text
+    of Latin-1 characters only (most of arXiv's: ASCII, with the odd accented
+    letter) is its own NFC form (no character below U+0300 decomposes or
+    composes under NFC), and its lower case is Latin-1 too, one character for
+    one: it is lowered by a byte table rather than character by character
+    (``tests/unit/test_canon_text.py`` pins every way equal to the full one).
     """
-    return " ".join(unicodedata.normalize("NFC", text).lower().split())
+    if text.isascii():
+        return " ".join(text.lower().split())
+    try:
+        latin = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return " ".join(unicodedata.normalize("NFC", text).lower().split())
+    return " ".join(latin.translate(_LATIN1_LOWER).decode("latin-1").split())
+
+
+# str.lower of each Latin-1 character, as a byte (each is one Latin-1 character).
+_LATIN1_LOWER = bytes(ord(chr(code).lower()) for code in range(256))
 
 
 def text_sha256(text: str) -> str:
@@ -110,17 +125,23 @@ class CanonicalRecord:
 
         The fields are checked with the same grammar :meth:`from_dict` (and so
         the verifier) applies, so a record that would not verify is never built.
+        A ``meta`` that a reader checked with that grammar already
+        (:attr:`SourceMetadata.is_checked`) is not checked twice.
 
         Raises:
             FormatError: if a field is outside the source grammar.
         """
-        categories = check_source(
-            meta.arxiv_id,
-            version=meta.version,
-            categories=meta.categories,
-            license_url=meta.license,
-            submitted=meta.submitted_at,
-            texts={"title": meta.title, "abstract": meta.abstract},
+        categories = (
+            meta.categories
+            if meta.is_checked
+            else check_source(
+                meta.arxiv_id,
+                version=meta.version,
+                categories=meta.categories,
+                license_url=meta.license,
+                submitted=meta.submitted_at,
+                texts={"title": meta.title, "abstract": meta.abstract},
+            )
         )
         primary = categories[0]
         cross = tuple(sorted(set(categories[1:]) - {primary}))

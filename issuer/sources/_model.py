@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,6 +38,20 @@ class SourceMetadata:
     dois: tuple[str, ...]
     source_format: str
     location: str
+
+    @property
+    def is_checked(self) -> bool:
+        """Whether :func:`checked` passed this very object (the source grammar holds).
+
+        A copy (``dataclasses.replace``, the constructor, a pickle) is not
+        marked, so :meth:`issuer.record.CanonicalRecord.from_source` checks it again.
+        """
+        return _checked.get(id(self)) is self
+
+
+# The objects checked() passed, by identity (equal fields are not enough: the mark is
+# for that object); an entry goes when its object does, so an id is never mistaken.
+_checked: weakref.WeakValueDictionary[int, SourceMetadata] = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,7 @@ def checked(meta: SourceMetadata, now: datetime | None = None) -> SourceMetadata
         raise RefuseRecordError(
             f"v1 submission time {meta.submitted_at.isoformat()} is in the future"
         )
+    _checked[id(meta)] = meta
     return meta
 
 
@@ -161,6 +177,8 @@ def parse_arxiv_date(text: str, what: str = "date") -> datetime:
 
 
 _VERSION_RE = re.compile(r"v([1-9][0-9]*)")
+# The labels every record has, looked up rather than parsed (a test pins them to the parse).
+_COMMON_LABELS = {f"v{n}": n for n in range(1, 100)}
 
 
 def parse_version_label(label: str, what: str = "version") -> int:
@@ -169,6 +187,9 @@ def parse_version_label(label: str, what: str = "version") -> int:
     Raises:
         RefuseRecordError: if ``label`` is not ``v`` followed by an integer from 1 to 2^53−1.
     """
+    common = _COMMON_LABELS.get(label)
+    if common is not None:
+        return common
     m = _VERSION_RE.fullmatch(label)
     if not m:
         raise RefuseRecordError(f"{what}: not a version label (v1, v2, ...): {shown(label)}")

@@ -20,6 +20,7 @@ from issuer.keys.local import default_home
 from issuer.store._checked import CheckedRecord, issued_rows
 from issuer.store._compact import EventRow, ReceiptRow
 from issuer.store._copy import RawTables
+from issuer.store._issued import issued_record
 from issuer.store._protocol import Store
 from issuer.store._rows import (
     IssuedRecord,
@@ -61,6 +62,7 @@ __all__ = [
     "StoredCheckpoint",
     "Table",
     "default_registry",
+    "issued_record",
     "issued_rows",
     "loaded",
     "open_store",
