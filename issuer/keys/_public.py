@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -64,6 +65,9 @@ def validate_key_id(key_id: object) -> str:
     return key_id
 
 
+# Every signature a verifier checks names its key's fingerprint, and KeySet.require compares
+# it with the trusted key's: remembered per key (a pure function of its bytes), not re-hashed.
+@functools.lru_cache(maxsize=256)
 def fingerprint_hex(raw: bytes) -> str:
     """Hex of the first 16 bytes of SHA-256(raw key): ``public_key_fingerprint``."""
     return hashlib.sha256(raw).digest()[:16].hex()
