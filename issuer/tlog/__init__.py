@@ -11,7 +11,8 @@
 - :mod:`._appender`: incremental appends that emit tiles.
 - :mod:`._tilereader`: proofs computed from published tiles.
 - :mod:`._log`, :mod:`._audit`: the registry's log (leaf entries, checkpoints,
-  tiles, proofs in bundles) and its audit.
+  tiles, proofs in bundles) and its audit; :mod:`._inclusion`: proofs read at a
+  verifier's pace.
 - :mod:`._witness`, :mod:`._witness_state`, :mod:`._witness_server`: the C2SP
   tlog-witness ``add-checkpoint`` checks, the witness's saved state, its HTTP server.
 
@@ -38,6 +39,10 @@ from issuer.tlog._cosignature import (
     cosignatures,
     cosigned_message,
     verify_cosignature,
+)
+from issuer.tlog._inclusion import (
+    InclusionFields,
+    inclusion_fields,
 )
 from issuer.tlog._log import (
     PROOF_TYPE,
@@ -162,6 +167,7 @@ __all__ = [
     "Cosigned",
     "EntryBundle",
     "Inclusion",
+    "InclusionFields",
     "InclusionVerifier",
     "LogEntry",
     "LogStore",
@@ -197,6 +203,7 @@ __all__ = [
     "encode_state",
     "entry_bundles",
     "event_entry",
+    "inclusion_fields",
     "inclusion_object",
     "inclusion_proof",
     "inclusion_proofs",

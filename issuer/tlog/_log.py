@@ -63,6 +63,7 @@ PROOF_FIELDS = frozenset(
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HASH_B64 = re.compile(r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=")
 _EVENT_ID = re.compile(r"sha256:([0-9a-f]{64})")
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but '"' and '\': written as it is
 _ENTRY_FIELDS = {
     RECORD: frozenset(
         {"canonical_sha256", "entry_version", "kind", "pith_number", "signed_digest"}
@@ -79,7 +80,18 @@ def record_entry(pith_number: str, canonical_sha256: str) -> bytes:
     ``signed_digest`` is what the receipt signature covers: the 32 bytes of
     ``canonical_sha256`` (``signed_message`` ``canonical_sha256_bytes``).
     """
+    if _plain(pith_number) and _plain(canonical_sha256):  # what dumps_parsed writes, spelt out
+        return (
+            f'{{"canonical_sha256":"{canonical_sha256}","entry_version":{ENTRY_VERSION},'
+            f'"kind":"{RECORD}","pith_number":"{pith_number}",'
+            f'"signed_digest":"{canonical_sha256}"}}'
+        ).encode()
     return cjson.dumps_parsed(record_object(pith_number, canonical_sha256))
+
+
+def _plain(text: object) -> bool:
+    """Whether canonical JSON writes ``text`` between quotes as it is (no escape, ASCII)."""
+    return type(text) is str and _PLAIN.fullmatch(text) is not None
 
 
 def record_object(pith_number: str, canonical_sha256: str) -> dict[str, Any]:
@@ -102,6 +114,14 @@ def event_entry(pith_number: str, event_id: str) -> bytes:
     Raises:
         ValueError: if ``event_id`` is not ``sha256:`` and 64 hex digits.
     """
+    if _plain(pith_number) and type(event_id) is str:
+        m = _EVENT_ID.fullmatch(event_id)
+        if m is not None:  # what dumps_parsed writes, spelt out
+            return (
+                f'{{"entry_version":{ENTRY_VERSION},"event_id":"{event_id}",'
+                f'"kind":"{EVENT}","pith_number":"{pith_number}",'
+                f'"signed_digest":"{m[1]}"}}'
+            ).encode()
     return cjson.dumps_parsed(event_object(pith_number, event_id))
 
 

@@ -44,15 +44,14 @@ from issuer.tlog import (
     PROOF_TYPE,
     Checkpoint,
     Cosignature,
-    Inclusion,
     InclusionVerifier,
     Note,
     VerifierKey,
     cosignatures,
     event_entry,
+    inclusion_fields,
     leaf_hash,
     note_key,
-    parse_inclusion,
     record_entry,
 )
 
@@ -117,59 +116,84 @@ def check_log_proofs(
     Raises:
         VerificationError: at the first failing step above, with step ``log``.
     """
+    return [VerifiedInclusion(*found) for found in _check(bundle, keys, built_at, policy)]
+
+
+def verify_log_proofs(
+    bundle: dict[str, Any], keys: KeySet, built_at: datetime, policy: LogPolicy
+) -> None:
+    """:func:`check_log_proofs`, for a caller that needs only the verdict.
+
+    Raises:
+        VerificationError: as :func:`check_log_proofs`.
+    """
+    _check(bundle, keys, built_at, policy)
+
+
+def _check(
+    bundle: dict[str, Any], keys: KeySet, built_at: datetime, policy: LogPolicy
+) -> list[tuple[str, int, int, str, tuple[str, ...]]]:
+    """The steps; for each proof, the fields of its :class:`VerifiedInclusion`."""
     number, events = bundle["pith_number"], bundle["events"]
     names = [RECORD_LEAF, *(e["event_id"] for e in events)]
     leaves: dict[int, bytes] = {}  # leaf hashes, each computed once
     proven: set[int] = set()
-    checkpoints: dict[bytes, tuple[Checkpoint, str, tuple[str, ...]]] = {}
+    notes: dict[str, tuple[_Vetted, str]] = {}  # this bundle's checkpoints, and who signed each
     out = []
     for i, obj in enumerate(bundle["timestamp_proofs"]):
         # (1) format
         try:
-            proof = parse_inclusion(obj)
+            origin, index, size, name, hashes, note = inclusion_fields(obj)
         except FormatError as e:
             raise _fail(Reason.MALFORMED, f"timestamp_proofs[{i}]: {e.message}") from e
+        found = notes.get(note)
+        vetted = _VETTED.get((note, policy)) if found is None else found[0]
+        # parse_inclusion's bytes of the checkpoint (known to exist when it was seen before)
+        data = note.encode() if vetted is None else vetted.data
         # (2) entry: recomputed from the bundle, never taken from the proof
-        if proof.leaf not in names:
+        if name not in names:
             raise _fail(
                 Reason.LOG_ENTRY_MISMATCH,
-                f"timestamp_proofs[{i}] proves leaf {proof.leaf!r:.80}, not one of this bundle's",
+                f"timestamp_proofs[{i}] proves leaf {name!r:.80}, not one of this bundle's",
             )
-        which = names.index(proof.leaf)
+        which = names.index(name)
         leaf = leaves.get(which)
         if leaf is None:
             entry = (
                 record_entry(number, bundle["canonical_sha256"])
                 if which == 0
-                else event_entry(number, proof.leaf)
+                else event_entry(number, name)
             )
             leaf = leaves[which] = leaf_hash(entry)
-        # (3)-(5) the checkpoint, once per distinct note
-        found = checkpoints.get(proof.checkpoint)
+        # (3)-(5) the checkpoint, once per distinct note in a bundle (once per process
+        # but for its signer's validity at this bundle's built_at: see _vet)
         if found is None:
-            found = checkpoints[proof.checkpoint] = _checkpoint(proof, keys, built_at, policy, i)
-        checkpoint, signer, cosigners = found
-        if checkpoint.origin != proof.origin:
+            if vetted is None:
+                found = _vet(note, data, keys, built_at, policy, i=i)
+            else:
+                where = f"timestamp_proofs[{i}].checkpoint"
+                signer = _log_signer(data, vetted.checkpoint.origin, keys, built_at, where)
+                found = (vetted, signer)
+            notes[note] = found
+        vetted, signer = found
+        checkpoint = vetted.checkpoint
+        if checkpoint.origin != origin:
             raise _fail(
                 Reason.ORIGIN_MISMATCH,
-                f"timestamp_proofs[{i}] names log {proof.origin!r}, its checkpoint "
-                f"{checkpoint.origin!r}",
+                f"timestamp_proofs[{i}] names log {origin!r}, its checkpoint {checkpoint.origin!r}",
             )
         # (6) inclusion: the proofs of one tree share their upper nodes, checked once
-        if checkpoint.size != proof.tree_size:
+        if checkpoint.size != size:
             raise _fail(
                 Reason.BAD_INCLUSION_PROOF,
-                f"timestamp_proofs[{i}] is for size {proof.tree_size}, its checkpoint "
-                f"{checkpoint.size}",
+                f"timestamp_proofs[{i}] is for size {size}, its checkpoint {checkpoint.size}",
             )
         try:
-            _tree(checkpoint.size, checkpoint.root_hash).verify(proof.leaf_index, leaf, proof.proof)
+            _tree(size, checkpoint.root_hash).verify(index, leaf, hashes)
         except VerificationError as e:
             raise _fail(Reason.BAD_INCLUSION_PROOF, f"timestamp_proofs[{i}]: {e.message}") from e
         proven.add(which)
-        out.append(
-            VerifiedInclusion(proof.origin, proof.leaf_index, proof.tree_size, signer, cosigners)
-        )
+        out.append((origin, index, size, signer, vetted.cosigners))
     if policy.require:
         missing = [k for k in range(len(names)) if k not in proven]
         if missing:
@@ -181,13 +205,46 @@ def check_log_proofs(
     return out
 
 
+@dataclass(frozen=True)
+class _Vetted:
+    """A checkpoint note whose format, origin and witness cosignatures passed under a policy.
+
+    None of these depends on the verifier's keys or on the bundle's ``built_at``:
+    its log signature, which does, is checked for every bundle (:func:`_log_signer`).
+    """
+
+    data: bytes
+    checkpoint: Checkpoint
+    cosigners: tuple[str, ...]
+
+
+# The bundles of one publication carry one checkpoint: a note that passed steps (3)-(5)
+# under a policy is remembered with it, so a later bundle repeats only the log-signature
+# step, which depends on the key set and built_at (and comes before (5), so a failure
+# there is reported first, as for a note never seen). Successes only; bounded.
+_VETTED: dict[tuple[str, LogPolicy], _Vetted] = {}
+_VETTED_MAX = 64
+
+
+def _vet(
+    note: str, data: bytes, keys: KeySet, built_at: datetime, policy: LogPolicy, *, i: int
+) -> tuple[_Vetted, str]:
+    """Check a checkpoint in full (steps 3-5); remember it; return it and its signer's key id."""
+    checkpoint, signer, cosigners = _checkpoint(data, keys, built_at, policy, i)
+    vetted = _Vetted(data, checkpoint, cosigners)
+    if len(_VETTED) >= _VETTED_MAX:
+        del _VETTED[next(iter(_VETTED))]
+    _VETTED[note, policy] = vetted
+    return vetted, signer
+
+
 def _checkpoint(
-    proof: Inclusion, keys: KeySet, built_at: datetime, policy: LogPolicy, i: int
+    data: bytes, keys: KeySet, built_at: datetime, policy: LogPolicy, i: int
 ) -> tuple[Checkpoint, str, tuple[str, ...]]:
-    """The checkpoint a proof carries, checked: (checkpoint, Pith key id, witness names)."""
+    """The checkpoint ``data``, checked: (checkpoint, Pith key id, witness names)."""
     where = f"timestamp_proofs[{i}].checkpoint"
     try:
-        checkpoint = _parsed(proof.checkpoint)[1]
+        checkpoint = _parsed(data)[1]
     except FormatError as e:
         raise _fail(Reason.MALFORMED, f"{where}: {e.message}") from e
     # (3) origin
@@ -197,10 +254,10 @@ def _checkpoint(
             f"{where} is of log {checkpoint.origin!r}, not {policy.origin!r}",
         )
     # (4) log signature by a trusted key, valid when the bundle was built
-    signer = _log_signer(proof.checkpoint, checkpoint.origin, keys, built_at, where)
+    signer = _log_signer(data, checkpoint.origin, keys, built_at, where)
     # (5) witnesses
     try:
-        cosigned = _cosignatures(proof.checkpoint, policy.witnesses)
+        cosigned = _cosignatures(data, policy.witnesses)
     except (FormatError, VerificationError) as e:
         raise _fail(Reason.BAD_COSIGNATURE, f"{where}: {e.message}") from e
     if len(cosigned) < policy.required:

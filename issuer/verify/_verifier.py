@@ -46,7 +46,7 @@ from issuer.merge import MERGE_VERSION, CheckedRecord, merge_explained
 from issuer.reasons import Reason
 from issuer.receipts import decode_signature, verify_receipt
 from issuer.record import CanonicalRecord
-from issuer.verify._proofs import LogPolicy, check_log_proofs
+from issuer.verify._proofs import LogPolicy, verify_log_proofs
 
 STEPS = (
     "structure",
@@ -213,7 +213,7 @@ class _Run:
         # (10) log proofs, when present or required (issuer.verify._proofs); a report
         # lists the step only then, so a bundle without proofs reports as before
         if b["timestamp_proofs"] or self.log.require:
-            check_log_proofs(b, self.keys, built_at, self.log)
+            verify_log_proofs(b, self.keys, built_at, self.log)
             self.passed.append("log")
         return VerifiedBundle(
             str(number), record.canonical_sha256, record, state_sha256, digest, signer
