@@ -27,7 +27,6 @@ from issuer.identifiers import (
     check_arxiv_id,
     check_category,
     check_license,
-    check_source,
     check_submitted_at,
     check_version,
 )
@@ -131,18 +130,7 @@ class CanonicalRecord:
         Raises:
             FormatError: if a field is outside the source grammar.
         """
-        categories = (
-            meta.categories
-            if meta.is_checked
-            else check_source(
-                meta.arxiv_id,
-                version=meta.version,
-                categories=meta.categories,
-                license_url=meta.license,
-                submitted=meta.submitted_at,
-                texts={"title": meta.title, "abstract": meta.abstract},
-            )
-        )
+        categories = meta.categories if meta.is_checked else meta.check_grammar()
         primary = categories[0]
         cross = tuple(sorted(set(categories[1:]) - {primary}))
         return cls(

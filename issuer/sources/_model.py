@@ -39,6 +39,21 @@ class SourceMetadata:
     source_format: str
     location: str
 
+    def check_grammar(self) -> tuple[str, ...]:
+        """Check every field with the source grammar the verifier applies; the categories.
+
+        Raises:
+            FormatError: naming the field that is outside the grammar.
+        """
+        return check_source(
+            self.arxiv_id,
+            version=self.version,
+            categories=self.categories,
+            license_url=self.license,
+            submitted=self.submitted_at,
+            texts={"title": self.title, "abstract": self.abstract},
+        )
+
     @property
     def is_checked(self) -> bool:
         """Whether :func:`checked` passed this very object (the source grammar holds).
@@ -132,14 +147,7 @@ def checked(meta: SourceMetadata, now: datetime | None = None) -> SourceMetadata
         RefuseRecordError: naming the field that is out of the grammar.
     """
     try:
-        check_source(
-            meta.arxiv_id,
-            version=meta.version,
-            categories=meta.categories,
-            license_url=meta.license,
-            submitted=meta.submitted_at,
-            texts={"title": meta.title, "abstract": meta.abstract},
-        )
+        meta.check_grammar()
     except FormatError as e:
         raise RefuseRecordError(e.message) from e
     limit = now or datetime.now(UTC)

@@ -70,6 +70,45 @@ class CheckedRecord(NamedTuple):
         """The arXiv id with its version, e.g. ``1811.06992v2``."""
         return f"{self.source_id}v{self.version}"
 
+    @classmethod
+    def of(  # noqa: PLR0917 - the row's values, as every caller has them
+        cls,
+        record: CanonicalRecord,
+        number: PithNumber,
+        issued_at: str,
+        key_id: str,
+        title: str | None,
+        location: str,
+        rows: tuple[RecordRow, ReceiptRow, EventRow],
+    ) -> CheckedRecord:
+        """The rows of ``record``, issued as ``number``."""
+        return cls(
+            record.source_id,
+            record.version,
+            record.canonical_sha256,
+            number.year,
+            number.code,
+            issued_at,
+            key_id,
+            title,
+            location,
+            *rows,
+        )
+
+
+def issuing_context(
+    record: CanonicalRecord, number: PithNumber, record_json: bytes, receipt_json: bytes
+) -> RecordContext:
+    """The rebuild context of ``record`` as it is issued, its and its receipt's JSON at hand."""
+    return RecordContext(
+        str(number),
+        record.canonical_sha256,
+        record_json,
+        record.source_id,
+        record.version,
+        receipt_json,
+    )
+
 
 def checked_record(new: NewRecord, keys: Keys) -> CheckedRecord:
     """``new``'s rows, each compact if it rebuilds ``new``'s bytes under ``keys``, else whole."""
@@ -115,33 +154,25 @@ def issued_rows(
     receipt_json = cjson.dumps_parsed(receipt)
     key_id = receipt["key_id"]
     event_json = cjson.dumps_parsed(event)
-    context = RecordContext(
-        str(number),
-        record.canonical_sha256,
-        record_json,
-        record.source_id,
-        record.version,
-        receipt_json,
-    )
-    return CheckedRecord(
-        record.source_id,
-        record.version,
-        record.canonical_sha256,
-        number.year,
-        number.code,
+    context = issuing_context(record, number, record_json, receipt_json)
+    return CheckedRecord.of(
+        record,
+        number,
         issued_at,
         key_id,
         title,
         location,
-        record_row,
-        checked_receipt(
-            receipt_candidate(receipt, receipt_json),
-            receipt_json,
-            record.canonical_sha256,
-            key_id,
-            keys,
+        (
+            record_row,
+            checked_receipt(
+                receipt_candidate(receipt, receipt_json),
+                receipt_json,
+                record.canonical_sha256,
+                key_id,
+                keys,
+            ),
+            checked_event(event_candidate(event, event_json), event_json, context, keys),
         ),
-        checked_event(event_candidate(event, event_json), event_json, context, keys),
     )
 
 

@@ -39,7 +39,7 @@ from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey
 from issuer.receipts import BUILDER_VERSION
 from issuer.record import CanonicalRecord
-from issuer.store._checked import CheckedRecord
+from issuer.store._checked import CheckedRecord, issuing_context
 from issuer.store._compact import (
     RECORD_CREATED,
     EventRow,
@@ -116,12 +116,10 @@ def issued_record(
         BUILDER_VERSION,
         None,
     )
-    context = RecordContext(
-        str(number),
-        record.canonical_sha256,
+    context = issuing_context(
+        record,
+        number,
         record_json,
-        record.source_id,
-        record.version,
         receipt_bytes(record.canonical_sha256, key_id, receipt_row, {key_id: key}),
     )
     digest = hashlib.sha256(record_created_content(context, created_at, key)).digest()
@@ -138,17 +136,6 @@ def issued_record(
         None,  # the payload is rebuilt from the record row
         None,
     )
-    return CheckedRecord(
-        record.source_id,
-        record.version,
-        record.canonical_sha256,
-        number.year,
-        number.code,
-        created_at,
-        key_id,
-        title,
-        location,
-        record_row,
-        receipt_row,
-        event_row,
+    return CheckedRecord.of(
+        record, number, created_at, key_id, title, location, (record_row, receipt_row, event_row)
     )
