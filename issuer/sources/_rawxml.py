@@ -25,15 +25,9 @@ from lxml import etree
 
 from issuer.sources import _arxivraw
 from issuer.sources._model import Refusal, SourceMetadata
+from issuer.sources._xml import SAFE_PARSING
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    load_dtd=False,
-    no_network=True,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+_PARSER = etree.XMLParser(**SAFE_PARSING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Final, TypedDict
 
 from lxml import etree
 
@@ -90,6 +90,29 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
+class SafeParsing(TypedDict):
+    """lxml parser options (see :data:`SAFE_PARSING`)."""
+
+    resolve_entities: bool
+    load_dtd: bool
+    no_network: bool
+    huge_tree: bool
+    remove_comments: bool
+    remove_pis: bool
+
+
+#: How every XML input is parsed: no entity expanded, no DTD or network fetched, no text
+#: node over lxml's default limits; comments and processing instructions dropped.
+SAFE_PARSING: Final[SafeParsing] = {
+    "resolve_entities": False,
+    "load_dtd": False,
+    "no_network": True,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
+
 class ElementStream:
     """``(event, element)`` for start and end events, parsed safely.
 
@@ -113,14 +136,7 @@ class ElementStream:
 
     def __iter__(self) -> Iterator[tuple[str, etree._Element]]:
         parser = etree.iterparse(
-            io.BufferedReader(self._counting),
-            events=("start", "end"),
-            resolve_entities=False,
-            load_dtd=False,
-            no_network=True,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
+            io.BufferedReader(self._counting), events=("start", "end"), **SAFE_PARSING
         )
         try:
             for event, element in parser:
