@@ -386,11 +386,18 @@ def event_bytes(row: EventRow, context: RecordContext, keys: Keys) -> bytes:
     if row[10] is not None:
         return bytes(row[10])
     head, tail = event_halves(row, context, keys)
-    body = record_payload(context) if row[9] is None else bytes(row[9])
-    # Canonical key order puts "payload" between "event_type" and "prev_event": the two
-    # halves are serialized apart and the payload's canonical bytes spliced between them.
+    return with_payload(head, record_payload(context) if row[9] is None else bytes(row[9]), tail)
+
+
+def with_payload(head: dict[str, Any], payload: bytes, tail: dict[str, Any]) -> bytes:
+    """An event's canonical JSON from its fields before ``payload``, the payload's, and after.
+
+    Canonical key order puts ``payload`` between ``event_type`` and
+    ``prev_event``: the two halves are serialized apart and the payload's
+    canonical bytes spliced between them.
+    """
     head_json, tail_json = cjson.dumps_parsed(head), cjson.dumps_parsed(tail)
-    return b"".join((head_json[:-1], b',"payload":', body, b",", tail_json[1:]))
+    return b"".join((head_json[:-1], b',"payload":', payload, b",", tail_json[1:]))
 
 
 def event_halves(

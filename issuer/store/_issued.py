@@ -31,7 +31,6 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
-from issuer import cjson
 from issuer._time import format_micros, format_seconds
 from issuer.events import EVENT_ID_PREFIX, EVENT_TYPES
 from issuer.events import SCHEMA_VERSION as EVENT_SCHEMA_VERSION
@@ -50,6 +49,7 @@ from issuer.store._compact import (
     record_bytes,
     record_candidate,
     record_payload,
+    with_payload,
 )
 
 #: Private switch for the differential tests: False sends every record to the full path.
@@ -63,11 +63,12 @@ def record_created_content(context: RecordContext, created_at: str, key: PublicK
 
     ``cjson.dumps`` of the event :func:`issuer.events.build_event` makes, less
     its ``signature``, ``content_sha256`` and ``event_id``: the payload is
-    spliced in where canonical key order puts it, between ``event_type`` and
-    ``prev_event``, as :func:`~issuer.store._compact.event_bytes` does.
+    spliced in where canonical key order puts it
+    (:func:`~issuer.store._compact.with_payload`, as the store's rebuild does).
     """
-    head = cjson.dumps_parsed({"created_at": created_at, "event_type": RECORD_CREATED})
-    tail = cjson.dumps_parsed(
+    return with_payload(
+        {"created_at": created_at, "event_type": RECORD_CREATED},
+        record_payload(context),
         {
             "prev_event": None,
             "schema_version": EVENT_SCHEMA_VERSION,
@@ -75,9 +76,8 @@ def record_created_content(context: RecordContext, created_at: str, key: PublicK
             "subject_pith_number": context.pith_number,
             "supersedes": [],
             "target": _TARGET,
-        }
+        },
     )
-    return b"".join((head[:-1], b',"payload":', record_payload(context), b",", tail[1:]))
 
 
 def issued_record(
