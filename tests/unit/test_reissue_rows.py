@@ -168,11 +168,8 @@ def test_the_writer_gets_rows_not_json(pair: tuple[Store, Store]) -> None:
     assert a.resign_batch(_row_ids(a)[-1], 3) is None
 
 
-def test_worker_processes_sign_once_there_is_a_second_batch(
-    pair: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Until #14 the pool was only started while a batch was in flight, and the
-    # single-process path drained every batch before the next: no worker ever ran.
+def _pools_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker count of each signing pool re-issuance starts from now on."""
     started: list[int] = []
     real = _workers.signing_pool
 
@@ -181,6 +178,15 @@ def test_worker_processes_sign_once_there_is_a_second_batch(
         return real(signer, workers)
 
     monkeypatch.setattr(reissue_module, "signing_pool", counting_pool)
+    return started
+
+
+def test_worker_processes_sign_once_there_is_a_second_batch(
+    pair: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Until #14 the pool was only started while a batch was in flight, and the
+    # single-process path drained every batch before the next: no worker ever ran.
+    started = _pools_started(monkeypatch)
     a, b = pair
     reissue(a, NEW, now=LATER, batch=RECORDS, workers=2)  # one batch: no pool
     assert started == []
@@ -196,14 +202,7 @@ def test_a_rerun_over_current_rows_starts_no_worker(
     # only add its start-up. The counts are those the workers would give.
     a, b = pair
     reissue(a, NEW, now=LATER, batch=2, workers=1)
-    started: list[int] = []
-    real = _workers.signing_pool
-
-    def counting_pool(signer: SeedSigner, workers: int) -> ProcessPoolExecutor:
-        started.append(workers)
-        return real(signer, workers)
-
-    monkeypatch.setattr(reissue_module, "signing_pool", counting_pool)
+    started = _pools_started(monkeypatch)
     again = reissue(a, NEW, now=LATER + timedelta(days=1), batch=2, workers=2)
     assert started == []
     assert (again.receipts, again.events) == (0, 0)
