@@ -132,7 +132,7 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def node_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Counts the Merkle node hashes computed (one list item per call)."""
-    from issuer.tlog import _merkle
+    from issuer.tlog import _merkle, _spelled
 
     calls: list[int] = []
     real = _merkle.node_hash
@@ -142,4 +142,5 @@ def node_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         return real(left, right)
 
     monkeypatch.setattr(_merkle, "node_hash", counting)
+    monkeypatch.setattr(_spelled, "node_hash", counting)
     yield calls

@@ -42,7 +42,9 @@ from issuer.tlog._cosignature import (
 )
 from issuer.tlog._inclusion import (
     InclusionFields,
+    InclusionSpelled,
     inclusion_fields,
+    inclusion_spelled,
 )
 from issuer.tlog._log import (
     PROOF_TYPE,
@@ -100,6 +102,7 @@ from issuer.tlog._policy import (
     verify_checkpoint,
     verify_checkpoint_report,
 )
+from issuer.tlog._spelled import SpelledInclusions
 from issuer.tlog._tilereader import TileFetcher, TileReader
 from issuer.tlog._tiles import (
     TILE_HEIGHT,
@@ -168,6 +171,7 @@ __all__ = [
     "EntryBundle",
     "Inclusion",
     "InclusionFields",
+    "InclusionSpelled",
     "InclusionVerifier",
     "LogEntry",
     "LogStore",
@@ -176,6 +180,7 @@ __all__ = [
     "Note",
     "NoteSignature",
     "NoteSigner",
+    "SpelledInclusions",
     "SplitView",
     "StoredCheckpoint",
     "Tile",
@@ -207,6 +212,7 @@ __all__ = [
     "inclusion_object",
     "inclusion_proof",
     "inclusion_proofs",
+    "inclusion_spelled",
     "index_path",
     "is_valid_name",
     "key_id",

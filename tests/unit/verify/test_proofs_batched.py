@@ -25,6 +25,12 @@ from tests.unit.verify.test_proofs import BUILT, PROVEN
 Json = dict[str, Any]
 
 
+def _fresh() -> None:
+    """Forget every tree the verifier remembers (both ways of checking a proof)."""
+    _proofs._tree.cache_clear()
+    _proofs._spelled.cache_clear()
+
+
 def _check(bundle: Json) -> None:
     check_log_proofs(bundle, TRUSTED, BUILT, LogPolicy())
 
@@ -60,7 +66,7 @@ SHARED = {
 def test_a_wrong_proof_is_refused_beside_right_ones_with_its_own_message(
     which: int, at: int, remembered: bool
 ) -> None:
-    _proofs._tree.cache_clear()
+    _fresh()
     if remembered:
         _check(PROVEN)
     assert _refusal(_flipped(PROVEN, which, at)) == (
@@ -72,13 +78,13 @@ def test_a_wrong_proof_is_refused_beside_right_ones_with_its_own_message(
 def test_the_proofs_of_one_bundle_share_their_upper_nodes(node_hashes: list[int]) -> None:
     """Leaf 5 folds to the root: 4 hashes; 6 hashes its parent [6, 8), whose parent
     [4, 8) is remembered with both children: 1; 7 is 6's sibling: none."""
-    _proofs._tree.cache_clear()
+    _fresh()
     _check(PROVEN)
     assert len(node_hashes) == 5
 
 
 def test_a_tree_seen_in_an_earlier_bundle_is_not_hashed_again(node_hashes: list[int]) -> None:
-    _proofs._tree.cache_clear()
+    _fresh()
     _check(PROVEN)
     before = len(node_hashes)
     _check(resign(PROVEN))
@@ -86,7 +92,7 @@ def test_a_tree_seen_in_an_earlier_bundle_is_not_hashed_again(node_hashes: list[
 
 
 def test_proofs_against_two_checkpoints_are_each_checked_in_their_own_tree() -> None:
-    _proofs._tree.cache_clear()
+    _fresh()
     longer = with_proofs(GOOD, entries=log_with(GOOD, after=3))  # the same leaves, size 11
     mixed = resign(
         PROVEN, timestamp_proofs=[PROVEN["timestamp_proofs"][0], *longer["timestamp_proofs"][1:]]

@@ -36,6 +36,7 @@ def _forget() -> None:
     _proofs._signature_valid.cache_clear()
     _proofs._cosignatures.cache_clear()
     _proofs._tree.cache_clear()
+    _proofs._spelled.cache_clear()
 
 
 def _outcome(bundle: Json, keys: KeySet, at: datetime, policy: LogPolicy) -> tuple[Any, ...]:
