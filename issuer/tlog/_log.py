@@ -61,7 +61,8 @@ PROOF_FIELDS = frozenset(
     {"type", "log_origin", "leaf_index", "tree_size", "leaf", "proof", "checkpoint"}
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_HASH_B64 = re.compile(r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=")
+_HASH_B64_SIZE = 44  # base64 of 32 bytes
+_LAST_SIXTH = frozenset("AEIMQUYcgkosw048")  # the 43rd character: its two low bits zero
 _EVENT_ID = re.compile(r"sha256:([0-9a-f]{64})")
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but '"' and '\': written as it is
 _ENTRY_FIELDS = {
@@ -531,20 +532,27 @@ def _proof_hashes(proof: list[Any]) -> tuple[bytes, ...]:
     raise FormatError(f"proof[{bad}] is not the canonical base64 of a 32-byte hash")
 
 
-# Proofs of nearby leaves (a bundle's, a publication's) repeat their upper hashes: each
-# spelling is checked and decoded once per process, not once per proof. Bounded.
-@functools.lru_cache(maxsize=1 << 12)
-def _proof_hash(text: str) -> bytes:
+def spelt_hash(text: str) -> bytes:
     """The 32 bytes ``text`` spells, or ``b""`` if it is not their canonical base64.
 
     Raises:
-        TypeError: ``text`` is not a string.
+        TypeError: ``text`` is a value with no length (other values that are
+            not strings give ``b""``).
     """
-    # The pattern admits exactly the canonical spellings: 42 characters, a 43rd whose
-    # two low bits are zero (it carries the last 4 bits), then one "=".
-    if _HASH_B64.fullmatch(text) is None:
+    # Exactly the canonical spellings: 42 characters, a 43rd whose two low bits are zero
+    # (it carries the last 4 bits), then one "=". The strict decoder refuses any other
+    # character, a "=" anywhere else, and text that is not ASCII.
+    if len(text) != _HASH_B64_SIZE or text[-1] != "=" or text[-2] not in _LAST_SIXTH:
         return b""
-    return binascii.a2b_base64(text)
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+# Proofs of nearby leaves (a bundle's, a publication's) repeat their upper hashes: each
+# spelling is checked and decoded once per process, not once per proof. Bounded.
+_proof_hash = functools.lru_cache(maxsize=1 << 12)(spelt_hash)
 
 
 def inclusion_proofs(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 
-from issuer.tlog._log import _proof_hash
+from issuer.tlog._log import spelt_hash
 from issuer.tlog._merkle import HASH_SIZE, node_hash
 
 _Spelled = tuple[str, ...]
@@ -71,7 +71,9 @@ class SpelledInclusions:
 
     def _fold(self, index: int, leaf: bytes, spelled: _Spelled) -> bool:
         """:meth:`accepts` for a leaf in the tree: the fold, as InclusionVerifier folds."""
-        size, known, decode = self.size, self._known, _proof_hash
+        # Only the spellings below where a proof meets an accepted path are decoded, and
+        # those are its own (a leaf's sibling, its parent's): no cache would be asked twice.
+        size, known, decode = self.size, self._known, spelt_hash
         fn, sn, r, levels = index, size - 1, leaf, 0
         path: list[_Step] = []
         for used, text in enumerate(spelled, 1):

@@ -57,6 +57,8 @@ def _near_misses(h: str) -> list[Any]:
         " " + h[1:],
         h[:10] + "\n" + h[11:],
         h[:10] + "é" + h[11:],
+        h[:3] + "=" + h[4:],  # padding that ends the first quad: a lenient decoder stops there
+        h[:39] + "=" + h[40:],
         h.encode(),
         None,
         44,

@@ -192,7 +192,7 @@ def test_a_sibling_of_an_accepted_leaf_decodes_one_spelling_and_hashes_one_node(
 ) -> None:
     """Leaves 2,400 and 2,401 of 6,000: the second meets the first at their parent."""
     decoded: list[object] = []
-    real = _log._proof_hash
+    real = _log.spelt_hash
 
     def counting(text: str) -> bytes:
         decoded.append(text)
@@ -202,7 +202,7 @@ def test_a_sibling_of_an_accepted_leaf_decodes_one_spelling_and_hashes_one_node(
     root = tree.root()
     proofs = {i: _spelt(inclusion_proof(tree, i, 6_000)) for i in (2_400, 2_401, 2_402)}
     node_hashes.clear()
-    monkeypatch.setattr(_spelled, "_proof_hash", counting)
+    monkeypatch.setattr(_spelled, "spelt_hash", counting)
     spelled = SpelledInclusions(6_000, root)
     assert spelled.accepts(2_400, tree.node(0, 2_400), proofs[2_400])
     assert (len(decoded), len(node_hashes)) == (13, 13)
