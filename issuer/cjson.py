@@ -372,6 +372,7 @@ _DOUBT = object()  # the fast path's "ask the full parser"
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 _LEAF_CONTAINER = re.compile(rb"\{\}|\[\]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_OPENERS = bytes(b for b in range(256) if b not in b"[{")
 _MAX_PEELED = 4096  # more containers than this: the full parser measures the depth
 
 
@@ -390,7 +391,7 @@ def _too_deep(doc: bytes) -> bool | None:
     that holds no container, so the depth is the number of passes that leave
     something.
     """
-    if doc.count(b"[") + doc.count(b"{") <= MAX_DEPTH:
+    if len(doc.translate(None, _NOT_OPENERS)) <= MAX_DEPTH:  # one pass, not two counts
         return False
     skeleton = _outside_strings(doc).translate(None, _NOT_BRACKETS)
     if len(skeleton) // 2 > _MAX_PEELED:
