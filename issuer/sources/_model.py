@@ -61,12 +61,30 @@ class SourceMetadata:
         A copy (``dataclasses.replace``, the constructor, a pickle) is not
         marked, so :meth:`issuer.record.CanonicalRecord.from_source` checks it again.
         """
-        return _checked.get(id(self)) is self
+        ref = _checked.get(id(self))
+        return ref is not None and ref() is self
 
 
-# The objects checked() passed, by identity (equal fields are not enough: the mark is
-# for that object); an entry goes when its object does, so an id is never mistaken.
-_checked: weakref.WeakValueDictionary[int, SourceMetadata] = weakref.WeakValueDictionary()
+# The objects checked() passed, by id, each as a weak reference: the mark is for that very
+# object (equal fields are not enough, nor is a copy), and an id that a later object
+# reuses is never mistaken for it (the reference is dead, or is the later object's own).
+# Dead references are swept out whenever the map has doubled since the last sweep, so
+# it holds about as many entries as there are live checked objects. (A WeakValueDictionary
+# did the same at several Python calls a record: a keyed reference and its callback.)
+_checked: dict[int, weakref.ref[SourceMetadata]] = {}
+_SWEEP_MIN = 1024
+_sweep_at = _SWEEP_MIN
+
+
+def _mark(meta: SourceMetadata) -> None:
+    """Mark ``meta`` as checked (see :attr:`SourceMetadata.is_checked`)."""
+    global _sweep_at  # noqa: PLW0603 - the sweep's threshold, kept with the map
+    _checked[id(meta)] = weakref.ref(meta)
+    if len(_checked) > _sweep_at:
+        for key, ref in list(_checked.items()):
+            if ref() is None and _checked.get(key) is ref:
+                _checked.pop(key, None)  # (a new mark another thread just made may go: a re-check)
+        _sweep_at = max(_SWEEP_MIN, 2 * len(_checked))
 
 
 @dataclass(frozen=True)
@@ -155,7 +173,7 @@ def checked(meta: SourceMetadata, now: datetime | None = None) -> SourceMetadata
         raise RefuseRecordError(
             f"v1 submission time {meta.submitted_at.isoformat()} is in the future"
         )
-    _checked[id(meta)] = meta
+    _mark(meta)
     return meta
 
 
