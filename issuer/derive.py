@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from issuer import cjson
+from issuer._frozen import assemble
 from issuer._time import Clock
 from issuer.errors import (
     EXIT_OK,
@@ -104,7 +105,15 @@ def derive(meta: SourceMetadata, created_at: datetime) -> Derivation:
     """
     record = CanonicalRecord.from_source(meta)
     number = PithNumber.for_record(record)
-    return Derivation(meta, record, number, source_aliases(record, number, created_at))
+    return assemble(  # Derivation(...) without its field-by-field __init__
+        Derivation,
+        {
+            "source": meta,
+            "record": record,
+            "number": number,
+            "aliases": source_aliases(record, number, created_at),
+        },
+    )
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from issuer._frozen import assemble
 from issuer._time import format_seconds, parse_seconds
 from issuer.cjson import MAX_SAFE_INTEGER
 from issuer.errors import FormatError
@@ -269,7 +270,14 @@ class PithNumber:
     def for_record(cls, record: CanonicalRecord) -> PithNumber:
         """Derive the Pith number of a canonical record."""
         # submitted_at is validated wire format (YYYY-…), so its year is its first 4 digits.
-        return cls(int(record.submitted_at[:4]), code_from_bytes(record.canonical_digest))
+        # cls(year, code) without its field-by-field __init__
+        return assemble(
+            cls,
+            {
+                "year": int(record.submitted_at[:4]),
+                "code": code_from_bytes(record.canonical_digest),
+            },
+        )
 
 
 @dataclass(frozen=True)

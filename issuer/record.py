@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from issuer import cjson
+from issuer._frozen import assemble
 from issuer._time import format_seconds, parse_seconds
 from issuer.errors import FormatError
 from issuer.identifiers import (
@@ -166,15 +167,19 @@ class CanonicalRecord:
         categories = meta.categories if meta.is_checked else meta.check_grammar()
         primary = categories[0]
         cross = tuple(sorted(set(categories[1:]) - {primary}))
-        return cls(
-            source_id=meta.arxiv_id,
-            version=meta.version,
-            license=meta.license,
-            primary_cat=primary,
-            cross_cats_sorted=cross,
-            submitted_at=format_seconds(meta.submitted_at),
-            title_canon_sha256=text_sha256(meta.title),
-            abstract_canon_sha256=text_sha256(meta.abstract),
+        return assemble(  # cls(...) without its field-by-field __init__
+            cls,
+            {
+                "source_id": meta.arxiv_id,
+                "version": meta.version,
+                "license": meta.license,
+                "primary_cat": primary,
+                "cross_cats_sorted": cross,
+                "submitted_at": format_seconds(meta.submitted_at),
+                "title_canon_sha256": text_sha256(meta.title),
+                "abstract_canon_sha256": text_sha256(meta.abstract),
+                "source_kind": SOURCE_KIND_ARXIV,
+            },
         )._checked()
 
     def to_dict(self) -> dict[str, Any]:

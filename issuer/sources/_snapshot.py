@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn
 
+from issuer._frozen import assemble
 from issuer.cjson import duplicate_key
 from issuer.identifiers import ARXIV_ID_RE, MAX_VERSION, shown
 from issuer.sources._model import (
@@ -243,16 +244,19 @@ def _parse(obj: dict[str, Any], arxiv_id: str, location: str) -> SourceMetadata:
         raise RefuseRecordError('"categories" is empty')
     assert title is not None and abstract is not None  # noqa: S101 - _string checked
     return checked(
-        SourceMetadata(
-            arxiv_id=arxiv_id,
-            version=max(dates),
-            title=title,
-            abstract=abstract,
-            categories=categories,
-            license=lic or None,
-            submitted_at=submitted,
-            dois=tuple((doi or "").split()),
-            source_format=FORMAT,
-            location=location,
+        assemble(  # SourceMetadata(...) without its field-by-field __init__
+            SourceMetadata,
+            {
+                "arxiv_id": arxiv_id,
+                "version": max(dates),
+                "title": title,
+                "abstract": abstract,
+                "categories": categories,
+                "license": lic or None,
+                "submitted_at": submitted,
+                "dois": tuple((doi or "").split()),
+                "source_format": FORMAT,
+                "location": location,
+            },
         )
     )

@@ -15,10 +15,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import gc
 import hashlib
 import json
+import pickle
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -508,3 +510,42 @@ def test_a_reused_id_is_not_marked() -> None:
 def test_reading_marks_what_it_yields() -> None:
     items = list(read(str(SNAPSHOT_FILES[0])))
     assert items and all(isinstance(i, SourceMetadata) and i.is_checked for i in items)
+
+
+# --- instances assembled without __init__ ---------------------------------------------------
+
+
+def _rebuilt(obj: Any) -> Any:
+    """``obj`` made again by its class's own constructor."""
+    cls = type(obj)
+    return cls(**{f.name: getattr(obj, f.name) for f in dataclasses.fields(cls)})
+
+
+@pytest.mark.parametrize("cls", [SourceMetadata, CanonicalRecord, PithNumber, Derivation])
+def test_assembled_classes_only_assign_in_init(cls: type) -> None:
+    assert dataclasses.is_dataclass(cls)
+    assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    assert not hasattr(cls, "__post_init__")
+    for f in dataclasses.fields(cls):
+        assert f.default_factory is dataclasses.MISSING, f.name
+        assert f.init, f.name
+
+
+def test_assembled_instances_equal_constructed_ones() -> None:
+    derived = _derivations()[:50]
+    for d in derived:
+        for obj in (d, d.source, d.record, d.number):
+            made = _rebuilt(obj)
+            names = [f.name for f in dataclasses.fields(obj)]
+            assert list(vars(obj))[: len(names)] == names  # every field, in order
+            assert {n: vars(obj)[n] for n in names} == {n: vars(made)[n] for n in names}
+            assert obj == made
+            assert repr(obj) == repr(made)
+            if not isinstance(obj, Derivation):  # (its aliases are a list: unhashable)
+                assert hash(obj) == hash(made)
+            assert pickle.loads(pickle.dumps(obj)) == obj  # noqa: S301 - our own bytes
+            assert copy.copy(obj) == obj
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                obj.location = "changed"  # type: ignore[misc, union-attr]
+        assert d.record.is_checked and d.source.is_checked
+        assert d.record.canonical_json == _rebuilt(d.record).canonical_json
