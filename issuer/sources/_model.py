@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from issuer.errors import FormatError
-from issuer.identifiers import check_source, check_submitted, parse_version_digits, shown
+from issuer.identifiers import (
+    MIN_YEAR,
+    check_source,
+    check_submitted,
+    parse_version_digits,
+    shown,
+)
 
 
 @dataclass(frozen=True)
@@ -145,9 +151,12 @@ _MONTHS = {
 # arXiv writes RFC 2822 dates with and without a zero-padded day:
 # "Fri, 16 Nov 2018 19:01:40 GMT" and "Tue, 3 Apr 2007 22:04:11 GMT".
 _DATE_RE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) ([A-Z][a-z]{2}) ([0-9]{4}) "
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
     r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
 )
+# The day, hour, minute and second fields by their digits (looked up, not parsed).
+_NUMBERS = {f"{n}": n for n in range(10)} | {f"{n:02d}": n for n in range(100)}
 
 
 class RefuseRecordError(Exception):
@@ -184,15 +193,17 @@ def parse_arxiv_date(text: str, what: str = "date") -> datetime:
         RefuseRecordError: if ``text`` is not such a date; the message starts with ``what``.
     """
     m = _DATE_RE.fullmatch(text.strip())
-    if m and m.group(2) in _MONTHS:
+    if m:
         day, month, year, hh, mm, ss = m.groups()
+        n = _NUMBERS
         try:
-            when = datetime(
-                int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=UTC
-            )
+            when = datetime(int(year), _MONTHS[month], n[day], n[hh], n[mm], n[ss], tzinfo=UTC)
         except ValueError:
             pass  # e.g. 31 Feb: reported below
         else:
+            # Aware, and at most 9999 by the pattern: check_submitted asks only this more.
+            if when.year >= MIN_YEAR:
+                return when
             try:
                 return check_submitted(when, what)
             except FormatError as e:

@@ -21,6 +21,7 @@ import gc
 import hashlib
 import json
 import pickle
+import re
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from issuer.identifiers import (
     PithNumber,
     check_categories,
     check_category,
+    check_submitted,
     expected_alias_values,
     is_unicode,
     shown,
@@ -549,3 +551,95 @@ def test_assembled_instances_equal_constructed_ones() -> None:
                 obj.location = "changed"  # type: ignore[misc, union-attr]
         assert d.record.is_checked and d.source.is_checked
         assert d.record.canonical_json == _rebuilt(d.record).canonical_json
+
+
+# --- version dates --------------------------------------------------------------------------
+
+
+def _reference_date(text: str, what: str = "date") -> datetime:
+    """``parse_arxiv_date`` as it was: the month by a look-up, each number by int()."""
+    m = _REFERENCE_DATE_RE.fullmatch(text.strip())
+    if m and m.group(2) in _model._MONTHS:
+        day, month, year, hh, mm, ss = m.groups()
+        try:
+            when = datetime(
+                int(year), _model._MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=UTC
+            )
+        except ValueError:
+            pass
+        else:
+            try:
+                return check_submitted(when, what)
+            except FormatError as e:
+                raise RefuseRecordError(e.message) from e
+    raise RefuseRecordError(
+        f"{what}: not an arXiv date (like 'Mon, 2 Apr 2007 19:18:42 GMT'): {text!r}"
+    )
+
+
+_REFERENCE_DATE_RE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) ([A-Z][a-z]{2}) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
+_DATE_PARTS = st.tuples(
+    st.sampled_from(["Mon", "Sun", "Xyz", "mon"]),
+    st.sampled_from(["0", "00", "1", "01", "9", "09", "10", "29", "30", "31", "32", "99", "123"]),
+    st.sampled_from(["Jan", "Feb", "Apr", "Dec", "Foo", "jan", "JAN", "Ja"]),
+    st.sampled_from(["0000", "0999", "1000", "1991", "2007", "2024", "2100", "9999", "10000"]),
+    st.sampled_from(["00", "09", "19", "23", "24", "99", "7"]),
+    st.sampled_from(["00", "18", "59", "60", "99"]),
+    st.sampled_from(["00", "42", "59", "60", "61"]),
+    st.sampled_from([" GMT", " UTC", "GMT", " GMT ", "\n GMT"]),
+    st.sampled_from(["", " ", "\n", "  \t"]),
+)
+
+
+def _date_outcome(fn: Any, text: str) -> Any:
+    try:
+        return fn(text, '"versions" v1')
+    except RefuseRecordError as e:
+        return str(e)
+
+
+@settings(max_examples=500)
+@given(_DATE_PARTS)
+def test_dates_parse_as_before(parts: tuple[str, ...]) -> None:
+    wd, day, mon, year, hh, mm, ss, tail, pad = parts
+    text = f"{pad}{wd}, {day} {mon} {year} {hh}:{mm}:{ss}{tail}{pad}"
+    assert _date_outcome(parse_arxiv_date, text) == _date_outcome(_reference_date, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon, 2 Apr 2007 19:18:42 GMT",
+        "  Tue, 13 Nov 2007 01:04:52 GMT\n",
+        "Tue, 2 Jan 0999 03:04:05 GMT",
+        "Tue, 2 Jan 0000 03:04:05 GMT",
+        "Tue, 2 Jan 1000 03:04:05 GMT",
+        "Tue, 31 Dec 9999 23:59:59 GMT",
+        "Fri, 31 Feb 2007 01:04:52 GMT",
+        "Fri, 00 Feb 2007 01:04:52 GMT",
+        "Fri, 1 Foo 2007 01:04:52 GMT",
+        "Fri, 1 Feb 2007 24:04:52 GMT",
+        "Fri, 1 Feb 2007 23:60:52 GMT",
+        "Fri, 1 Feb 2007 23:59:60 GMT",
+    ],
+)
+def test_date_edges_parse_as_before(text: str) -> None:
+    assert _date_outcome(parse_arxiv_date, text) == _date_outcome(_reference_date, text)
+
+
+def test_real_dates_parse_as_before() -> None:
+    seen = 0
+    for line in _sample_lines():
+        try:
+            obj = _full_loads(line)
+        except RefuseRecordError:
+            continue
+        for entry in obj.get("versions") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("created"), str):
+                text = entry["created"]
+                assert _date_outcome(parse_arxiv_date, text) == _date_outcome(_reference_date, text)
+                seen += 1
+    assert seen > 400
