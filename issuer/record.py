@@ -123,8 +123,18 @@ def canon_text_utf8(text: str) -> bytes:
 
 
 def text_sha256(text: str) -> str:
-    """``hex(SHA-256(UTF-8(canon_text(text))))``: ``title_canon_sha256`` and its twin."""
-    return hashlib.sha256(canon_text_utf8(text)).hexdigest()
+    """``hex(SHA-256(UTF-8(canon_text(text))))``: ``title_canon_sha256`` and its twin.
+
+    That is ``sha256(canon_text_utf8(text))``, with its ASCII case spelt out here.
+    """
+    if text.isascii():
+        return hashlib.sha256(_latin1_canon(text.encode("ascii"))).hexdigest()
+    return hashlib.sha256(canon_text(text).encode("utf-8")).hexdigest()
+
+
+def _quoted_list(values: tuple[str, ...]) -> str:
+    """The items of a JSON array of ``values``, which need no escaping (categories)."""
+    return '"' + '","'.join(values) + '"' if values else ""
 
 
 @dataclass(frozen=True)
@@ -271,7 +281,7 @@ class CanonicalRecord:
             _TEMPLATE
             % (
                 self.abstract_canon_sha256,
-                ",".join(f'"{c}"' for c in self.cross_cats_sorted),
+                _quoted_list(self.cross_cats_sorted),
                 license_json,
                 self.primary_cat,
                 self.submitted_at,

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from issuer import cjson
 from issuer.cjson import CanonicalJSONError
 from issuer.derive import Derivation, derive, derive_files
-from issuer.errors import FormatError
+from issuer.errors import FormatError, SourceError
 from issuer.identifiers import (
     ALIAS_KINDS,
     ARXIV_ID_RE,
@@ -48,7 +48,7 @@ from issuer.identifiers import (
     source_aliases,
 )
 from issuer.record import _LATIN1_CANON, CanonicalRecord, canon_text, canon_text_utf8, text_sha256
-from issuer.sources import Refusal, SourceMetadata, _model, _snapshot, read
+from issuer.sources import Notice, Refusal, SourceMetadata, _model, _snapshot, read
 from issuer.sources._model import RefuseRecordError, checked, parse_arxiv_date, parse_version_label
 from tests.conftest import SAMPLES
 
@@ -643,3 +643,17 @@ def test_real_dates_parse_as_before() -> None:
                 assert _date_outcome(parse_arxiv_date, text) == _date_outcome(_reference_date, text)
                 seen += 1
     assert seen > 400
+
+
+def test_read_yields_items_only() -> None:
+    """read_stream hands on _read's output unchecked: without a block size, only items."""
+    files = [*SNAPSHOT_FILES, *sorted((SAMPLES / "oai").glob("*.xml"))]
+    files += sorted((SAMPLES / "atom").glob("*.xml"))
+    kinds: set[type] = set()
+    for path in files:
+        try:
+            for item in read(str(path)):
+                kinds.add(type(item))
+        except SourceError:
+            pass
+    assert kinds == {SourceMetadata, Refusal, Notice}
