@@ -35,6 +35,10 @@ def _require_aware(when: datetime) -> datetime:
 # Years from 1000 on are four digits either way; below that, strftime's ``%Y`` is
 # platform-defined, so those few keep going through it (and stay as they were).
 _FOUR_DIGIT_YEAR = 1000
+# strftime's text for those, printf-style: one call formats every field, where an f-string
+# formats each through its __format__ (tests/unit/test_record_bytes.py pins both to strftime).
+_SECONDS = "%d-%02d-%02dT%02d:%02d:%02dZ"
+_MICROS = "%d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 @lru_cache(maxsize=256)  # issuance formats the same few instants many times over
@@ -43,8 +47,8 @@ def format_seconds(when: datetime) -> str:
     t = _require_aware(when)
     if t.year < _FOUR_DIGIT_YEAR:
         return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-    # An f-string: the same text as strftime, without its per-call format parsing.
-    return f"{t.year}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
+    # The same text as strftime, without its per-call format parsing.
+    return _SECONDS % (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
 @lru_cache(maxsize=256)
@@ -53,10 +57,7 @@ def format_micros(when: datetime) -> str:
     t = _require_aware(when)
     if t.year < _FOUR_DIGIT_YEAR:
         return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return (
-        f"{t.year}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-        f".{t.microsecond:06d}Z"
-    )
+    return _MICROS % (t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond)
 
 
 def parse_seconds(text: object) -> datetime:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from issuer import cjson
+from issuer._frozen import assemble
 from issuer._time import Clock
 from issuer.errors import (
     EXIT_OK,
@@ -51,26 +52,48 @@ class Derivation:
         """``cjson.dumps(to_dict())``, the ``pith derive`` output line, without a validation walk.
 
         What :func:`derive` built is in the canonical domain by construction: the
-        record's bytes are made once from its checked fields, and the rest is
-        written by :func:`cjson.dumps_parsed`. ``canonical_record`` sorts before
-        every other key, so it is spliced in first. A record that was not built
-        by a checked constructor goes through :func:`cjson.dumps`.
+        record's bytes are made once from its checked fields, the digest is hex,
+        and a Pith number's year is an integer and its code base32. The keys are
+        literal and written in sorted order (``canonical_record`` sorts first), so
+        the line is the record's bytes spliced into :data:`_LINE_TEMPLATE`, with
+        the aliases written by :func:`cjson.dumps_parsed`. A record that was not
+        built by a checked constructor, or a number that is not a year and a
+        base32 code, goes through :func:`cjson.dumps`.
 
         Raises:
             CanonicalJSONError: only for a record built outside the checked
                 constructors whose fields are outside the canonical domain.
         """
-        if not self.record.is_checked:
+        record = self.record
+        number = self.number
+        code = number.code
+        if not (
+            record.is_checked
+            and type(number.year) is int
+            and type(code) is str
+            and code.isascii()
+            and code.isalnum()
+        ):
             return cjson.dumps(self.to_dict())
-        rest = cjson.dumps_parsed(
-            {
-                "pith_number": str(self.number),
-                "short_pith_number": self.number.short,
-                "canonical_sha256": self.record.canonical_sha256,
-                "source_aliases": self.aliases,
-            }
+        middle = _LINE_TEMPLATE % (record.canonical_sha256, number.year, code, code[:8])
+        return b"".join(
+            (
+                b'{"canonical_record":',
+                record.canonical_json,
+                middle.encode("ascii"),
+                cjson.dumps_parsed(self.aliases),
+                b"}",
+            )
         )
-        return b'{"canonical_record":' + self.record.canonical_json + b"," + rest[1:]
+
+
+# The output line after the record and before the aliases (tests/unit/test_derive_fast.py
+# pins the keys' order and the whole line against cjson.dumps(to_dict())); the values are
+# ASCII without characters to escape (see Derivation.to_json).
+_LINE_TEMPLATE = (
+    ',"canonical_sha256":"%s","pith_number":"pith:%04d:%s","short_pith_number":"pith:%s",'
+    '"source_aliases":'
+)
 
 
 def derive(meta: SourceMetadata, created_at: datetime) -> Derivation:
@@ -82,7 +105,15 @@ def derive(meta: SourceMetadata, created_at: datetime) -> Derivation:
     """
     record = CanonicalRecord.from_source(meta)
     number = PithNumber.for_record(record)
-    return Derivation(meta, record, number, source_aliases(record, number, created_at))
+    return assemble(  # Derivation(...) without its field-by-field __init__
+        Derivation,
+        {
+            "source": meta,
+            "record": record,
+            "number": number,
+            "aliases": source_aliases(record, number, created_at),
+        },
+    )
 
 
 @dataclass

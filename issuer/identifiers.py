@@ -20,8 +20,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from issuer._frozen import assemble
 from issuer._time import format_seconds, parse_seconds
 from issuer.cjson import MAX_SAFE_INTEGER
 from issuer.errors import FormatError
@@ -83,7 +84,11 @@ def check_categories(values: Sequence[object], what: str = "categories") -> tupl
     """
     if not values:
         raise FormatError(f"{what}: empty")
-    return tuple(check_category(v, what) for v in values)
+    match = CATEGORY_RE.fullmatch
+    for value in values:
+        if type(value) is not str or not match(value):
+            check_category(value, what)  # raises, naming the value
+    return cast("tuple[str, ...]", tuple(values))
 
 
 def check_version(value: object, what: str = "version") -> int:
@@ -186,6 +191,14 @@ def is_unicode(text: str) -> bool:
     if text.isascii():
         return True
     try:
+        # A lone surrogate is above U+00FF: Latin-1 text (stored one byte a character,
+        # encoded by a copy) has none, so only other text is encoded as UTF-8 to find one.
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return True
+    try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
@@ -211,11 +224,26 @@ _CODE_BITS = 5 * CODE_LENGTH  # 130: the first 17 bytes of the digest, less 6 bi
 def code_from_bytes(digest: bytes) -> str:
     """The 26-character code of a SHA-256 digest given as its 32 raw bytes.
 
-    Equal to ``base64.b32encode(digest).decode()[:26]`` (a test pins it).
+    Equal to ``base64.b32encode(digest).decode()[:26]`` (a test pins it). The
+    13 look-ups are spelt out: a comprehension costs a frame and a loop a call.
     """
     bits = int.from_bytes(digest[:17], "big") >> (8 * 17 - _CODE_BITS)
-    pairs = _B32_PAIRS
-    return "".join([pairs[(bits >> shift) & 0x3FF] for shift in range(_CODE_BITS - 10, -1, -10)])
+    p = _B32_PAIRS
+    return (
+        p[bits >> 120]
+        + p[(bits >> 110) & 0x3FF]
+        + p[(bits >> 100) & 0x3FF]
+        + p[(bits >> 90) & 0x3FF]
+        + p[(bits >> 80) & 0x3FF]
+        + p[(bits >> 70) & 0x3FF]
+        + p[(bits >> 60) & 0x3FF]
+        + p[(bits >> 50) & 0x3FF]
+        + p[(bits >> 40) & 0x3FF]
+        + p[(bits >> 30) & 0x3FF]
+        + p[(bits >> 20) & 0x3FF]
+        + p[(bits >> 10) & 0x3FF]
+        + p[bits & 0x3FF]
+    )
 
 
 def code_from_digest(digest_hex: str) -> str:
@@ -242,7 +270,14 @@ class PithNumber:
     def for_record(cls, record: CanonicalRecord) -> PithNumber:
         """Derive the Pith number of a canonical record."""
         # submitted_at is validated wire format (YYYY-…), so its year is its first 4 digits.
-        return cls(int(record.submitted_at[:4]), code_from_bytes(record.canonical_digest))
+        # cls(year, code) without its field-by-field __init__
+        return assemble(
+            cls,
+            {
+                "year": int(record.submitted_at[:4]),
+                "code": code_from_bytes(record.canonical_digest),
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -351,19 +386,29 @@ def source_aliases(
             (the registry added them later); defaults to ``created_at``.
     """
     at = format_seconds(created_at)
-    short_at = format_seconds(short_created_at or created_at)
+    short_at = at if short_created_at is None else format_seconds(short_created_at)
     values = expected_alias_values(record, number)
+    # In ALIAS_KINDS order, spelt out (a test pins the kinds to ALIAS_KINDS).
     return [
+        {"alias_kind": "arxiv", "alias_value": values["arxiv"], "created_at": at},
+        {"alias_kind": "arxiv_version", "alias_value": values["arxiv_version"], "created_at": at},
+        {"alias_kind": "doi", "alias_value": values["doi"], "created_at": at},
         {
-            "alias_kind": kind,
-            "alias_value": values[kind],
-            "created_at": short_at if kind in _SHORT_ALIAS_KINDS else at,
-        }
-        for kind in ALIAS_KINDS
+            "alias_kind": "pith_short_12",
+            "alias_value": values["pith_short_12"],
+            "created_at": short_at,
+        },
+        {
+            "alias_kind": "pith_short_16",
+            "alias_value": values["pith_short_16"],
+            "created_at": short_at,
+        },
+        {
+            "alias_kind": "pith_short_8",
+            "alias_value": values["pith_short_8"],
+            "created_at": short_at,
+        },
     ]
-
-
-_SHORT_ALIAS_KINDS = frozenset(("pith_short_12", "pith_short_16", "pith_short_8"))
 
 
 def expected_alias_values(record: CanonicalRecord, number: PithNumber) -> dict[str, str]:

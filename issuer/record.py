@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from issuer import cjson
+from issuer._frozen import assemble
 from issuer._time import format_seconds, parse_seconds
 from issuer.errors import FormatError
 from issuer.identifiers import (
@@ -72,25 +73,68 @@ def canon_text(text: str) -> str:
     of Latin-1 characters only (most of arXiv's: ASCII, with the odd accented
     letter) is its own NFC form (no character below U+0300 decomposes or
     composes under NFC), and its lower case is Latin-1 too, one character for
-    one: it is lowered by a byte table rather than character by character
-    (``tests/unit/test_canon_text.py`` pins every way equal to the full one).
+    one: it is canonicalized as bytes by :func:`_latin1_canon` rather than
+    character by character (``tests/unit/test_canon_text.py`` pins every way
+    equal to the full one).
     """
     if text.isascii():
-        return " ".join(text.lower().split())
+        return _latin1_canon(text.encode("ascii")).decode("ascii")
     try:
         latin = text.encode("latin-1")
     except UnicodeEncodeError:
         return " ".join(unicodedata.normalize("NFC", text).lower().split())
-    return " ".join(latin.translate(_LATIN1_LOWER).decode("latin-1").split())
+    return _latin1_canon(latin).decode("latin-1")
 
 
-# str.lower of each Latin-1 character, as a byte (each is one Latin-1 character).
-_LATIN1_LOWER = bytes(ord(chr(code).lower()) for code in range(256))
+# Each Latin-1 character as a byte: a space for every character ``str.split()`` splits
+# on (``str.isspace``: ASCII's six, the separators U+001C-U+001F, U+0085 and U+00A0),
+# else its ``str.lower`` (one Latin-1 character for each).
+_LATIN1_CANON = bytes(
+    0x20 if chr(code).isspace() else ord(chr(code).lower()) for code in range(256)
+)
+
+
+def _latin1_canon(latin: bytes) -> bytes:
+    """:func:`canon_text` of Latin-1 text given as its Latin-1 bytes, as Latin-1 bytes.
+
+    Lowered and every whitespace character made a space by one table; then
+    ``" ".join(text.split())`` is runs of spaces made one space and the ends
+    trimmed, done by ``bytes.replace`` (a C scan a pass; a run of ``n`` spaces
+    takes ``log2(n)`` passes) rather than by a list of words.
+    """
+    data = latin.translate(_LATIN1_CANON).strip(b" ")
+    while b"  " in data:  # trimmed first: arXiv's abstracts start with two spaces
+        data = data.replace(b"  ", b" ")
+    return data
+
+
+def canon_text_utf8(text: str) -> bytes:
+    """``canon_text(text).encode("utf-8")``: the bytes ``text_sha256`` hashes.
+
+    ASCII text's canonical bytes come straight from :func:`_latin1_canon`,
+    without a ``str`` in between.
+
+    Raises:
+        UnicodeEncodeError: if ``text`` holds a lone surrogate (not valid Unicode).
+    """
+    if text.isascii():
+        return _latin1_canon(text.encode("ascii"))
+    return canon_text(text).encode("utf-8")
 
 
 def text_sha256(text: str) -> str:
-    """``hex(SHA-256(UTF-8(canon_text(text))))``: ``title_canon_sha256`` and its twin."""
+    """``hex(SHA-256(UTF-8(canon_text(text))))``: ``title_canon_sha256`` and its twin.
+
+    That is ``sha256(canon_text_utf8(text))``, with its ASCII case spelt out here.
+    """
+    if text.isascii():
+        return hashlib.sha256(_latin1_canon(text.encode("ascii"))).hexdigest()
     return hashlib.sha256(canon_text(text).encode("utf-8")).hexdigest()
+
+
+def _quoted_list(values: tuple[str, ...]) -> str:
+    """The items of a JSON array of ``values``, which need no escaping (categories)."""
+    return '"' + '","'.join(values) + '"' if values else ""
 
 
 @dataclass(frozen=True)
@@ -133,15 +177,19 @@ class CanonicalRecord:
         categories = meta.categories if meta.is_checked else meta.check_grammar()
         primary = categories[0]
         cross = tuple(sorted(set(categories[1:]) - {primary}))
-        return cls(
-            source_id=meta.arxiv_id,
-            version=meta.version,
-            license=meta.license,
-            primary_cat=primary,
-            cross_cats_sorted=cross,
-            submitted_at=format_seconds(meta.submitted_at),
-            title_canon_sha256=text_sha256(meta.title),
-            abstract_canon_sha256=text_sha256(meta.abstract),
+        return assemble(  # cls(...) without its field-by-field __init__
+            cls,
+            {
+                "source_id": meta.arxiv_id,
+                "version": meta.version,
+                "license": meta.license,
+                "primary_cat": primary,
+                "cross_cats_sorted": cross,
+                "submitted_at": format_seconds(meta.submitted_at),
+                "title_canon_sha256": text_sha256(meta.title),
+                "abstract_canon_sha256": text_sha256(meta.abstract),
+                "source_kind": SOURCE_KIND_ARXIV,
+            },
         )._checked()
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,7 +281,7 @@ class CanonicalRecord:
             _TEMPLATE
             % (
                 self.abstract_canon_sha256,
-                ",".join(f'"{c}"' for c in self.cross_cats_sorted),
+                _quoted_list(self.cross_cats_sorted),
                 license_json,
                 self.primary_cat,
                 self.submitted_at,

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from issuer.errors import FormatError
-from issuer.identifiers import check_source, check_submitted, parse_version_digits, shown
+from issuer.identifiers import (
+    MIN_YEAR,
+    check_source,
+    check_submitted,
+    parse_version_digits,
+    shown,
+)
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,30 @@ class SourceMetadata:
         A copy (``dataclasses.replace``, the constructor, a pickle) is not
         marked, so :meth:`issuer.record.CanonicalRecord.from_source` checks it again.
         """
-        return _checked.get(id(self)) is self
+        ref = _checked.get(id(self))
+        return ref is not None and ref() is self
 
 
-# The objects checked() passed, by identity (equal fields are not enough: the mark is
-# for that object); an entry goes when its object does, so an id is never mistaken.
-_checked: weakref.WeakValueDictionary[int, SourceMetadata] = weakref.WeakValueDictionary()
+# The objects checked() passed, by id, each as a weak reference: the mark is for that very
+# object (equal fields are not enough, nor is a copy), and an id that a later object
+# reuses is never mistaken for it (the reference is dead, or is the later object's own).
+# Dead references are swept out whenever the map has doubled since the last sweep, so
+# it holds about as many entries as there are live checked objects. (A WeakValueDictionary
+# did the same at several Python calls a record: a keyed reference and its callback.)
+_checked: dict[int, weakref.ref[SourceMetadata]] = {}
+_SWEEP_MIN = 1024
+_sweep_at = _SWEEP_MIN
+
+
+def _mark(meta: SourceMetadata) -> None:
+    """Mark ``meta`` as checked (see :attr:`SourceMetadata.is_checked`)."""
+    global _sweep_at  # noqa: PLW0603 - the sweep's threshold, kept with the map
+    _checked[id(meta)] = weakref.ref(meta)
+    if len(_checked) > _sweep_at:
+        for key, ref in list(_checked.items()):
+            if ref() is None and _checked.get(key) is ref:
+                _checked.pop(key, None)  # (a new mark another thread just made may go: a re-check)
+        _sweep_at = max(_SWEEP_MIN, 2 * len(_checked))
 
 
 @dataclass(frozen=True)
@@ -127,9 +151,12 @@ _MONTHS = {
 # arXiv writes RFC 2822 dates with and without a zero-padded day:
 # "Fri, 16 Nov 2018 19:01:40 GMT" and "Tue, 3 Apr 2007 22:04:11 GMT".
 _DATE_RE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) ([A-Z][a-z]{2}) ([0-9]{4}) "
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
     r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
 )
+# The day, hour, minute and second fields by their digits (looked up, not parsed).
+_NUMBERS = {f"{n}": n for n in range(10)} | {f"{n:02d}": n for n in range(100)}
 
 
 class RefuseRecordError(Exception):
@@ -155,7 +182,7 @@ def checked(meta: SourceMetadata, now: datetime | None = None) -> SourceMetadata
         raise RefuseRecordError(
             f"v1 submission time {meta.submitted_at.isoformat()} is in the future"
         )
-    _checked[id(meta)] = meta
+    _mark(meta)
     return meta
 
 
@@ -166,15 +193,17 @@ def parse_arxiv_date(text: str, what: str = "date") -> datetime:
         RefuseRecordError: if ``text`` is not such a date; the message starts with ``what``.
     """
     m = _DATE_RE.fullmatch(text.strip())
-    if m and m.group(2) in _MONTHS:
+    if m:
         day, month, year, hh, mm, ss = m.groups()
+        n = _NUMBERS
         try:
-            when = datetime(
-                int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=UTC
-            )
+            when = datetime(int(year), _MONTHS[month], n[day], n[hh], n[mm], n[ss], tzinfo=UTC)
         except ValueError:
             pass  # e.g. 31 Feb: reported below
         else:
+            # Aware, and at most 9999 by the pattern: check_submitted asks only this more.
+            if when.year >= MIN_YEAR:
+                return when
             try:
                 return check_submitted(when, what)
             except FormatError as e:

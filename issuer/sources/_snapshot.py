@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn
 
+from issuer._frozen import assemble
 from issuer.cjson import duplicate_key
 from issuer.identifiers import ARXIV_ID_RE, MAX_VERSION, shown
 from issuer.sources._model import (
@@ -92,16 +93,40 @@ _decoder = json.JSONDecoder(
 )
 
 
+# JSONDecoder.scan_once, the scanner itself (set in its __init__, unknown to typeshed).
+_scan_once: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
+_JSON_SPACE = " \t\n\r"  # what JSONDecoder.decode skips around the value
+
+
 def loads_line(line: bytes) -> Any:
     """Decode one snapshot line strictly (see the module docstring).
+
+    A line whose value starts at its first character and is followed by
+    nothing but JSON whitespace is scanned by the decoder's scanner directly,
+    as ``JSONDecoder.decode`` would scan it, without its two Python layers and
+    two whitespace matches; any other line, and any line the scanner refuses,
+    is decoded by ``JSONDecoder.decode``, which words the refusal.
 
     Raises:
         RefuseRecordError: with the reason the line is refused.
     """
     try:
-        return _decoder.decode(line.decode("utf-8"))
+        text = line.decode("utf-8")
     except UnicodeDecodeError as e:
         raise RefuseRecordError(f"invalid JSON: not UTF-8 at byte {e.start}") from e
+    try:
+        value, end = _scan_once(text, 0)
+    except (StopIteration, ValueError, _LineRefusedError, RecursionError):
+        pass  # decoded again below, for the refusal's words
+    else:
+        if end == len(text) or not text[end:].strip(_JSON_SPACE):
+            return value
+    return _decode(text)
+
+
+def _decode(text: str) -> Any:
+    try:
+        return _decoder.decode(text)
     except _LineRefusedError as e:
         raise RefuseRecordError(f"invalid JSON: {e}") from e
     except json.JSONDecodeError as e:
@@ -137,7 +162,7 @@ def read(stream: IO[bytes], name: str, first_line: int = 1) -> Iterator[Item]:
                 f"line longer than {MAX_LINE_BYTES >> 20} MiB: not a snapshot record, skipped",
             )
             continue
-        if not line.strip():
+        if line.isspace():  # a blank line (``line`` is never empty)
             continue
         try:
             obj = loads_line(line)
@@ -168,41 +193,70 @@ def _string(obj: dict[str, Any], field: str, *, nullable: bool = False) -> str |
     raise RefuseRecordError(f'"{field}" is missing or not {what}')
 
 
+def _dates(versions: list[Any]) -> dict[int, str]:
+    """Each version's date text, by version number."""
+    dates: dict[int, str] = {}
+    try:
+        for entry in versions:
+            if not isinstance(entry, dict) or not isinstance(entry.get("created"), str):
+                raise RefuseRecordError(
+                    f'"versions" entry is not {{"version", "created"}}: {shown(entry, 100)}'
+                )
+            dates[parse_version_label(str(entry.get("version")), '"versions"')] = entry["created"]
+    except RefuseRecordError:
+        # Dateless labels (strings) are the other layout, whichever entry failed first;
+        # only a failed entry can be one, so every line that reads is spared the search.
+        if any(isinstance(v, str) for v in versions):
+            raise RefuseRecordError(_PUBLIC_DATASETS) from None
+        raise
+    return dates
+
+
 def _parse(obj: dict[str, Any], arxiv_id: str, location: str) -> SourceMetadata:
     versions = obj.get("versions")
     if not isinstance(versions, list) or not versions:
         raise RefuseRecordError('"versions" is missing or empty')
-    if "license" not in obj or any(isinstance(v, str) for v in versions):
+    if "license" not in obj:
         raise RefuseRecordError(_PUBLIC_DATASETS)
-    dates: dict[int, str] = {}
-    for entry in versions:
-        if not isinstance(entry, dict) or not isinstance(entry.get("created"), str):
-            raise RefuseRecordError(
-                f'"versions" entry is not {{"version", "created"}}: {shown(entry, 100)}'
-            )
-        dates[parse_version_label(str(entry.get("version")), '"versions"')] = entry["created"]
+    dates = _dates(versions)
     if 1 not in dates:
         raise RefuseRecordError('"versions" lists no v1, so the submission time is unknown')
     submitted = parse_arxiv_date(dates[1], '"versions" v1')
-    title = _string(obj, "title")
-    abstract = _string(obj, "abstract")
-    categories = tuple((_string(obj, "categories") or "").split())
-    lic = (_string(obj, "license", nullable=True) or "").strip()
-    doi = _string(obj, "doi", nullable=True) or ""
+    # Each field a string (or null where allowed), in this order; _string words a refusal.
+    title = obj.get("title")
+    if type(title) is not str:
+        title = _string(obj, "title")
+    abstract = obj.get("abstract")
+    if type(abstract) is not str:
+        abstract = _string(obj, "abstract")
+    cats = obj.get("categories")
+    if type(cats) is not str:
+        cats = _string(obj, "categories")
+    lic = obj.get("license")
+    if lic is not None and type(lic) is not str:
+        lic = _string(obj, "license", nullable=True)
+    doi = obj.get("doi")
+    if doi is not None and type(doi) is not str:
+        doi = _string(obj, "doi", nullable=True)
+    categories = tuple((cats or "").split())
+    lic = (lic or "").strip()
     if not categories:
         raise RefuseRecordError('"categories" is empty')
     assert title is not None and abstract is not None  # noqa: S101 - _string checked
     return checked(
-        SourceMetadata(
-            arxiv_id=arxiv_id,
-            version=max(dates),
-            title=title,
-            abstract=abstract,
-            categories=categories,
-            license=lic or None,
-            submitted_at=submitted,
-            dois=tuple(doi.split()),
-            source_format=FORMAT,
-            location=location,
+        assemble(  # SourceMetadata(...) without its field-by-field __init__
+            SourceMetadata,
+            {
+                "arxiv_id": arxiv_id,
+                "version": max(dates),
+                "title": title,
+                "abstract": abstract,
+                "categories": categories,
+                "license": lic or None,
+                "submitted_at": submitted,
+                "dois": tuple((doi or "").split()),
+                "source_format": FORMAT,
+                "location": location,
+            },
         )
     )
