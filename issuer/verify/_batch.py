@@ -3,8 +3,9 @@
 An input is a name, its bytes (or the error getting them, or a file to read),
 and the record it was asked for. :func:`verify_many` yields one
 :class:`~issuer.verify.VerificationReport` per input, in input order, however
-many processes verify them. Files are read by the process that verifies them,
-so a large directory goes to the workers as paths.
+many processes verify them; :func:`verify_batches` yields the same reports in
+batches of those ready together. Files are read by the process that verifies
+them, so a large directory goes to the workers as paths.
 """
 
 from __future__ import annotations
@@ -65,6 +66,24 @@ def verify_many(
 ) -> Iterator[tuple[str, VerificationReport]]:
     """(name, report) for every input, in input order, verified by ``jobs`` processes.
 
+    The reports of :func:`verify_batches`, one at a time.
+    """
+    for batch in verify_batches(inputs, trusted, log, jobs):
+        yield from batch
+
+
+def verify_batches(
+    inputs: Iterable[VerifyInput],
+    trusted: KeySet,
+    log: LogPolicy | None,
+    jobs: int,
+) -> Iterator[list[tuple[str, VerificationReport]]]:
+    """(name, report) for every input, in input order, in batches of those ready together.
+
+    A batch is one input's report when this process verifies it, a chunk's
+    when a worker does: a caller can write a batch's lines at once without
+    holding back a report that is ready.
+
     A run of fewer than ``jobs * _PER_JOB`` inputs never starts a process.
     Otherwise the pool starts once; inputs go to it in chunks of ``_CHUNK``,
     at most ``jobs * _PER_JOB`` inputs in flight (memory is bounded by that,
@@ -79,7 +98,7 @@ def verify_many(
     first = list(itertools.islice(items, window))
     if jobs <= 1 or len(first) < window:
         for name, source, code in itertools.chain(first, items):
-            yield name, _check(name, source, code, trusted, log)
+            yield [(name, _check(name, source, code, trusted, log))]
         return
     for stream in (sys.stdout, sys.stderr):  # a forked worker must not write them again
         stream.flush()
@@ -98,8 +117,10 @@ def verify_many(
             if not pending:
                 return
             names, future = pending.popleft()
-            for name, packed in zip(names, future.result(), strict=True):
-                yield name, _unpacked(name, packed)
+            yield [
+                (name, _unpacked(name, packed))
+                for name, packed in zip(names, future.result(), strict=True)
+            ]
 
 
 def _chunks(items: Iterator[VerifyInput]) -> Iterator[list[VerifyInput]]:

@@ -97,6 +97,20 @@ def test_chunks_of_paths_go_to_the_pool_and_reports_keep_input_order(
     assert all(isinstance(source, str) for _, source, _ in sent)  # paths, not bytes
     assert [name for name, _, _ in sent] == [name for name, _ in serial]
     assert {len(future.task[1][0]) for future in pool.futures} <= {1, 2}
+    # A chunk's reports come out as one batch; a serial run's one at a time.
+    LazyPool.instances.clear()
+    batches = list(
+        _batch.verify_batches(
+            _verify._inputs([str(folder), str(folder / "missing.json")]),
+            verifier_keys([]),
+            None,
+            2,
+        )
+    )
+    assert [len(b) for b in batches] == [len(f.task[1][0]) for f in LazyPool.instances[0].futures]
+    assert [(n, r.to_dict()) for b in batches for n, r in b] == serial
+    one_by_one = _batch.verify_batches(_verify._inputs([str(folder)]), verifier_keys([]), None, 1)
+    assert {len(b) for b in one_by_one} == {1}
     # The main process verified no chunk itself: every one was run by a worker.
     assert not any(future.cancelled() for future in pool.futures)
     assert all(future.done() for future in pool.futures)
