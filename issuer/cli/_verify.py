@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 import operator
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +40,7 @@ from issuer.verify import (
     failure_report,
     log_policy,
     read_input,
-    verify_many,
+    verify_batches,
 )
 
 logger = logging.getLogger(__name__)
@@ -95,22 +96,49 @@ _PATH_ORDER = None if os.name == "nt" else operator.attrgetter("parts")
 
 
 def _bundles_under(path: Path) -> Iterator[Path]:
-    """Every ``*.json`` under ``path``, except a published tree's non-bundle files.
+    """Every ``*.json`` file under ``path``, except a published tree's non-bundle files.
 
     Those are ``state.json``, the key document, hidden settings files, and the
     ``.well-known`` copies of bundles (each record is checked once, at
     ``pith/CODE/bundle.json``; name a ``.well-known`` directory to check those).
+
+    The files ``path.rglob("*.json")`` finds, less those: directories are read
+    once each with :func:`os.scandir`, whose entries know their own type (a
+    ``stat`` only for a symlink), and hidden directories are not entered.
+    Like ``rglob``, it does not follow a symlink to a directory, skips a
+    directory it may not read, and compares the suffix in the platform's case.
     """
-    depth = len(path.parts)
-    for file in path.rglob("*.json"):
-        inside = file.parts[depth:-1]  # its directories under ``path``
-        if (
-            file.is_file()
-            and file.name not in _NOT_BUNDLES
-            and not file.name.startswith(".")
-            and not any(part.startswith(".") for part in inside)
+    try:
+        with os.scandir(path) as listing:
+            entries = list(listing)
+    except PermissionError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        if _is(entry.is_dir, follow_symlinks=False):
+            yield from _bundles_under(path / name)
+        elif (
+            os.path.normcase(name).endswith(".json")
+            and name not in _NOT_BUNDLES
+            and _is(entry.is_file)
         ):
-            yield file
+            yield path / name
+
+
+# The errors Path.is_dir() and Path.is_file() answer False to (a name gone since it was
+# listed, a symlink loop); any other is raised, as rglob raises it.
+_NOT_THERE = frozenset((errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP))
+
+
+def _is(test: Callable[..., bool], **kwargs: bool) -> bool:
+    try:
+        return test(**kwargs)
+    except OSError as e:
+        if e.errno in _NOT_THERE:
+            return False
+        raise
 
 
 def _keys_option(values: list[Path] | None) -> list[Path] | None:
@@ -246,19 +274,44 @@ def verify(
         raise typer.Exit(EXIT_REFUSED) from None
     if mirrors:
         raise typer.Exit(max(_mirrored(p, mirrors, trusted, json_out) for p in paths))
+    batches = verify_batches(_inputs(paths), trusted, log, jobs or os.cpu_count() or 1)
+    raise typer.Exit(_print_reports(batches, trust_root, json_out))
+
+
+def _print_reports(
+    batches: Iterable[list[tuple[str, VerificationReport]]], trust_root: str | None, json_out: bool
+) -> int:
+    """One line per input on stderr (and its ``--json`` object on stdout); the exit code.
+
+    A batch's OK lines in a row are written with one call: the same text, in
+    the same order, as a line at a time.
+    """
     code = EXIT_OK
-    for name, report in verify_many(_inputs(paths), trusted, log, jobs or os.cpu_count() or 1):
-        if report.ok:
-            note(f"OK: {name} ({report.pith_number})")
-        elif report.failed_step == "read":
-            typer.echo(f"ERROR: {name}: {report.message}", err=True)
-            code = EXIT_USAGE
-        else:
-            _print_fail(report, trust_root)
-            code = max(code, EXIT_REFUSED) if code != EXIT_USAGE else code
-        if json_out:
-            emit_json(report.to_dict())
-    raise typer.Exit(code)
+    for batch in batches:
+        oks: list[str] = []
+        for name, report in batch:
+            if report.ok:
+                oks.append(f"OK: {name} ({report.pith_number})")
+            else:
+                _note_lines(oks)
+                if report.failed_step == "read":
+                    typer.echo(f"ERROR: {name}: {report.message}", err=True)
+                    code = EXIT_USAGE
+                else:
+                    _print_fail(report, trust_root)
+                    code = max(code, EXIT_REFUSED) if code != EXIT_USAGE else code
+            if json_out:
+                _note_lines(oks)
+                emit_json(report.to_dict())
+        _note_lines(oks)
+    return code
+
+
+def _note_lines(lines: list[str]) -> None:
+    """Write ``lines`` with one call (unless --quiet), and empty the list."""
+    if lines:
+        note("\n".join(lines))
+        lines.clear()
 
 
 def _log_policy(require: bool, witnesses: list[str], threshold: int | None) -> LogPolicy:

@@ -3,7 +3,8 @@
 Public: :func:`verify_bundle` (raises), :func:`verify_bundle_report` (returns a
 :class:`VerificationReport`), :class:`VerifiedBundle`, :data:`STEPS`,
 :func:`compare_mirrors` (one record fetched from several mirrors), and
-:func:`verify_many` (many inputs in order, on ``jobs`` processes).
+:func:`verify_many` (many inputs in order, on ``jobs`` processes; :func:`verify_batches`
+gives them in batches of those ready together).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from issuer.verify._batch import (
     VerifyInput,
     failure_report,
     read_input,
+    verify_batches,
     verify_many,
 )
 from issuer.verify._mirrors import MirrorComparison, compare_mirrors
@@ -40,6 +42,7 @@ __all__ = [
     "failure_report",
     "log_policy",
     "read_input",
+    "verify_batches",
     "verify_bundle",
     "verify_bundle_bytes",
     "verify_bundle_report",

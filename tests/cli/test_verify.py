@@ -99,6 +99,43 @@ def test_an_input_over_the_document_limit_is_refused_and_the_others_checked(
     assert piped.exit_code == 1 and "more than" in piped.stderr
 
 
+def test_a_chunks_ok_lines_are_written_together_as_they_would_be_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from issuer.cli import _verify
+    from issuer.cli._output import note
+    from issuer.verify import _batch
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    cases = sorted(p for p in CASES.iterdir() if (p / "bundle.json").is_file())[:16]
+    for i, case in enumerate(cases):
+        shutil.copy(case / "bundle.json", folder / f"{i:03d}.json")
+    for i in range(16, 40):  # runs of valid bundles, so that chunks hold several OK lines
+        shutil.copy(BUNDLE_PATH, folder / f"{i:03d}.json")
+    notes: list[str] = []
+
+    def counted(text: str) -> None:
+        notes.append(text)
+        note(text)
+
+    monkeypatch.setattr(_verify, "note", counted)
+    monkeypatch.setattr(_batch, "_PER_JOB", 4)  # small windows: the pool starts at once
+    monkeypatch.setattr(_batch, "_CHUNK", 4)
+    serial = runner.invoke(app, ["verify", "--jobs", "1", str(folder)])
+    assert len(notes) == serial.stderr.count("OK: ")  # one at a time
+    notes.clear()
+    parallel = runner.invoke(app, ["verify", "--jobs", "2", str(folder)])
+    assert serial.exit_code == parallel.exit_code == 1  # some cases are forgeries
+    assert parallel.stderr == serial.stderr
+    assert len(notes) < parallel.stderr.count("OK: ")  # several lines to a call
+    quiet = runner.invoke(app, ["--quiet", "verify", "--jobs", "2", str(folder)])
+    assert "OK: " not in quiet.stderr
+    assert quiet.stderr == "".join(
+        line for line in serial.stderr.splitlines(keepends=True) if not line.startswith("OK: ")
+    )
+
+
 def test_jobs_give_the_same_results_in_the_same_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

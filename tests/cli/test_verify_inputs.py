@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from issuer.cli import app
-from issuer.cli._verify import _inputs
+from issuer.cli._verify import _PATH_ORDER, _bundles_under, _inputs
 from tests.conftest import BUNDLE_PATH
 
 runner = CliRunner()
@@ -61,6 +64,70 @@ def test_the_command_prints_them_in_that_order(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     printed = [line[len("OK: ") : line.rindex(" (")] for line in result.stderr.splitlines()]
     assert printed == [str(p) for p in sorted(tmp_path / name for name in EXPECTED)]
+
+
+def _rglob_listing(path: Path) -> list[Path]:
+    """The listing as ``rglob`` gives it, filtered afterwards: what the walk must equal."""
+    depth = len(path.parts)
+    return [
+        file
+        for file in path.rglob("*.json")
+        if file.is_file()
+        and file.name not in {"state.json", "pith-signing-key.json"}
+        and not file.name.startswith(".")
+        and not any(part.startswith(".") for part in file.parts[depth:-1])
+    ]
+
+
+def _awkward_tree(root: Path) -> None:
+    """LAYOUT, and what a directory walk could get wrong: links, loops, odd names."""
+    _tree(root)
+    (root / "dir.json" / "inner.json").write_bytes(b"{}")  # inside a directory named *.json
+    (root / "UPPER.JSON").write_bytes(b"{}")
+    (root / "x.json.bak").write_bytes(b"{}")
+    (root / "deep" / "er" / "est").mkdir(parents=True)
+    (root / "deep" / "er" / "est" / "z.json").write_bytes(b"{}")
+    (root / "empty").mkdir()
+    (root / "file-link.json").symlink_to(root / "notes.txt")  # a link to a file: a file
+    (root / "to-a.json").symlink_to(root / "a", target_is_directory=True)  # not followed
+    (root / "link-dir").symlink_to(root / "a", target_is_directory=True)  # not entered
+    (root / "broken.json").symlink_to(root / "nowhere.json")
+    (root / "loop.json").symlink_to(root / "loop.json")
+    (root / ".hidden-dir" / "sub").mkdir(parents=True)
+    (root / ".hidden-dir" / "sub" / "h.json").write_bytes(b"{}")
+
+
+@pytest.mark.parametrize("start", ["", "a", ".hidden-dir"])
+def test_the_walk_lists_what_rglob_lists(tmp_path: Path, start: str) -> None:
+    _awkward_tree(tmp_path)
+    top = tmp_path / start
+    walked = sorted(_bundles_under(top), key=_PATH_ORDER)
+    assert walked == sorted(_rglob_listing(top), key=_PATH_ORDER)
+    assert [str(p) for p in walked] == [str(p) for p in sorted(_rglob_listing(top))]
+    if not start:
+        names = {p.relative_to(tmp_path).as_posix() for p in walked}
+        assert {"dir.json/inner.json", "file-link.json", "deep/er/est/z.json"} <= names
+        assert not names & {"to-a.json", "link-dir/b.json", "broken.json", "loop.json"}
+
+
+def test_an_unreadable_directory_is_skipped_as_rglob_skips_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tree(tmp_path)
+    locked = tmp_path / "locked"
+    (locked / "in").mkdir(parents=True)
+    (locked / "in" / "x.json").write_bytes(b"{}")
+    scandir = os.scandir
+
+    def refusing(path: Any) -> Any:  # as for a directory without read permission
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    walked = sorted(_bundles_under(tmp_path))
+    assert walked == sorted(_rglob_listing(tmp_path))
+    assert len(walked) == len(EXPECTED)
 
 
 def test_verify_does_not_import_the_postgresql_driver() -> None:
