@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from issuer.errors import FormatError, VerificationError
+from issuer.errors import Error, FormatError, VerificationError
 from issuer.keys import verify as ed25519_verify
 from issuer.keys.keyset import KeySet
 from issuer.reasons import Reason
@@ -232,35 +232,40 @@ def _accepted(
     steps' checks passing, so the answer is the steps' own. Whatever is not
     shown here (None) goes through the steps, whose verdict and message stand.
     """
-    proofs = bundle["timestamp_proofs"]
-    fields = [inclusion_spelled(obj) for obj in proofs] if type(proofs) is list else []
-    first = fields[0] if fields else None
-    if first is None:
-        return None
-    vetted = _VETTED.get((first[5], policy))
-    if vetted is None:
-        return None
     try:
+        proofs, events = bundle["timestamp_proofs"], bundle["events"]
+        if type(proofs) is not list or type(events) is not list:
+            return None
+        fields = [inclusion_spelled(obj) for obj in proofs]
+        first = fields[0] if fields else None
+        vetted = None if first is None else _VETTED.get((first[5], policy))
+        if first is None or vetted is None:
+            return None
         signer = _log_signer(vetted.data, vetted.checkpoint.origin, keys, built_at, "")
-        return _accepted_proofs(bundle, fields, first[5], vetted, signer, require=policy.require)
-    except (VerificationError, ValueError, TypeError, KeyError):
-        return None  # the steps name it
+        return _accepted_proofs(
+            bundle, events, fields, first[5], vetted, signer=signer, require=policy.require
+        )
+    # Any refusal or surprise at all (a bundle the other steps did not check, say): the
+    # steps run from the start, in their order, and theirs is the answer.
+    except (Error, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
 
 
 def _accepted_proofs(
     bundle: dict[str, Any],
+    events: list[Any],
     fields: list[InclusionSpelled | None],
     note: str,
     vetted: _Vetted,
-    signer: str,
     *,
+    signer: str,
     require: bool,
 ) -> list[tuple[str, int, int, str, tuple[str, ...]]] | None:
     """:func:`_accepted` once the checkpoint counts: each proof, against that note."""
     checkpoint = vetted.checkpoint
     origin, size = checkpoint.origin, checkpoint.size
     number = bundle["pith_number"]
-    names = [RECORD_LEAF, *(e["event_id"] for e in bundle["events"])]
+    names = [RECORD_LEAF, *(e["event_id"] for e in events)]
     tree = _spelled(size, checkpoint.root_hash)
     leaves: dict[int, bytes] = {}
     out = []

@@ -139,6 +139,8 @@ def _outcomes(bundles: list[Json], policy: LogPolicy, *, quick: bool) -> list[tu
                 found = check_log_proofs(bundle, KEYS, at, policy)
             except VerificationError as e:
                 out.append((e.step, str(e.reason), e.message))
+            except Exception as e:  # noqa: BLE001 - whatever escapes must escape both ways
+                out.append((type(e).__name__, str(e)))
             else:
                 out.append(("ok", *found))
     finally:
@@ -181,3 +183,45 @@ def test_a_spoilt_bundle_after_good_ones_is_refused_as_a_fresh_process_refuses_i
     outcomes = _outcomes(bundles, LogPolicy(), quick=True)
     assert outcomes[SPOILT][:2] == ("log", "bad_inclusion_proof")
     assert outcomes == _outcomes(bundles, LogPolicy(), quick=False)
+
+
+def _bundle_spoils() -> dict[str, Callable[[Json], None]]:
+    """Spoils of the bundle around its proofs: what check_log_proofs's callers check first."""
+
+    def unwritable(bundle: Json) -> None:  # a leaf that cannot be written, a spelling wrong
+        bundle["canonical_sha256"] = 2**60
+        _respell(bundle["timestamp_proofs"][0], 0)
+
+    def events_read_once(bundle: Json) -> None:
+        _flip(bundle["timestamp_proofs"][2], 0)
+        bundle["events"] = iter(bundle["events"])
+
+    def nothing_to_name(bundle: Json) -> None:
+        del bundle["pith_number"], bundle["timestamp_proofs"]
+
+    def number_not_text(bundle: Json) -> None:
+        bundle["pith_number"] = 7
+
+    return {
+        "a record hash that cannot be written, beside a lenient spelling": unwritable,
+        "events that can be read once, beside a wrong proof": events_read_once,
+        "no Pith number and no proofs": nothing_to_name,
+        "a Pith number that is not text": number_not_text,
+    }
+
+
+BUNDLE_SPOILS = _bundle_spoils()
+
+
+@pytest.mark.parametrize("spoil", BUNDLE_SPOILS.values(), ids=BUNDLE_SPOILS.keys())
+def test_a_bundle_the_other_steps_would_refuse_gets_the_steps_answer(
+    spoil: Callable[[Json], None],
+) -> None:
+    """check_log_proofs called directly: the quick way gives way, whatever it meets."""
+    outcomes = []
+    for quick in (True, False):
+        bundles = copy.deepcopy(PUBLICATION[:2])  # the first vets the checkpoint
+        spoil(bundles[1])
+        outcomes.append(_outcomes(bundles, LogPolicy(), quick=quick))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][1][0] != "ok"
