@@ -53,7 +53,7 @@ from issuer._pages import (
     year_page_name,
 )
 from issuer._time import format_seconds
-from issuer.bundles import build_bundle
+from issuer.bundles import build_bundle_bytes
 from issuer.errors import Error, FormatError, NetworkError, UsageError, VerificationError
 from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client, shown_url
 from issuer.keys import Signer, verifier_keys
@@ -371,7 +371,7 @@ class _Run:
                 parsed=True,
                 checked=_checked(issued.record, pith_number),
             )[0]
-            bundle = build_bundle(
+            built = build_bundle_bytes(
                 issued.record,
                 aliases,
                 events,
@@ -387,11 +387,11 @@ class _Run:
         paper = paper_from_state(state, issued.title)
         code = issued.number.code
         where = self.record_dir(code)
-        data = cjson.dumps_parsed(bundle) + b"\n"
+        data = built.data + b"\n"
         self.write(f"{where}/bundle.json", data)
         self.write(f"{self.well_known_dir(code)}/bundle.json", data)
-        self.write(f"{where}/index.html", resolver_page(bundle, paper).encode())
-        self.write(f"{where}/state.json", cjson.dumps_parsed(bundle["state"]) + b"\n")
+        self.write(f"{where}/index.html", resolver_page(built.bundle, paper).encode())
+        self.write(f"{where}/state.json", built.state_data + b"\n")
         self.summary.written += 1
         self.touched_years.add(issued.number.year)
         self.pending.append(

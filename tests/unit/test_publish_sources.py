@@ -6,7 +6,8 @@ compact ``record_created`` event as an object instead of rebuilding its JSON
 and parsing it. With ``_sql_publish._FAST`` off it reads each record through
 ``record``, ``events_mark``, ``events`` and ``log_leaves_of``, as publishing
 did before. Both must give the same objects (with the same key order), the
-same refusals, and publish byte-identical trees, on SQLite and PostgreSQL.
+same refusals, and publish byte-identical trees (the second also with each
+bundle serialized whole, as before), on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 
 from issuer import cjson, registry
+from issuer import publish as publishing
+from issuer.bundles import BuiltBundle, build_bundle
 from issuer.errors import FormatError
 from issuer.pipeline import Issuer
 from issuer.publish import publish
@@ -182,12 +185,19 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
+def _whole_bundle(*args: Any, **kw: Any) -> BuiltBundle:
+    """The bundle and its bytes as publishing made them before: whole serializations."""
+    bundle = build_bundle(*args, **kw)
+    return BuiltBundle(bundle, cjson.dumps_parsed(bundle), cjson.dumps_parsed(bundle["state"]))
+
+
 def test_the_tree_published_is_byte_identical_to_the_one_read_record_by_record(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     signer = factory.signer()
     fast = publish(store, tmp_path / "fast", signer, base_url=A, now=factory.T0, batch=7)
     monkeypatch.setattr(_sql_publish, "_FAST", False)
+    monkeypatch.setattr(publishing, "build_bundle_bytes", _whole_bundle)
     strict = publish(store, tmp_path / "strict", signer, base_url=A, now=factory.T0, batch=7)
     assert fast.to_dict() == strict.to_dict()
     assert (fast.written, fast.refused) == (49, 1)
