@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from issuer import cjson
@@ -133,18 +135,18 @@ def test_proofs_spelt_once_per_range_are_the_proofs_spelt_each_time(
     checkpoint = StoredCheckpoint(size, "log.example", b"note\n", b"", "2026-01-01T00:00:00Z")
     entries = [(i, record_entry(NUMBER, f"{i:064x}")) for i in range(size)]
     spelt: list[bytes] = []
-    real = _log.base64.b64encode
+    real = base64.b64encode
 
     def counting(data: bytes) -> bytes:
         spelt.append(data)
         return real(data)
 
-    monkeypatch.setattr(_log.base64, "b64encode", counting)
+    monkeypatch.setattr(base64, "b64encode", counting)
     cached = inclusion_proofs(entries, checkpoint, CachedNodes(tree))
     ranges = {r for i in range(size) for r in inclusion_ranges(i, 0, size)}
     assert len(spelt) == len(ranges)  # each range's hash spelt once, not once per proof
     assert sum(len(p["proof"]) for p in cached) > len(ranges) or size < 3
-    monkeypatch.setattr(_log.base64, "b64encode", real)
+    monkeypatch.setattr(base64, "b64encode", real)
     assert cached == inclusion_proofs(entries, checkpoint, tree)  # the uncached path
     assert cached == [
         inclusion_object(
