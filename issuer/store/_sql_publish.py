@@ -127,9 +127,10 @@ class PublishTables(CompactRows):
                 return FormatError(_GONE)
             mark = store.events_mark(row.row_id)  # before the events: see mark_published
             events = store.events(number)
+            leaves = store.log_leaves_of(number)
         except FormatError as e:
             return e
-        return PublishSource(row.row_id, issued, events, mark, store.log_leaves_of(number))
+        return PublishSource(row.row_id, issued, events, mark, leaves)
 
     def publish_tree(self, tree_id: str, outdir: str) -> None:
         """Register a static tree by its id; a tree made anew at ``outdir`` replaces the old one.
