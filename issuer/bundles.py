@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -182,10 +183,80 @@ def build_bundle(
         state: the merged state of exactly these events, aliases and keys, when
             the caller has it already (publishing compares it first).
     """
+    bundle = _unsigned(
+        record, aliases, events, keys, signer, built_at, base_url, timestamp_proofs, state
+    )
+    # Built here from parsed events, a typed record and the library's own objects:
+    # nothing in it needs the validation walk again.
+    return sign_bundle(bundle, signer, built_at, parsed=True)
+
+
+@dataclass(frozen=True)
+class BuiltBundle:
+    """A signed bundle with its canonical JSON and its state's, each part serialized once."""
+
+    bundle: dict[str, Any]
+    data: bytes  # cjson.dumps_parsed(bundle)
+    state_data: bytes  # cjson.dumps_parsed(bundle["state"])
+
+
+def build_bundle_bytes(
+    record: CanonicalRecord,
+    aliases: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    keys: KeySet,
+    signer: Signer,
+    *,
+    built_at: datetime,
+    base_url: str,
+    timestamp_proofs: list[Any] | None = None,
+    state: dict[str, Any] | None = None,
+) -> BuiltBundle:
+    """:func:`build_bundle`, with the bytes publishing writes, serialized once.
+
+    Every top-level field's value is serialized once (``cjson.dumps_parsed``)
+    and the object is joined from them in canonical key order, with and
+    without the signature: canonical JSON of an object is its members' keys
+    (all ASCII here, so code-point order is UTF-16 order) and their values'
+    canonical JSON. The bundle, its bytes and the signature are those
+    :func:`build_bundle` and ``cjson.dumps_parsed`` give (Ed25519 signatures
+    are deterministic); ``tests/unit/test_bundle_bytes.py`` compares them.
+    """
+    bundle = _unsigned(
+        record, aliases, events, keys, signer, built_at, base_url, timestamp_proofs, state
+    )
+    parts = {k.encode("ascii"): cjson.dumps_parsed(v) for k, v in bundle.items()}
+    digest = hashlib.sha256(_joined(parts)).digest()
+    signature = {
+        **signature_object(signer, digest, signed_message=SIGNED_MESSAGE, signed_at=built_at),
+        "bundle_sha256": digest.hex(),
+    }
+    parts[b"bundle_signature"] = cjson.dumps_parsed(signature)
+    bundle["bundle_signature"] = signature
+    return BuiltBundle(bundle, _joined(parts), parts[b"state"])
+
+
+def _joined(parts: dict[bytes, bytes]) -> bytes:
+    """The canonical JSON of an object whose (ASCII) keys map to their values' canonical JSON."""
+    return b"{" + b",".join(b'"%s":%s' % (k, parts[k]) for k in sorted(parts)) + b"}"
+
+
+def _unsigned(  # noqa: PLR0917 - build_bundle's arguments, in its order
+    record: CanonicalRecord,
+    aliases: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    keys: KeySet,
+    signer: Signer,
+    built_at: datetime,
+    base_url: str,
+    timestamp_proofs: list[Any] | None,
+    state: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The bundle without its signature."""
     number = PithNumber.for_record(record)
     if state is None:
         state = merge(str(number), events, aliases, keys)
-    bundle = {
+    return {
         "bundle_type": BUNDLE_TYPE,
         "bundle_version": BUNDLE_VERSION,
         "pith_number": str(number),
@@ -203,6 +274,3 @@ def build_bundle(
         "links": links_for(base_url, number.code),
         "state": state,
     }
-    # Built here from parsed events, a typed record and the library's own objects:
-    # nothing in it needs the validation walk again.
-    return sign_bundle(bundle, signer, built_at, parsed=True)

@@ -53,7 +53,7 @@ from issuer._pages import (
     year_page_name,
 )
 from issuer._time import format_seconds
-from issuer.bundles import build_bundle
+from issuer.bundles import build_bundle_bytes
 from issuer.errors import Error, FormatError, NetworkError, UsageError, VerificationError
 from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client, shown_url
 from issuer.keys import Signer, verifier_keys
@@ -61,7 +61,7 @@ from issuer.keys.keyset import KeySet
 from issuer.merge import CheckedRecord, merge_explained
 from issuer.record import CanonicalRecord
 from issuer.registry import trusted_keys
-from issuer.store import PublishedRecord, PublishRow, Store, StoredCheckpoint
+from issuer.store import PublishedRecord, PublishRow, PublishSource, Store, StoredCheckpoint
 from issuer.tlog import (
     CachedNodes,
     Checkpoint,
@@ -212,12 +212,13 @@ def publish(
                     todo.append(row)
             # A published row always tells the truth about the files: unmark before rewriting.
             store.unmark_published(tree_id, [r.row_id for r in todo if r.state_sha256])
-            rewrite = {r.row_id for r in todo}
+            # What the records to write are built from, read for the batch at once.
+            sources = store.publish_sources(todo) if todo else {}
             for row in rows:
                 summary.records += 1
-                if row.row_id not in rewrite:
+                if (source := sources.get(row.row_id)) is None:
                     summary.unchanged += 1
-                elif (refusal := run.write_record(row.row_id, str(row.number))) is not None:
+                elif (refusal := run.write_record(source)) is not None:
                     summary.refusals.append((str(row.number), refusal))
                     if on_refused is not None:
                         on_refused(str(row.number), refusal)
@@ -344,21 +345,19 @@ class _Run:
         except OSError as e:
             raise _cannot_write(self.outdir / tile.path, e) from e
 
-    def proofs(self, pith_number: str) -> list[dict[str, Any]]:
+    def proofs(self, leaves: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
         """The inclusion proofs of a record's leaves in the checkpoint of this run."""
         if self.checkpoint is None or self.nodes is None:
             return []
-        leaves = self.store.log_leaves_of(pith_number)
         return inclusion_proofs(leaves, self.checkpoint, self.nodes)
 
-    def write_record(self, row_id: int, pith_number: str) -> str | None:
+    def write_record(self, source: PublishSource | FormatError) -> str | None:
         """Build, sign and write one record's files; the reason if the record is refused."""
+        if isinstance(source, FormatError):  # the store could not read it as a record
+            return source.message
+        issued, events, row_id = source.issued, source.events, source.row_id
+        pith_number = str(issued.number)
         try:
-            issued = self.store.record(pith_number)
-            if issued is None:  # pragma: no cover - the row was just read
-                return "gone from the registry"
-            mark = self.store.events_mark(row_id)  # before the events: see mark_published
-            events = self.store.events(pith_number)
             aliases = issued.aliases  # recomputed on every access: once here
             # The registry's events come from cjson.loads: not walked again. The store has
             # parsed the record and derived its number already; the merge compares the
@@ -372,7 +371,7 @@ class _Run:
                 parsed=True,
                 checked=_checked(issued.record, pith_number),
             )[0]
-            bundle = build_bundle(
+            built = build_bundle_bytes(
                 issued.record,
                 aliases,
                 events,
@@ -380,7 +379,7 @@ class _Run:
                 self.signer,
                 built_at=self.now,
                 base_url=self.base_url,
-                timestamp_proofs=self.proofs(pith_number),
+                timestamp_proofs=self.proofs(source.leaves),
                 state=state,
             )
         except (FormatError, VerificationError) as e:
@@ -388,11 +387,11 @@ class _Run:
         paper = paper_from_state(state, issued.title)
         code = issued.number.code
         where = self.record_dir(code)
-        data = cjson.dumps_parsed(bundle) + b"\n"
+        data = built.data + b"\n"
         self.write(f"{where}/bundle.json", data)
         self.write(f"{self.well_known_dir(code)}/bundle.json", data)
-        self.write(f"{where}/index.html", resolver_page(bundle, paper).encode())
-        self.write(f"{where}/state.json", cjson.dumps_parsed(bundle["state"]) + b"\n")
+        self.write(f"{where}/index.html", resolver_page(built.bundle, paper).encode())
+        self.write(f"{where}/state.json", built.state_data + b"\n")
         self.summary.written += 1
         self.touched_years.add(issued.number.year)
         self.pending.append(
@@ -402,7 +401,7 @@ class _Run:
                 self.base_url,
                 self.settings_sha256,
                 paper.title,
-                events_mark=mark,
+                events_mark=source.events_mark,
             )
         )
         return None
@@ -519,7 +518,7 @@ def _checked(record: CanonicalRecord, pith_number: str) -> CheckedRecord:
 
     No receipt is listed: the merge verifies the ``record_created`` receipt itself.
     """
-    return CheckedRecord(cjson.dumps_parsed(record.to_dict()), record, pith_number, ())
+    return CheckedRecord(record.canonical_json, record, pith_number, ())
 
 
 def _complete(directory: str, names: frozenset[str], run: _Run) -> bool:

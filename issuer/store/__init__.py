@@ -28,6 +28,7 @@ from issuer.store._rows import (
     NewRecord,
     PublishedRecord,
     PublishRow,
+    PublishSource,
     SignedObjects,
 )
 from issuer.store._schema import SCHEMA_VERSION, TABLES, Table
@@ -52,6 +53,7 @@ __all__ = [
     "ListedRecord",
     "NewRecord",
     "PublishRow",
+    "PublishSource",
     "PublishedRecord",
     "RawTables",
     "ReceiptRow",

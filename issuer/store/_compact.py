@@ -400,6 +400,40 @@ def with_payload(head: dict[str, Any], payload: bytes, tail: dict[str, Any]) -> 
     return b"".join((head_json[:-1], b',"payload":', payload, b",", tail_json[1:]))
 
 
+def record_created_object(
+    row: EventRow,
+    context: RecordContext,
+    keys: Keys,
+    record: dict[str, Any],
+    receipt: tuple[str, ReceiptRow],
+) -> dict[str, Any]:
+    """A compact ``record_created`` event as an object: ``cjson.loads`` of its :func:`event_bytes`.
+
+    For an event row that leaves its payload to the record row (``payload``
+    and ``event_json`` ``NULL``) of a record and receipt stored compact:
+    ``record`` is :func:`record_object` of the record row, ``receipt`` the
+    receipt's key id and row. Every part is what :func:`event_bytes` serializes, so the
+    object is the one parsing those bytes gives, keys in the same (canonical)
+    order; ``tests/unit/test_publish_sources.py`` compares the two.
+
+    Raises:
+        StoreError: the rows name a key that ``keys_used`` does not hold.
+    """
+    head, tail = event_halves(row, context, keys)
+    payload = {
+        "attestation_state": "computed",
+        "canonical_record": record,
+        "canonical_sha256": context.canonical_sha256,
+        "receipt": receipt_object(context.canonical_sha256, *receipt, keys),
+        "source_id": context.source_id,
+        "source_kind": SOURCE_KIND_ARXIV,
+        "source_version": context.version,
+    }
+    # The signer's fields as parsing gives them: in canonical (sorted) order.
+    tail["signer"] = dict(sorted(tail["signer"].items()))
+    return {**head, "payload": payload, **tail}
+
+
 def event_halves(
     row: EventRow, context: RecordContext, keys: Keys
 ) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from issuer.errors import FormatError
 from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey
 from issuer.store._checked import CheckedRecord
@@ -23,6 +24,7 @@ from issuer.store._rows import (
     NewRecord,
     PublishedRecord,
     PublishRow,
+    PublishSource,
     SignedObjects,
 )
 from issuer.tlog import StoredCheckpoint
@@ -198,6 +200,10 @@ class Store(Protocol):
 
     def publish_rows(self, tree_id: str, after: int, limit: int) -> list[PublishRow]:
         """Up to ``limit`` records after row id ``after``, with what ``tree_id`` holds of each."""
+        ...
+
+    def publish_sources(self, rows: list[PublishRow]) -> dict[int, PublishSource | FormatError]:
+        """What each record's files are built from, by row id (a refused record: its error)."""
         ...
 
     def events_mark(self, row_id: int) -> int:

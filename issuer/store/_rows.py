@@ -60,6 +60,22 @@ class PublishRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishSource:
+    """What one record's published files are built from, read with the rest of its batch.
+
+    ``events`` are as :meth:`Store.events` returns them and ``leaves`` as
+    :meth:`Store.log_leaves_of`; ``events_mark`` as :meth:`Store.events_mark`,
+    read in the same statement as the events.
+    """
+
+    row_id: int
+    issued: IssuedRecord
+    events: list[dict[str, Any]]
+    events_mark: int
+    leaves: list[tuple[int, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
 class PublishedRecord:
     """A record whose files are in place in a tree, and what they were built from."""
 

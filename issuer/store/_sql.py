@@ -30,18 +30,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from issuer import cjson
-from issuer.errors import FormatError, StoreError
+from issuer.errors import StoreError
 from issuer.identifiers import PithNumber, parse_pith_number
 from issuer.keys import PublicKey
-from issuer.record import CanonicalRecord
 from issuer.store._checked import CheckedRecord, checked_record, rechecked
 from issuer.store._compact import (
     EVENT_COLUMNS,
     RECORD_COLUMNS,
     EventRow,
-    RecordRow,
     event_bytes,
-    record_bytes,
 )
 from issuer.store._db import Db
 from issuer.store._rows import IssuedRecord, NewRecord
@@ -50,7 +47,13 @@ from issuer.store._sql_aliases import AliasTables
 from issuer.store._sql_log import LogTables
 from issuer.store._sql_publish import PublishTables
 from issuer.store._sql_reissue import ReissueTables
-from issuer.store._sql_rows import CONTEXT_COLUMNS, CONTEXT_WIDTH, EVENT_SELECT, key_ids
+from issuer.store._sql_rows import (
+    CONTEXT_COLUMNS,
+    CONTEXT_WIDTH,
+    EVENT_SELECT,
+    issued_from_row,
+    key_ids,
+)
 from issuer.store._sqlite import SqliteDb
 from issuer.store._tables import next_id
 
@@ -148,7 +151,7 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
             f"SELECT {_RECORD_COLUMNS} FROM records WHERE code=? AND year=?",  # noqa: S608 - constant
             (number.code, number.year),
         ).fetchone()
-        return None if row is None else _issued(row)
+        return None if row is None else issued_from_row(row)
 
     def by_version(self, source_id: str, version: int) -> list[str]:
         """The record of one arXiv version (a list: empty or one)."""
@@ -235,7 +238,7 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
     def records(self) -> Iterator[IssuedRecord]:
         """Every record, in issuance order."""
         yield from map(
-            _issued,
+            issued_from_row,
             self._db.stream(f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY id"),  # noqa: S608 - constant
         )
 
@@ -390,33 +393,3 @@ _INSERT_EVENT = (
 def _event(row: tuple[Any, ...]) -> EventRow:
     """The event columns of a row that starts with :data:`CONTEXT_COLUMNS`."""
     return cast(EventRow, tuple(row[CONTEXT_WIDTH:]))
-
-
-def _issued(row: tuple[Any, ...]) -> IssuedRecord:
-    """Decode a records row; a record this release would refuse is a :class:`FormatError`.
-
-    Raises:
-        FormatError: naming the record and what is wrong with it (a record issued
-            by an older release under a looser grammar, or a row written by hand).
-    """
-    year, code, issued_at, title, source_id, version, *columns = row
-    number = PithNumber(year, code)
-    try:
-        record_json = record_bytes(source_id, int(version), cast(RecordRow, tuple(columns)))
-        record = CanonicalRecord.from_dict(cjson.loads(record_json))
-    except FormatError as e:
-        raise FormatError(
-            f"{number}: the registry holds a record that no longer passes: {e.message}",
-            hint=_BROKEN_HINT,
-        ) from e
-    derived = PithNumber.for_record(record)
-    if derived != number:
-        raise FormatError(
-            f"{number}: the registry holds a record that no longer passes: "
-            f"the record derives {derived}",
-            hint=_BROKEN_HINT,
-        )
-    return IssuedRecord(number, record, issued_at, title)
-
-
-_BROKEN_HINT = "the other records are not affected; this one cannot be published or bundled"

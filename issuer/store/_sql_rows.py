@@ -12,8 +12,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from issuer import cjson
+from issuer.errors import FormatError
 from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey
+from issuer.record import CanonicalRecord
 from issuer.store._compact import (
     EVENT_COLUMNS,
     RECEIPT_COLUMNS,
@@ -29,6 +31,7 @@ from issuer.store._compact import (
     record_bytes,
 )
 from issuer.store._db import Db
+from issuer.store._rows import IssuedRecord
 from issuer.store._tables import Tables
 
 #: What a record row gives the rebuild of its receipt and events (see :func:`record_context`).
@@ -144,3 +147,45 @@ def record_context(row: tuple[Any, ...], keys: Keys) -> RecordContext:
         int(version),
         lambda: receipt_bytes(digest, key_id, receipt, keys),
     )
+
+
+def issued_from_row(
+    row: tuple[Any, ...], record_object: dict[str, Any] | None = None
+) -> IssuedRecord:
+    """Decode a records row; a record this release would refuse is a :class:`FormatError`.
+
+    The row is ``year, code, issued_at, title, source_id, version``, then
+    :data:`~issuer.store._compact.RECORD_COLUMNS`.
+
+    ``record_object``: the record as :func:`~issuer.store._compact.record_object` builds it
+    from this compact row, when the caller has it: read as it is rather than serialized and
+    parsed again (the same object, as ``cjson.loads`` of those bytes gives back exactly what
+    was serialized; ``tests/unit/test_publish_sources.py``).
+
+    Raises:
+        FormatError: naming the record and what is wrong with it (a record issued
+            by an older release under a looser grammar, or a row written by hand).
+    """
+    year, code, issued_at, title, source_id, version, *columns = row
+    number = PithNumber(year, code)
+    try:
+        if record_object is None:
+            record_json = record_bytes(source_id, int(version), cast(RecordRow, tuple(columns)))
+            record_object = cjson.loads(record_json)
+        record = CanonicalRecord.from_dict(record_object)
+    except FormatError as e:
+        raise FormatError(
+            f"{number}: the registry holds a record that no longer passes: {e.message}",
+            hint=_BROKEN_HINT,
+        ) from e
+    derived = PithNumber.for_record(record)
+    if derived != number:
+        raise FormatError(
+            f"{number}: the registry holds a record that no longer passes: "
+            f"the record derives {derived}",
+            hint=_BROKEN_HINT,
+        )
+    return IssuedRecord(number, record, issued_at, title)
+
+
+_BROKEN_HINT = "the other records are not affected; this one cannot be published or bundled"

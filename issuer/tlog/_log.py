@@ -459,14 +459,27 @@ def inclusion_object(
     checkpoint: bytes,
 ) -> dict[str, Any]:
     """One ``timestamp_proofs`` entry: leaf ``leaf_index`` of the tree the checkpoint signs."""
+    return _inclusion_object(
+        origin,
+        leaf_index,
+        tree_size,
+        leaf_name(entry),
+        [base64.b64encode(h).decode() for h in proof],
+        checkpoint.decode(),
+    )
+
+
+def _inclusion_object(  # noqa: PLR0917 - the object's fields, in its order
+    origin: str, leaf_index: int, tree_size: int, leaf: str, proof: list[str], checkpoint: str
+) -> dict[str, Any]:
     return {
         "type": PROOF_TYPE,
         "log_origin": origin,
         "leaf_index": leaf_index,
         "tree_size": tree_size,
-        "leaf": leaf_name(entry),
-        "proof": [base64.b64encode(h).decode() for h in proof],
-        "checkpoint": checkpoint.decode(),
+        "leaf": leaf,
+        "proof": proof,
+        "checkpoint": checkpoint,
     }
 
 
@@ -561,7 +574,24 @@ def inclusion_proofs(
     """The ``timestamp_proofs`` of a bundle: each of its leaves (index, entry) in ``checkpoint``.
 
     Leaves the checkpoint does not cover yet (appended since) get no proof.
+    With :class:`CachedNodes`, each hash is spelt in base64 once per range
+    (neighbouring leaves' proofs share most of theirs).
     """
+    if isinstance(nodes, CachedNodes):
+        size = checkpoint.tree_size
+        text = checkpoint.note.decode()
+        return [
+            _inclusion_object(
+                checkpoint.origin,
+                index,
+                size,
+                leaf_name(entry),
+                _spelt_proof(nodes, index, size),
+                text,
+            )
+            for index, entry in leaves
+            if index < size
+        ]
     return [
         inclusion_object(
             checkpoint.origin,
@@ -585,6 +615,13 @@ def _inclusion_proof(nodes: NodeReader, index: int, size: int) -> list[bytes]:
     return [nodes.subtree(s, e) for s, e in inclusion_ranges(index, 0, size)]
 
 
+def _spelt_proof(nodes: CachedNodes, index: int, size: int) -> list[str]:
+    """:func:`_inclusion_proof`'s hashes in base64, each range's spelt once per ``nodes``."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of size {size}")
+    return [nodes.spelt(s, e) for s, e in inclusion_ranges(index, 0, size)]
+
+
 class CachedNodes:
     """A :class:`NodeReader` that remembers the nodes it read (proofs share their upper nodes).
 
@@ -597,6 +634,7 @@ class CachedNodes:
         self._nodes = nodes
         self._limit = limit
         self._cache: dict[tuple[int, int], bytes] = {}
+        self._spelt: dict[tuple[int, int], str] = {}
 
     def node(self, level: int, index: int) -> bytes:
         """The hash of the complete subtree ``(level, index)``."""
@@ -628,6 +666,16 @@ class CachedNodes:
             if len(self._cache) >= self._limit:
                 self._cache.clear()
             self._cache[key] = found
+        return found
+
+    def spelt(self, start: int, end: int) -> str:
+        """The base64 of :meth:`subtree` ``(start, end)``, as a proof spells it; remembered too."""
+        key = (start, end)
+        found = self._spelt.get(key)
+        if found is None:
+            if len(self._spelt) >= self._limit:
+                self._spelt.clear()
+            found = self._spelt[key] = base64.b64encode(self.subtree(start, end)).decode()
         return found
 
     def __len__(self) -> int:

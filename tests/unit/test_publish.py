@@ -111,6 +111,7 @@ def test_a_run_with_nothing_to_do_reads_no_record(
 
     monkeypatch.setattr(store, "record", no_reads)
     monkeypatch.setattr(store, "events", no_reads)
+    monkeypatch.setattr(store, "publish_sources", no_reads)
     again = _publish(store, out)
     assert (again.written, again.unchanged, again.files) == (0, 50, 0)
 

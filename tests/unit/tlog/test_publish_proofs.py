@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from issuer import cjson
@@ -21,6 +23,7 @@ from issuer.tlog import (
     subtree_hash,
 )
 from issuer.tlog._log import leaf_name
+from issuer.tlog._merkle import inclusion_ranges
 from tests.unit.tlog.test_cached_nodes import _Counting
 
 NUMBER = "pith:2018:AH5S4WE2T4KISLKPOBTLFWQMX3"
@@ -122,3 +125,37 @@ def test_proofs_of_one_publication_fold_the_right_edge_once(
             proof=inclusion_proof(tree, index, SIZE),
             checkpoint=b"note\n",
         )
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 65, 299, 300])
+def test_proofs_spelt_once_per_range_are_the_proofs_spelt_each_time(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = _tree(size)
+    checkpoint = StoredCheckpoint(size, "log.example", b"note\n", b"", "2026-01-01T00:00:00Z")
+    entries = [(i, record_entry(NUMBER, f"{i:064x}")) for i in range(size)]
+    spelt: list[bytes] = []
+    real = base64.b64encode
+
+    def counting(data: bytes) -> bytes:
+        spelt.append(data)
+        return real(data)
+
+    monkeypatch.setattr(base64, "b64encode", counting)
+    cached = inclusion_proofs(entries, checkpoint, CachedNodes(tree))
+    ranges = {r for i in range(size) for r in inclusion_ranges(i, 0, size)}
+    assert len(spelt) == len(ranges)  # each range's hash spelt once, not once per proof
+    assert sum(len(p["proof"]) for p in cached) > len(ranges) or size < 3
+    monkeypatch.setattr(base64, "b64encode", real)
+    assert cached == inclusion_proofs(entries, checkpoint, tree)  # the uncached path
+    assert cached == [
+        inclusion_object(
+            "log.example",
+            index,
+            tree_size=size,
+            entry=entry,
+            proof=inclusion_proof(tree, index, size),
+            checkpoint=b"note\n",
+        )
+        for index, entry in entries
+    ]
