@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from issuer import cjson
 from issuer.errors import FormatError
-from issuer.tlog import event_entry, inclusion_fields, parse_inclusion, record_entry
+from issuer.tlog import (
+    event_entry,
+    inclusion_fields,
+    inclusion_spelled,
+    parse_inclusion,
+    record_entry,
+)
 from issuer.tlog._log import event_object, record_object
 from tests.unit.verify.test_proofs import PROVEN
 
@@ -61,6 +67,8 @@ OBJECTS: dict[str, Any] = {
     "a string index": _with(leaf_index="5"),
     "a negative index": _with(leaf_index=-1),
     "index at the size": _with(leaf_index=10),
+    "the first index": _with(leaf_index=0),
+    "the last index": _with(leaf_index=9),
     "a str subclass origin": _with(log_origin=_Str(GOOD["log_origin"])),
     "an origin that is not text": _with(log_origin=1),
     "a leaf that is not text": _with(leaf=None),
@@ -101,6 +109,40 @@ def _quick(obj: Any) -> tuple[Any, ...]:
 @pytest.mark.parametrize("obj", OBJECTS.values(), ids=OBJECTS.keys())
 def test_inclusion_fields_reads_as_parse_inclusion(obj: Any) -> None:
     assert _outcome(_quick, obj) == _outcome(_strict, obj)
+
+
+# The objects inclusion_spelled reads (their proof hashes are not looked at); it hands
+# every other one back (None), for parse_inclusion to refuse or read.
+SPELLED = {
+    "good",
+    "the first index",
+    "the last index",
+    "a checkpoint of a lone surrogate",
+    "63 hashes",
+    "no hashes",
+    "a hash that is not text",
+    "a hash that is a list",
+    "a non-canonical hash",
+    "a short hash",
+}
+
+
+@pytest.mark.parametrize("name", OBJECTS)
+def test_inclusion_spelled_reads_the_usual_shape_and_hands_back_the_rest(name: str) -> None:
+    obj = OBJECTS[name]
+    found = inclusion_spelled(obj)
+    if name not in SPELLED:
+        assert found is None
+        return
+    assert found == (
+        obj["log_origin"],
+        obj["leaf_index"],
+        obj["tree_size"],
+        obj["leaf"],
+        obj["proof"],
+        obj["checkpoint"],
+    )
+    assert found[4] is obj["proof"]  # as spelt: not read, not copied
 
 
 def test_the_good_proof_is_read_as_it_is() -> None:

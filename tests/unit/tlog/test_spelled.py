@@ -11,6 +11,9 @@ it hashes) is pinned by counting.
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +31,7 @@ from issuer.tlog import (
     _spelled,
     inclusion_proof,
     leaf_hash,
+    node_hash,
     verify_inclusion,
 )
 from tests.conftest import VECTORS
@@ -218,3 +222,139 @@ def test_remembering_is_bounded() -> None:
     for i in range(64):
         assert spelled.accepts(i, tree.node(0, i), _spelt(inclusion_proof(tree, i, 64)))
         assert len(spelled) <= 10
+
+
+@pytest.mark.parametrize("size", [2, 5, 8, 13])
+def test_an_index_past_the_tree_is_refused_even_with_a_proof_that_folds_to_the_root(
+    size: int,
+) -> None:
+    """Leaf ``size`` of a tree of ``size`` folds as some leaf inside it: the index decides."""
+    tree = _tree(size)
+    root = tree.root(size)
+    spelled = SpelledInclusions(size, root)
+    for inside in range(size):
+        leaf, proof = tree.node(0, inside), inclusion_proof(tree, inside, size)
+        for index in (size, size + inside, -size + inside, -1):
+            assert not spelled.accepts(index, leaf, _spelt(proof)), (index, inside)
+    assert spelled.accepts(0, tree.node(0, 0), _spelt(inclusion_proof(tree, 0, size)))
+    assert spelled.accepts(
+        size - 1, tree.node(0, size - 1), _spelt(inclusion_proof(tree, size - 1, size))
+    )
+
+
+def test_a_proof_longer_than_the_tree_is_deep_is_refused_at_the_top(
+    node_hashes: list[int],
+) -> None:
+    """Nothing is decoded or hashed past the top: the fold stops at the first extra spelling."""
+    tree = _tree(8)
+    spelled = SpelledInclusions(8, tree.root(8))
+    proof = _spelt(inclusion_proof(tree, 2, 8))
+    node_hashes.clear()
+    assert not spelled.accepts(2, tree.node(0, 2), [*proof, proof[0]])
+    assert not spelled.accepts(2, tree.node(0, 2), [*proof, 7])
+    assert node_hashes == [1] * 6  # three levels, twice
+    assert len(spelled) == 0
+    assert spelled.accepts(2, tree.node(0, 2), proof)
+    assert len(spelled) == 3
+
+
+def test_a_proof_that_is_not_a_sequence_is_handed_back() -> None:
+    tree = _tree(8)
+    spelled = SpelledInclusions(8, tree.root(8))
+    assert spelled.accepts(2, tree.node(0, 2), tuple(_spelt(inclusion_proof(tree, 2, 8))))
+    for proof in (7, None, 2.5):
+        assert spelled.accepts(3, tree.node(0, 3), proof) is False  # type: ignore[arg-type]
+
+
+def test_the_nodes_remembered_are_forgotten_only_past_the_limit(node_hashes: list[int]) -> None:
+    """Leaves 0 and 15 of 16 share only the root: 4 + 3 nodes fit a limit of 7 exactly;
+    leaf 5 meets leaf 0 at [0, 8), and its 2 new nodes do not fit: all is forgotten first."""
+    tree = _tree(16)
+    spelled = SpelledInclusions(16, tree.root(16), limit=7)
+    proofs = {i: _spelt(inclusion_proof(tree, i, 16)) for i in (0, 5, 15)}
+    node_hashes.clear()
+    seen = []
+    for i in (0, 15, 5, 0):
+        assert spelled.accepts(i, tree.node(0, i), proofs[i])
+        seen.append((len(spelled), len(node_hashes)))
+    # leaf 0 again: its path was forgotten, so it folds to the root once more
+    assert seen == [(4, 4), (7, 7), (2, 9), (6, 13)]
+
+
+def test_the_default_limit_is_4096_nodes() -> None:
+    size = 4_200
+    tree = _tree(size)
+    spelled = SpelledInclusions(size, tree.root(size))
+    remembered = []
+    for i in range(size):
+        assert spelled.accepts(i, tree.node(0, i), _spelt(inclusion_proof(tree, i, size)))
+        remembered.append(len(spelled))
+    # the tree has 4,199 nodes above its leaves: all are remembered but for one forgetting
+    assert max(remembered) == 4_096
+    assert sum(later < before for before, later in itertools.pairwise(remembered)) == 1
+
+
+def test_a_leaf_on_the_right_edge_meets_an_accepted_path_where_it_joins_it(
+    node_hashes: list[int],
+) -> None:
+    """Leaf 4 of 5 hangs right under the root: after leaf 0's path it hashes nothing. Leaf
+    10 of 11 hashes [8, 11) and meets leaf 0's path at the root; leaf 9 hashes [8, 10)
+    and meets leaf 10's at [8, 11). Both edge leaves climb levels without a sibling."""
+    for size, right, counts in ((5, [4], [3, 0]), (11, [10, 9], [4, 1, 1])):
+        tree = _tree(size)
+        spelled = SpelledInclusions(size, tree.root(size))
+        proofs = {i: _spelt(inclusion_proof(tree, i, size)) for i in [0, *right]}
+        seen = []
+        for i in [0, *right]:
+            node_hashes.clear()
+            assert spelled.accepts(i, tree.node(0, i), proofs[i])
+            seen.append(len(node_hashes))
+        assert seen == counts, size
+
+
+def test_a_proof_wrong_only_at_the_top_is_folded_on_the_accepted_nodes(
+    node_hashes: list[int],
+) -> None:
+    """Leaf 5 of 16 after leaf 4: its parent, [4, 8) and [0, 8) are accepted nodes with the
+    same children, so only the root is hashed before the wrong top hash is found."""
+    tree = _tree(16)
+    spelled = SpelledInclusions(16, tree.root(16))
+    assert spelled.accepts(4, tree.node(0, 4), _spelt(inclusion_proof(tree, 4, 16)))
+    wrong = _spelt(inclusion_proof(tree, 5, 16))
+    wrong[-1] = _spelt([leaf_hash(b"wrong")])[0]
+    node_hashes.clear()
+    assert not spelled.accepts(5, tree.node(0, 5), wrong)
+    assert node_hashes == [1]
+
+
+def _sparse(depth: int, leaves: dict[int, bytes]) -> tuple[bytes, dict[int, list[bytes]]]:
+    """The root of a tree of ``2**depth`` leaves and proofs of ``leaves``; any subtree
+    holding none of them stands for a made-up hash (the tree is never built)."""
+
+    @functools.cache
+    def node(level: int, at: int) -> bytes:
+        first, end = at << level, (at + 1) << level
+        if not any(first <= i < end for i in leaves):
+            return hashlib.sha256(b"%d %d" % (level, at)).digest()
+        if level == 0:
+            return leaves[at]
+        return node_hash(node(level - 1, 2 * at), node(level - 1, 2 * at + 1))
+
+    proofs = {i: [node(k, (i >> k) ^ 1) for k in range(depth)] for i in leaves}
+    return node(depth, 0), proofs
+
+
+def test_the_nodes_of_a_tree_of_a_trillion_leaves_are_told_apart(node_hashes: list[int]) -> None:
+    """Node (1, f) on leaf a's path and (2, f) on leaf b's are two nodes: leaf c, which
+    meets b's path at (2, f), hashes only its parent (a position near 2**37 is exact)."""
+    f = (1 << 37) + 12_345
+    a, b, c = 2 * f, 4 * f, 4 * f + 2
+    leaves = {i: leaf_hash(b"leaf %d" % i) for i in (a, b, c)}
+    root, proofs = _sparse(40, leaves)
+    spelled = SpelledInclusions(1 << 40, root)
+    node_hashes.clear()
+    seen = []
+    for i in (a, b, c):
+        assert spelled.accepts(i, leaves[i], _spelt(proofs[i]))
+        seen.append(len(node_hashes))
+    assert seen == [40, 40 + 39, 40 + 39 + 1]  # b meets a only at the root

@@ -84,11 +84,30 @@ def test_the_proofs_of_one_bundle_share_their_upper_nodes(node_hashes: list[int]
 
 
 def test_a_tree_seen_in_an_earlier_bundle_is_not_hashed_again(node_hashes: list[int]) -> None:
+    """Once its checkpoint has passed (as after any bundle of the publication)."""
+    _check(PROVEN)
     _fresh()
+    node_hashes.clear()
     _check(PROVEN)
     before = len(node_hashes)
     _check(resign(PROVEN))
     assert len(node_hashes) == before
+
+
+def test_the_first_bundle_quick_after_the_steps_folds_its_proofs_once_more(
+    node_hashes: list[int],
+) -> None:
+    """The steps (InclusionVerifier) and the quick way (SpelledInclusions) each remember
+    their own nodes: in a fresh process the first bundle of a checkpoint goes through the
+    steps (5 hashes), the second the quick way, which folds its proofs once (5 more)."""
+    _proofs._VETTED.clear()
+    _fresh()
+    _check(PROVEN)
+    assert len(node_hashes) == 5
+    _check(resign(PROVEN))
+    assert len(node_hashes) == 10
+    _check(resign(PROVEN))
+    assert len(node_hashes) == 10
 
 
 def test_proofs_against_two_checkpoints_are_each_checked_in_their_own_tree() -> None:
@@ -107,7 +126,9 @@ def test_proofs_against_two_checkpoints_are_each_checked_in_their_own_tree() -> 
     )
 
 
-def test_each_leaf_hash_is_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("quick", [True, False], ids=["quick-way", "steps-only"])
+def test_each_leaf_hash_is_computed_once(monkeypatch: pytest.MonkeyPatch, quick: bool) -> None:
+    """Whichever way the bundle goes (the quick way once its checkpoint has passed)."""
     hashed: list[bytes] = []
     real = leaf_hash
 
@@ -116,6 +137,9 @@ def test_each_leaf_hash_is_computed_once(monkeypatch: pytest.MonkeyPatch) -> Non
         return real(entry)
 
     monkeypatch.setattr(_proofs, "leaf_hash", counting)
+    monkeypatch.setattr(_proofs, "_QUICK", quick)
+    check_log_proofs(PROVEN, TRUSTED, BUILT, LogPolicy())  # its checkpoint passes
+    hashed.clear()
     proofs = PROVEN["timestamp_proofs"]
     twice = resign(PROVEN, timestamp_proofs=[*proofs, proofs[0]])
     assert len(check_log_proofs(twice, TRUSTED, BUILT, LogPolicy())) == 4

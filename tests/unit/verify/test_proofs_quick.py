@@ -120,6 +120,7 @@ SPOILS: dict[str, Callable[[list[Json]], None]] = {
     "the checkpoint spoilt in every proof": _other_note,
     "a proof repeated": lambda proofs: proofs.append(copy.deepcopy(proofs[0])),
     "a proof dropped": _do(lambda proofs: proofs.pop(1)),
+    "only the first proof kept": _do(lambda proofs: proofs.__delitem__(slice(1, None))),
     "every proof dropped": lambda proofs: proofs.clear(),
     "two proofs swapped": lambda proofs: proofs.reverse(),
     "a proof that is not an object": _not_an_object,
@@ -174,6 +175,27 @@ def test_the_bundles_after_the_first_of_a_publication_go_the_quick_way(
     outcomes = _outcomes(PUBLICATION, LogPolicy(require=True), quick=True)
     assert all(o[0] == "ok" for o in outcomes)
     assert answers == [False] + [True] * (COUNT - 1)
+
+
+def test_without_the_quick_way_every_bundle_goes_through_the_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The differential tests' other side really is the steps alone."""
+    calls: list[str] = []
+    for name in ("_accepted", "_steps"):
+        real = getattr(_proofs, name)
+
+        def counting(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(_proofs, name, counting)
+    outcomes = _outcomes(PUBLICATION, LogPolicy(require=True), quick=False)
+    assert all(o[0] == "ok" for o in outcomes)
+    assert calls == ["_steps"] * COUNT
+    calls.clear()
+    _outcomes(PUBLICATION, LogPolicy(require=True), quick=True)
+    assert calls == ["_accepted", "_steps"] + ["_accepted"] * (COUNT - 1)
 
 
 def test_a_spoilt_bundle_after_good_ones_is_refused_as_a_fresh_process_refuses_it() -> None:

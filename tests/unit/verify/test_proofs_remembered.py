@@ -133,9 +133,11 @@ def test_a_bundle_signed_after_the_log_key_rotated_fails_after_a_good_one() -> N
     assert (caught.value.step, caught.value.reason) == ("log", Reason.KEY_NOT_VALID)
 
 
+@pytest.mark.parametrize("quick", [True, False], ids=["quick-way", "steps-only"])
 def test_a_vetted_checkpoint_is_checked_in_full_once_and_its_signer_for_every_bundle(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, quick: bool
 ) -> None:
+    """Both ways: the later bundles go the quick way, or (without it) through the steps."""
     full: list[bytes] = []
     signer: list[bytes] = []
     real_full, real_signer = _proofs._checkpoint, _proofs._log_signer
@@ -150,6 +152,7 @@ def test_a_vetted_checkpoint_is_checked_in_full_once_and_its_signer_for_every_bu
 
     monkeypatch.setattr(_proofs, "_checkpoint", counting_full)
     monkeypatch.setattr(_proofs, "_log_signer", counting_signer)
+    monkeypatch.setattr(_proofs, "_QUICK", quick)
     _forget()
     for _ in range(3):
         check_log_proofs(resign(PROVEN), TRUSTED, BUILT, LogPolicy())
