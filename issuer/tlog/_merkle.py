@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from issuer.errors import VerificationError
 from issuer.reasons import Reason
@@ -26,7 +26,6 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root hash of the empty tree (RFC 6962 §2.1: the hash of the empty string)."""
 
-_Hashes = tuple[bytes, ...]
 
 _LEAF = b"\x00"
 _NODE = b"\x01"
@@ -249,7 +248,48 @@ def verify_inclusion(
         raise _fail_inclusion(f"it leads to another root than the tree of size {size}")
 
 
-class InclusionVerifier:
+_T = TypeVar("_T")
+# a node of a fold: (node, its hash, left child, right child, proof hashes used up to it)
+_Step = tuple[int, bytes, bytes, bytes, int]
+
+
+class RememberedPaths(Generic[_T]):
+    """The nodes of the accepted proofs of one tree ``(size, root)``, each by its place.
+
+    What the ways of checking proofs of one tree together share
+    (:class:`InclusionVerifier` holds the proofs' hashes, ``SpelledInclusions``
+    their spellings, as ``_T``): each node of an accepted proof's path, with its
+    hash, its two children and that proof, and how many of its hashes lie below.
+
+    Args:
+        size: the tree size the proofs are for.
+        root: the root hash of that tree.
+        limit: at most this many nodes are remembered; past it, they are forgotten
+            and remembering starts again (memory stays flat; what is forgotten is
+            computed again, and no answer changes).
+    """
+
+    def __init__(self, size: int, root: bytes, *, limit: int = 1 << 12) -> None:
+        self.size = size
+        self.root = root
+        self._limit = limit
+        # node -> (hash, left child, right child, an accepted proof through it, its hashes below)
+        self._known: dict[int, tuple[bytes, bytes, bytes, tuple[_T, ...], int]] = {}
+
+    def __len__(self) -> int:
+        """How many nodes are remembered now."""
+        return len(self._known)
+
+    def _remember(self, path: list[_Step], proof: tuple[_T, ...]) -> None:
+        """Remember the nodes of an accepted proof's path (within the limit)."""
+        known = self._known
+        if len(known) + len(path) > self._limit:
+            known.clear()
+        for node, h, left, right, used in path:
+            known.setdefault(node, (h, left, right, proof, used))
+
+
+class InclusionVerifier(RememberedPaths[bytes]):
     """Inclusion proofs in one tree ``(size, root)``, checked together: shared nodes once.
 
     Proofs of leaves of one tree share every node above their lowest common
@@ -265,23 +305,8 @@ class InclusionVerifier:
     it folds on to the root, so the verdict and message are always
     :func:`verify_inclusion`'s, whatever was remembered.
 
-    Args:
-        size: the tree size the proofs are for.
-        root: the root hash of that tree.
-        limit: at most this many nodes are remembered; past it, they are forgotten
-            and remembering starts again (memory stays flat, verdicts are unchanged).
+    Args: as :class:`RememberedPaths`.
     """
-
-    def __init__(self, size: int, root: bytes, *, limit: int = 1 << 12) -> None:
-        self.size = size
-        self.root = root
-        self._limit = limit
-        # node -> (hash, left child, right child, an accepted proof through it, its hashes below)
-        self._known: dict[int, tuple[bytes, bytes, bytes, _Hashes, int]] = {}
-
-    def __len__(self) -> int:
-        """How many nodes are remembered now."""
-        return len(self._known)
 
     def verify(self, index: int, leaf: bytes, proof: Sequence[bytes]) -> None:
         """Check that leaf hash ``leaf`` is leaf ``index`` of this tree.
@@ -295,7 +320,7 @@ class InclusionVerifier:
         # after `levels` right shifts it holds node `fn` of that level (sn follows from size).
         _check_leaf(index, size, leaf)
         fn, sn, r, levels = index, size - 1, leaf, 0
-        path: list[tuple[int, bytes, bytes, bytes, int]] = []
+        path: list[_Step] = []
         for used, p in enumerate(proof, 1):
             if sn == 0:
                 raise _fail_inclusion("more hashes than the tree has levels")
@@ -325,14 +350,6 @@ class InclusionVerifier:
         if not hmac.compare_digest(r, self.root):
             raise _fail_inclusion(f"it leads to another root than the tree of size {size}")
         self._remember(path, proof)
-
-    def _remember(self, path: list[tuple[int, bytes, bytes, bytes, int]], proof: _Hashes) -> None:
-        """Remember the nodes of an accepted proof's path (within the limit)."""
-        known = self._known
-        if len(known) + len(path) > self._limit:
-            known.clear()
-        for node, h, left, right, used in path:
-            known.setdefault(node, (h, left, right, proof, used))
 
 
 def verify_inclusions(

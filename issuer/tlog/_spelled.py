@@ -25,34 +25,16 @@ import hmac
 from collections.abc import Sequence
 
 from issuer.tlog._log import spelt_hash
-from issuer.tlog._merkle import HASH_SIZE, node_hash
+from issuer.tlog._merkle import HASH_SIZE, RememberedPaths, _Step, node_hash
 
 _Spelled = tuple[str, ...]
-# node -> (hash, left child, right child, an accepted proof through it, its hashes below)
-_Known = tuple[bytes, bytes, bytes, _Spelled, int]
-# a node of a fold: (node, its hash, left child, right child, proof hashes used up to it)
-_Step = tuple[int, bytes, bytes, bytes, int]
 
 
-class SpelledInclusions:
+class SpelledInclusions(RememberedPaths[str]):
     """Proofs of one tree ``(size, root)``, accepted from their spellings where that is quick.
 
-    Args:
-        size: the tree size the proofs are for.
-        root: the root hash of that tree.
-        limit: at most this many nodes are remembered; past it, they are forgotten
-            and remembering starts again (memory stays flat, answers stay sound).
+    Args: as :class:`~issuer.tlog._merkle.RememberedPaths`.
     """
-
-    def __init__(self, size: int, root: bytes, *, limit: int = 1 << 12) -> None:
-        self.size = size
-        self.root = root
-        self._limit = limit
-        self._known: dict[int, _Known] = {}
-
-    def __len__(self) -> int:
-        """How many nodes are remembered now."""
-        return len(self._known)
 
     def accepts(self, index: int, leaf: bytes, proof: Sequence[object]) -> bool:
         """Whether ``proof`` (spellings) shows leaf hash ``leaf`` is leaf ``index`` of the tree.
@@ -105,10 +87,3 @@ class SpelledInclusions:
             return False
         self._remember(path, spelled)
         return True
-
-    def _remember(self, path: list[_Step], spelled: _Spelled) -> None:
-        known = self._known
-        if len(known) + len(path) > self._limit:
-            known.clear()
-        for node, h, left, right, used in path:
-            known.setdefault(node, (h, left, right, spelled, used))
