@@ -168,14 +168,7 @@ def _steps(
                 f"timestamp_proofs[{i}] proves leaf {name!r:.80}, not one of this bundle's",
             )
         which = names.index(name)
-        leaf = leaves.get(which)
-        if leaf is None:
-            entry = (
-                record_entry(number, bundle["canonical_sha256"])
-                if which == 0
-                else event_entry(number, name)
-            )
-            leaf = leaves[which] = leaf_hash(entry)
+        leaf = _leaf(bundle, number, which, name, leaves)
         # (3)-(5) the checkpoint, once per distinct note in a bundle (once per process
         # but for its signer's validity at this bundle's built_at: see _vet)
         if found is None:
@@ -274,18 +267,30 @@ def _accepted_proofs(
             return None
         name = found[3]
         which = names.index(name)  # ValueError: a leaf the bundle does not imply
-        leaf = leaves.get(which)
-        if leaf is None:
-            entry = (
-                record_entry(number, bundle["canonical_sha256"])
-                if which == 0
-                else event_entry(number, name)
-            )
-            leaf = leaves[which] = leaf_hash(entry)
+        leaf = _leaf(bundle, number, which, name, leaves)
         if not tree.accepts(found[1], leaf, found[4]):
             return None
         out.append((origin, found[1], size, signer, vetted.cosigners))
     return None if require and len(leaves) < len(names) else out
+
+
+def _leaf(
+    bundle: dict[str, Any], number: str, which: int, name: str, leaves: dict[int, bytes]
+) -> bytes:
+    """The hash of the bundle's leaf ``which`` (0: its record, else the event ``name``).
+
+    Recomputed from the bundle, never taken from a proof; each once per bundle
+    (kept in ``leaves``).
+    """
+    leaf = leaves.get(which)
+    if leaf is None:
+        entry = (
+            record_entry(number, bundle["canonical_sha256"])
+            if which == 0
+            else event_entry(number, name)
+        )
+        leaf = leaves[which] = leaf_hash(entry)
+    return leaf
 
 
 @dataclass(frozen=True)
