@@ -61,7 +61,7 @@ class SpelledInclusions(RememberedPaths[str]):
         for used, text in enumerate(spelled, 1):
             try:  # b"" past the top of the tree, or unless the canonical spelling of a hash
                 p = decode(text) if sn else b""
-            except TypeError:  # not a string, or not one a cache can hold
+            except TypeError:  # a value with no length: not a spelling
                 p = b""
             if not p:
                 return False
