@@ -78,6 +78,22 @@ class Resigned:
     events_current: int = 0
 
 
+_ALTERED_HINT = "restore the registry from a backup; nothing in this batch was re-signed"
+
+
+def _stored_object(value: Any, what: str, row: int) -> dict[str, Any]:
+    """``value``, a stored JSON object; anything else means the registry was altered.
+
+    Raises:
+        StoreError: ``value`` is not an object (named as ``what`` and its ``row``).
+    """
+    if isinstance(value, dict):
+        return value
+    raise StoreError(
+        f"{what} {row} is not a JSON object: the registry was altered", hint=_ALTERED_HINT
+    )
+
+
 def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
     """Re-sign one batch of stored objects (pure: reads nothing, writes nothing).
 
@@ -85,14 +101,15 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
     row the writer stores, checked here to rebuild the bytes signed.
 
     Raises:
-        StoreError: a stored event does not hash to its own id (the registry was altered).
+        StoreError: a stored event does not hash to its own id, or a stored receipt,
+            event or event signature is not a JSON object (the registry was altered).
         FormatError: a stored receipt or event is malformed.
     """
     done = Resigned()
     # Compact rows come as objects, not as JSON to parse back (ResignBatch.parsed).
     for record in batch.parsed():
         context = record.context
-        receipt = loaded(record.receipt)
+        receipt = _stored_object(loaded(record.receipt), "the receipt of record row", record.row_id)
         if _is_current(receipt, signer):
             done.receipts_current += 1
             resigned = False
@@ -105,8 +122,9 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
             context = with_receipt(context, new_json)  # what its events now rebuild from
             resigned = True
         for row_id, body, kept in record.events:
-            event = loaded(body)
-            if _is_current(event["signature"], signer):
+            event = _stored_object(loaded(body), "event row", row_id)
+            signature = _stored_object(event.get("signature"), "the signature of event row", row_id)
+            if _is_current(signature, signer):
                 done.events_current += 1
                 continue
             signed = sign_event(event, signer, now, parsed=True)
@@ -114,7 +132,7 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
                 raise StoreError(
                     f"event {event['event_id']} of {event['subject_pith_number']} does not "
                     "hash to its id: the registry was altered",
-                    hint="restore the registry from a backup; nothing in this batch was re-signed",
+                    hint=_ALTERED_HINT,
                 )
             row = batch.event_row(
                 context, signed, cjson.dumps_parsed(signed), kept_first=kept or resigned

@@ -129,3 +129,48 @@ def test_an_altered_event_stops_reissue_and_its_batch_is_not_written(
     with pytest.raises(StoreError, match="does not hash to its id"):
         reissue(store, NEW, now=LATER)
     assert all(store.receipt(r.pith_number)["key_id"] == OLD.key_id for r in store.records())
+
+
+# -- stored objects that are not what a registry writes ------------------------------
+
+
+def _first(store: Store) -> str:
+    return str(next(iter(store.records())).pith_number)
+
+
+def _set_event_json(store: Store, value: bytes) -> None:
+    [event] = store.events(_first(store))
+    execute(store, "UPDATE events SET event_json=? WHERE event_id=?", (value, event["event_id"]))
+
+
+def _set_receipt_json(store: Store, value: bytes) -> None:
+    """The first record's receipt, kept whole as ``value``."""
+    execute(
+        store, "UPDATE records SET receipt_json=? WHERE id=(SELECT MIN(id) FROM records)", (value,)
+    )
+
+
+ALTERED = {
+    "an event that is a list": (lambda s: _set_event_json(s, b"[1]"), "is not a JSON object"),
+    "an event that is a string": (lambda s: _set_event_json(s, b'"x"'), "is not a JSON object"),
+    "an event whose signature is a list": (
+        lambda s: _set_event_json(s, cjson.dumps({**s.events(_first(s))[0], "signature": []})),
+        "is not a JSON object",
+    ),
+    "a receipt that is a list": (lambda s: _set_receipt_json(s, b"[1]"), "is not a JSON object"),
+    "a receipt that is a number": (lambda s: _set_receipt_json(s, b"7"), "is not a JSON object"),
+}
+
+
+@pytest.mark.parametrize(("alter", "words"), ALTERED.values(), ids=ALTERED.keys())
+def test_a_stored_object_of_the_wrong_shape_stops_reissue_with_the_registry_named(
+    store: Store, alter: Any, words: str
+) -> None:
+    """The toolkit's own error, naming the row, never an AttributeError; nothing written."""
+    alter(store)
+    with pytest.raises(StoreError, match=words) as caught:
+        reissue(store, NEW, now=LATER)
+    assert "registry was altered" in caught.value.message
+    assert caught.value.hint is not None and "backup" in caught.value.hint
+    others = [r.pith_number for r in store.records()][1:]
+    assert all(store.receipt(n)["key_id"] == OLD.key_id for n in others)
