@@ -14,7 +14,6 @@ import base64
 import functools
 import hashlib
 import itertools
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from hypothesis import strategies as st
 
 from issuer.errors import VerificationError
 from issuer.tlog import (
-    MemoryTree,
     SpelledInclusions,
     _log,
     _spelled,
@@ -34,10 +32,8 @@ from issuer.tlog import (
     node_hash,
     verify_inclusion,
 )
-from tests.conftest import VECTORS
-
-INCLUSION = VECTORS / "merkle" / "inclusion"
-CASES = sorted(INCLUSION.rglob("*.json"))
+from tests.unit.tlog.test_merkle_batch import CASES, HAPPY, INCLUSION, _b64, _tree
+from tests.unit.tlog.test_merkle_batch import _vector as _case
 
 
 def _spelt(proof: Sequence[bytes]) -> list[str]:
@@ -50,22 +46,6 @@ def _valid(size: int, root: bytes, index: int, leaf: bytes, proof: Sequence[byte
     except VerificationError:
         return False
     return True
-
-
-def _tree(size: int) -> MemoryTree:
-    return MemoryTree(leaf_hash(b"leaf %d" % i) for i in range(size))
-
-
-def _case(path: Path) -> dict[str, Any]:
-    case: dict[str, Any] = json.loads(path.read_text())
-    return case
-
-
-def _b64(value: str) -> bytes:
-    return base64.b64decode(value)
-
-
-HAPPY = [_case(p) for p in CASES if not _case(p)["wantErr"]]
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: str(p.relative_to(INCLUSION)))
