@@ -76,9 +76,7 @@ def bundle_url(url: str) -> tuple[str, str | None]:
     Raises:
         UsageError: not an http(s) URL.
     """
-    parsed = httpx.URL(url)
-    if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise UsageError(f"not an http(s) URL: {url}")
+    parsed = http_url(url)
     m = _RECORD_PATH.search(parsed.path)
     if m is None:
         return url, None
@@ -86,6 +84,22 @@ def bundle_url(url: str) -> tuple[str, str | None]:
         return url, m[1]
     path = parsed.path.removesuffix("index.html").rstrip("/") + "/bundle.json"
     return str(parsed.copy_with(path=path)), m[1]
+
+
+def http_url(text: str) -> httpx.URL:
+    """``text`` as an http(s) URL with a host.
+
+    Raises:
+        UsageError: not an http(s) URL, or not a URL at all (an open ``[``, a control character).
+    """
+    try:
+        parsed = httpx.URL(text)
+        urlsplit(text)  # what shown_url reads; it refuses some URLs httpx takes
+    except (httpx.InvalidURL, ValueError) as e:
+        raise UsageError(f"not a valid http(s) URL: {e}") from e
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise UsageError(f"not an http(s) URL: {text}")
+    return parsed
 
 
 def mirror_bundle_url(base_url: str, code: str) -> str:

@@ -21,7 +21,7 @@ import httpcore
 import pytest
 
 from issuer import fetch as fetch_module
-from issuer.errors import NetworkError
+from issuer.errors import NetworkError, UsageError
 from issuer.fetch import MAX_ENCODINGS, fetch, new_client
 
 Handler = Callable[[socket.socket], None]
@@ -232,3 +232,9 @@ def test_a_body_over_the_limit_is_refused_whatever_content_length_says() -> None
 
 def test_the_deadline_applies_only_inside_a_fetch() -> None:
     assert fetch_module._bounded(3.0, httpcore.ReadTimeout) == 3.0
+
+
+@pytest.mark.parametrize("url", ["http://[::1/pith/x", "http://exa\x00mple/b.json"])
+def test_a_malformed_url_is_a_usage_error_not_a_crash(url: str) -> None:
+    with pytest.raises(UsageError, match="not a valid http"):
+        fetch(url, timeout=1)
