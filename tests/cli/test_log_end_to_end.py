@@ -286,6 +286,12 @@ BAD_ANSWERS = {
         "\u2014 w.example " + "A" * 92 + "\n",
         "not a cosignature (type 0x04) line",
     ),
+    # Well-shaped lines, but the checkpoint (a log signature and two cosignatures) with them
+    # would have more signatures than a note may: no reader would take it.
+    "more cosignatures than a note may carry": (
+        "".join(f"\u2014 w{n}.example " + "A" * 102 + "==\n" for n in range(98)),
+        "98 cosignature lines would make the checkpoint unreadable: a signed note has at most",
+    ),
 }
 
 
