@@ -128,6 +128,7 @@ def fetch(
             size-limit failure, naming the URL.
     """
     target, code = bundle_url(url)
+    shown = shown_url(target)  # errors name it without any user or password
     own = client is None
     http = client or new_client(timeout)
     deadline = time.monotonic() + timeout
@@ -135,26 +136,26 @@ def fetch(
     try:
         with http.stream("GET", target) as response:
             if response.status_code != httpx.codes.OK:
-                raise NetworkError(f"{target}: HTTP {response.status_code}")
+                raise NetworkError(f"{shown}: HTTP {response.status_code}")
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                raise NetworkError(f"{target}: {declared} bytes is over the {max_bytes}-byte limit")
+                raise NetworkError(f"{shown}: {declared} bytes is over the {max_bytes}-byte limit")
             layers = _layers(
-                target, response.headers.get_list("content-encoding", split_commas=True)
+                shown, response.headers.get_list("content-encoding", split_commas=True)
             )
             body = bytearray()
-            for piece in _decoded(target, _counted(target, response.iter_raw(), max_bytes), layers):
+            for piece in _decoded(shown, _counted(shown, response.iter_raw(), max_bytes), layers):
                 if len(body) + len(piece) > max_bytes:
                     raise NetworkError(
-                        f"{target}: body is over the {max_bytes}-byte limit once decoded"
+                        f"{shown}: body is over the {max_bytes}-byte limit once decoded"
                     )
                 body += piece
                 if time.monotonic() > deadline:
-                    raise NetworkError(_late(target, timeout))
+                    raise NetworkError(_late(shown, timeout))
     except httpx.TimeoutException as e:
-        raise NetworkError(_late(target, timeout), hint=_LATE_HINT) from e
+        raise NetworkError(_late(shown, timeout), hint=_LATE_HINT) from e
     except httpx.HTTPError as e:
-        raise NetworkError(f"{target}: {type(e).__name__}: {e}") from e
+        raise NetworkError(f"{shown}: {type(e).__name__}: {e}") from e
     finally:
         _DEADLINE.reset(token)
         if own:
