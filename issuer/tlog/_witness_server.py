@@ -55,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().handle_one_request()  # a TimeoutError from a read drops the connection
 
     def do_POST(self) -> None:
-        if urllib.parse.urlsplit(self.path).path != ADD_CHECKPOINT:
+        if _path_of(self.path) != ADD_CHECKPOINT:
             self._send(404, b"not found: POST /add-checkpoint\n", close=True)
             return
         length = self.headers.get("Content-Length")
@@ -82,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(answer)
 
     def do_GET(self) -> None:
-        if urllib.parse.urlsplit(self.path).path == ADD_CHECKPOINT:
+        if _path_of(self.path) == ADD_CHECKPOINT:
             self._send(405, b"use POST\n", allow=True)
         else:
             self._send(404, b"not found: POST /add-checkpoint\n")
@@ -108,6 +108,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.client_address[0], *args)
+
+
+def _path_of(target: str) -> str | None:
+    """The path of a request target; None for one that is no URL (``http://[::1``)."""
+    try:
+        return urllib.parse.urlsplit(target).path
+    except ValueError:
+        return None
 
 
 class _DeadlineReader(io.RawIOBase):

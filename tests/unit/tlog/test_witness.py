@@ -607,3 +607,12 @@ def test_a_request_dripped_past_the_client_timeout_is_dropped(
     else:
         answer = _dripped(served, head + b"Content-Length: 40\r\n\r\n", b"x" * 40)
     assert answer == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_request_target_that_is_no_url_is_404(served: WitnessServer, method: str) -> None:
+    host, port = served.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as conn:
+        conn.sendall(f"{method} http://[::1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode())
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 404 ")
