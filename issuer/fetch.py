@@ -76,9 +76,7 @@ def bundle_url(url: str) -> tuple[str, str | None]:
     Raises:
         UsageError: not an http(s) URL.
     """
-    parsed = httpx.URL(url)
-    if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise UsageError(f"not an http(s) URL: {url}")
+    parsed = http_url(url)
     m = _RECORD_PATH.search(parsed.path)
     if m is None:
         return url, None
@@ -86,6 +84,22 @@ def bundle_url(url: str) -> tuple[str, str | None]:
         return url, m[1]
     path = parsed.path.removesuffix("index.html").rstrip("/") + "/bundle.json"
     return str(parsed.copy_with(path=path)), m[1]
+
+
+def http_url(text: str) -> httpx.URL:
+    """``text`` as an http(s) URL with a host.
+
+    Raises:
+        UsageError: not an http(s) URL, or not a URL at all (an open ``[``, a control character).
+    """
+    try:
+        parsed = httpx.URL(text)
+        urlsplit(text)  # what shown_url reads; it refuses some URLs httpx takes
+    except (httpx.InvalidURL, ValueError) as e:
+        raise UsageError(f"not a valid http(s) URL: {e}") from e
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise UsageError(f"not an http(s) URL: {text}")
+    return parsed
 
 
 def mirror_bundle_url(base_url: str, code: str) -> str:
@@ -114,6 +128,7 @@ def fetch(
             size-limit failure, naming the URL.
     """
     target, code = bundle_url(url)
+    shown = shown_url(target)  # errors name it without any user or password
     own = client is None
     http = client or new_client(timeout)
     deadline = time.monotonic() + timeout
@@ -121,26 +136,26 @@ def fetch(
     try:
         with http.stream("GET", target) as response:
             if response.status_code != httpx.codes.OK:
-                raise NetworkError(f"{target}: HTTP {response.status_code}")
+                raise NetworkError(f"{shown}: HTTP {response.status_code}")
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                raise NetworkError(f"{target}: {declared} bytes is over the {max_bytes}-byte limit")
+                raise NetworkError(f"{shown}: {declared} bytes is over the {max_bytes}-byte limit")
             layers = _layers(
-                target, response.headers.get_list("content-encoding", split_commas=True)
+                shown, response.headers.get_list("content-encoding", split_commas=True)
             )
             body = bytearray()
-            for piece in _decoded(target, _counted(target, response.iter_raw(), max_bytes), layers):
+            for piece in _decoded(shown, _counted(shown, response.iter_raw(), max_bytes), layers):
                 if len(body) + len(piece) > max_bytes:
                     raise NetworkError(
-                        f"{target}: body is over the {max_bytes}-byte limit once decoded"
+                        f"{shown}: body is over the {max_bytes}-byte limit once decoded"
                     )
                 body += piece
                 if time.monotonic() > deadline:
-                    raise NetworkError(_late(target, timeout))
+                    raise NetworkError(_late(shown, timeout))
     except httpx.TimeoutException as e:
-        raise NetworkError(_late(target, timeout), hint=_LATE_HINT) from e
+        raise NetworkError(_late(shown, timeout), hint=_LATE_HINT) from e
     except httpx.HTTPError as e:
-        raise NetworkError(f"{target}: {type(e).__name__}: {e}") from e
+        raise NetworkError(f"{shown}: {type(e).__name__}: {e}") from e
     finally:
         _DEADLINE.reset(token)
         if own:

@@ -318,7 +318,7 @@ class _Run:
         client = new_client(timeout)
         try:
             for url in dict.fromkeys(urls):  # each witness once
-                known = sizes.get(url, {})
+                known = sizes.get(shown_url(url), {})  # the file is published: no password
                 old = known.get("size", 0) if known.get("origin") == cp.origin else 0
                 try:
                     lines = ask_witness(
@@ -330,7 +330,7 @@ class _Run:
                         on_witness(shown_url(url), e.message)
                     continue
                 note = add_cosignatures(note, lines)
-                sizes[url] = {"origin": cp.origin, "size": cp.size}
+                sizes[shown_url(url)] = {"origin": cp.origin, "size": cp.size}
                 self.summary.cosigned_by.append(shown_url(url))
         finally:
             client.close()
@@ -469,7 +469,15 @@ def _witness_sizes(outdir: Path) -> dict[str, dict[str, Any]]:
         and isinstance(v.get("origin"), str)
         and isinstance(v.get("size"), int)
         and v["size"] >= 0
+        and _no_password(url)  # an older run kept the URL as given: it is dropped
     }
+
+
+def _no_password(url: str) -> bool:
+    try:
+        return shown_url(url) == url
+    except ValueError:
+        return False
 
 
 def _cannot_write(path: Path, e: OSError) -> PublishError:

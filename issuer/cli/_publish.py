@@ -20,7 +20,7 @@ from issuer.cli._output import (
 )
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import UsageError
-from issuer.fetch import TIMEOUT_SECONDS
+from issuer.fetch import TIMEOUT_SECONDS, http_url
 from issuer.publish import PublishSummary, publish
 
 
@@ -75,8 +75,10 @@ def publish_command(
     if not base_url.startswith(("https://", "http://")):
         raise UsageError("--base-url must be an http(s) URL")
     for url in witnesses or []:
-        if not url.startswith(("https://", "http://")):
-            raise UsageError(f"--witness {url!r} must be an http(s) URL")
+        try:
+            http_url(url)
+        except UsageError as e:
+            raise UsageError(f"--witness {url!r}: {e.message}") from e
     when = fixed_or_system_clock(now)()
     registry = registry_url(ctx, registry_file)  # a bad URL is a usage error before any key
     sign = open_signer(ctx, key, signer, when)

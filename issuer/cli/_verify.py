@@ -27,7 +27,7 @@ from issuer.errors import (
     UsageError,
     VerificationError,
 )
-from issuer.fetch import fetch, is_url, new_client
+from issuer.fetch import fetch, is_url, new_client, shown_url
 from issuer.keys import seen_keys_path, verifier_keys, verifier_trust
 from issuer.keys.keyset import KeySet
 from issuer.reasons import Reason
@@ -75,10 +75,12 @@ def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
                 client = client or stack.enter_context(new_client())
                 try:
                     fetched = fetch(name, client=client)
-                except (NetworkError, UsageError) as e:
+                except NetworkError as e:  # a URL fetch could read: shown without a password
+                    yield shown_url(name), e, None
+                except UsageError as e:
                     yield name, e, None
                 else:
-                    yield fetched.url, fetched.data, fetched.code
+                    yield shown_url(fetched.url), fetched.data, fetched.code
                 continue
             path = Path(name)
             files = sorted(_bundles_under(path), key=_PATH_ORDER) if path.is_dir() else [path]

@@ -250,7 +250,10 @@ def _published(
     in_log = set(entries)
     numbers = {}
     for entry in entries:
-        parsed = parse_entry(entry)
+        try:
+            parsed = parse_entry(entry)
+        except FormatError:
+            continue  # step (2) reported it
         if parsed.kind == RECORD:
             numbers[parsed.pith_number.rsplit(":", 1)[-1]] = parsed.pith_number
     report.records = len(numbers)

@@ -99,7 +99,10 @@ def _first_line(data: bytes) -> str:
 
 
 def _cosignature_lines(shown: str, note: Note, data: bytes) -> list[NoteSignature]:
-    """The signature lines of a 200 answer: each must be a cosignature (type 0x04) line."""
+    """The signature lines of a 200 answer: each must be a cosignature (type 0x04) line.
+
+    With them, ``note`` must still be a note a reader takes.
+    """
     try:
         lines = Note.parse(note.text.encode() + b"\n" + data).signatures
     except FormatError as e:
@@ -110,4 +113,11 @@ def _cosignature_lines(shown: str, note: Note, data: bytes) -> list[NoteSignatur
             raise NetworkError(
                 f"witness {shown}: not a cosignature (type {COSIGNATURE_ED25519:#04x}) line"
             )
+    try:  # the checkpoint with them must still be a note readers take (at most 100 signatures)
+        Note.parse(add_cosignatures(note, lines).to_bytes())
+    except FormatError as e:
+        raise NetworkError(
+            f"witness {shown}: {len(lines)} cosignature lines would make the checkpoint "
+            f"unreadable: {e.message}"
+        ) from e
     return list(lines)

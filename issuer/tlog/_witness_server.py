@@ -3,8 +3,9 @@
 :class:`WitnessServer` is the standard library's threading HTTP server with
 one route. It reads at most :data:`~._witness.MAX_REQUEST_SIZE` bytes, only
 with a ``Content-Length`` (413 above the limit, 411 without one, before
-reading anything), drops a client that stalls for :data:`CLIENT_TIMEOUT`
-seconds, and keeps connections alive (HTTP/1.1), as the spec recommends. The
+reading anything), drops a client whose request is not whole within
+:data:`CLIENT_TIMEOUT` seconds (however it drips), and keeps connections
+alive (HTTP/1.1), as the spec recommends. The
 checks and the answer are :func:`._witness.respond`'s; the one lock around
 state updates is in :mod:`._witness_state`. Requests are logged, never printed.
 
@@ -14,8 +15,10 @@ witness's answer, for ``pith publish --witness`` and the tests.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 ADD_CHECKPOINT = "/add-checkpoint"
 CLIENT_TIMEOUT = 30.0
-"""Seconds a connection may stay silent before the server drops it."""
+"""Seconds a request may take, from when the server waits for it to its last byte."""
 _MAX_RESPONSE = 64 * 1024
 _LENGTH_RE = re.compile("[0-9]{1,12}")  # ASCII digits only (str.isdigit takes '²')
 
@@ -40,9 +43,19 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes: with Nagle's algorithm on, the
     # body waits for the client's delayed ACK (40 ms a request on Linux).
     disable_nagle_algorithm = True
+    _deadline = 0.0  # monotonic time by which the current request must be read
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the plain reader: a deadline-bound one replaces it
+        self.rfile = io.BufferedReader(_DeadlineReader(self))
+
+    def handle_one_request(self) -> None:
+        self._deadline = time.monotonic() + self.timeout
+        super().handle_one_request()  # a TimeoutError from a read drops the connection
 
     def do_POST(self) -> None:
-        if urllib.parse.urlsplit(self.path).path != ADD_CHECKPOINT:
+        if _path_of(self.path) != ADD_CHECKPOINT:
             self._send(404, b"not found: POST /add-checkpoint\n", close=True)
             return
         length = self.headers.get("Content-Length")
@@ -69,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(answer)
 
     def do_GET(self) -> None:
-        if urllib.parse.urlsplit(self.path).path == ADD_CHECKPOINT:
+        if _path_of(self.path) == ADD_CHECKPOINT:
             self._send(405, b"use POST\n", allow=True)
         else:
             self._send(404, b"not found: POST /add-checkpoint\n")
@@ -95,6 +108,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.client_address[0], *args)
+
+
+def _path_of(target: str) -> str | None:
+    """The path of a request target; None for one that is no URL (``http://[::1``)."""
+    try:
+        return urllib.parse.urlsplit(target).path
+    except ValueError:
+        return None
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A handler's socket, read only until its request's deadline (a slow drip included)."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self._handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._handler._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request was not whole by its deadline")
+        self._handler.connection.settimeout(left)
+        received: int = self._handler.connection.recv_into(buffer)
+        return received
 
 
 class WitnessServer(ThreadingHTTPServer):

@@ -131,3 +131,9 @@ def test_wrong_log_key_type_is_a_usage_error() -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert "expected an Ed25519 note key" in result.stderr
+
+
+def test_audit_of_a_malformed_url_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["log", "audit", "http://[::1"], env={"PITH_HOME": str(tmp_path)})
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("ERROR: not a valid http(s) URL")

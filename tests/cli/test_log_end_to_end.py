@@ -286,6 +286,12 @@ BAD_ANSWERS = {
         "\u2014 w.example " + "A" * 92 + "\n",
         "not a cosignature (type 0x04) line",
     ),
+    # Well-shaped lines, but the checkpoint (a log signature and two cosignatures) with them
+    # would have more signatures than a note may: no reader would take it.
+    "more cosignatures than a note may carry": (
+        "".join(f"\u2014 w{n}.example " + "A" * 102 + "==\n" for n in range(98)),
+        "98 cosignature lines would make the checkpoint unreadable: a signed note has at most",
+    ),
 }
 
 
@@ -307,3 +313,22 @@ def test_a_witness_answering_nonsense_is_a_warning_and_adds_nothing(
     assert (made["witnesses_cosigned"], made["witness_warnings"]) == (0, 1)
     assert f"warning: witness {url}: {warning}" in made["stderr"], made["stderr"]
     assert (world.site / CHECKPOINT_FILE).read_bytes() == before
+
+
+def test_a_witness_url_password_stays_out_of_the_published_tree(
+    world: World, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(world.site, copy, symlinks=True)
+    with_password = world.witness_urls[0].replace("http://", "http://user:s3cret@")
+    # As an earlier version kept it: under the URL as given.
+    sizes = json.loads((copy / WITNESSES_FILE).read_bytes())
+    sizes["witnesses"][with_password] = {"origin": "o", "size": 1}
+    (copy / WITNESSES_FILE).write_text(json.dumps(sizes))
+    made = world.publish(world.home / "registry.sqlite3", copy, with_password)
+    assert made["witnesses_cosigned"] == 1, made["stderr"]
+    assert [w["url"] for w in made["witnesses"]] == [
+        world.witness_urls[0].replace("http://", "http://***@")
+    ]
+    for path in copy.rglob("*"):
+        assert not path.is_file() or b"s3cret" not in path.read_bytes(), path

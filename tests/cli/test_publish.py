@@ -326,3 +326,11 @@ def test_sigkill_during_a_first_publish_then_the_rerun_resumes(home: Path, tmp_p
     keys = KeySet.load(out / "pith-signing-key.json")
     for code_dir in sorted((out / "pith").iterdir())[::100]:
         verify_bundle(json.loads((code_dir / "bundle.json").read_bytes()), keys)
+
+
+def test_a_malformed_witness_url_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+    result = pith(
+        home, "publish", str(tmp_path / "site"), "--base-url", BASE, "--witness", "http://[::1"
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("ERROR: --witness 'http://[::1': not a valid http(s) URL")

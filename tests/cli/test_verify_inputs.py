@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,14 @@ def test_verify_does_not_import_the_postgresql_driver() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_password_in_a_url_is_not_printed(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port of 127.0.0.1 nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://user:s3cret@127.0.0.1:{port}/pith/{'A' * 26}/bundle.json"
+    result = runner.invoke(app, ["verify", url, "--json"], env={"PITH_HOME": str(tmp_path)})
+    assert result.exit_code == 2  # unreadable
+    assert f"http://***@127.0.0.1:{port}/" in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr

@@ -21,7 +21,7 @@ import httpcore
 import pytest
 
 from issuer import fetch as fetch_module
-from issuer.errors import NetworkError
+from issuer.errors import NetworkError, UsageError
 from issuer.fetch import MAX_ENCODINGS, fetch, new_client
 
 Handler = Callable[[socket.socket], None]
@@ -232,3 +232,18 @@ def test_a_body_over_the_limit_is_refused_whatever_content_length_says() -> None
 
 def test_the_deadline_applies_only_inside_a_fetch() -> None:
     assert fetch_module._bounded(3.0, httpcore.ReadTimeout) == 3.0
+
+
+@pytest.mark.parametrize("url", ["http://[::1/pith/x", "http://exa\x00mple/b.json"])
+def test_a_malformed_url_is_a_usage_error_not_a_crash(url: str) -> None:
+    with pytest.raises(UsageError, match="not a valid http"):
+        fetch(url, timeout=1)
+
+
+def test_a_password_in_the_url_is_not_in_the_error() -> None:
+    not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    with serve(_send(not_found)) as base:
+        url = base.replace("http://", "http://user:s3cret@") + "/b.json"
+        with pytest.raises(NetworkError) as caught:
+            fetch(url, timeout=5)
+    assert caught.value.message == base.replace("http://", "http://***@") + "/b.json: HTTP 404"

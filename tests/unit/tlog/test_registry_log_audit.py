@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -12,13 +13,17 @@ from issuer.pipeline import Issuer
 from issuer.publish import CHECKPOINT_FILE, open_tree, publish
 from issuer.store import open_store
 from issuer.tlog import (
+    ED25519,
+    Appender,
     AuditReport,
     EntryBundle,
+    NoteSigner,
     Tile,
     audit,
     load_seen,
     note_key,
     save_seen,
+    sign_note,
     verify_consistency,
 )
 from issuer.tlog._checkpoint import Checkpoint
@@ -138,3 +143,21 @@ def test_seen_checkpoints_round_trip(tmp_path: Path) -> None:
     save_seen(path, "a.example", b"one\n")
     save_seen(path, "b.example", b"two\n")
     assert load_seen(path) == {"a.example": b"one\n", "b.example": b"two\n"}
+
+
+def test_a_signed_log_with_a_malformed_leaf_is_reported_not_raised() -> None:
+    """The log key signed a tree whose one leaf is no log entry: a problem, not a FormatError."""
+    served: dict[str, bytes] = {}
+    appender = Appender(lambda item, data: served.__setitem__(item.path, data))
+    appender.append_entries([b'{"not":"a log entry"}'])
+    for item, data in appender.partial_tiles():
+        served[item.path] = data
+    signer = NoteSigner(LOG_KEY.name, ED25519, KEY)
+    root = base64.b64encode(appender.root()).decode()
+    served["checkpoint"] = sign_note(f"{LOG_KEY.name}\n1\n{root}\n", [signer]).to_bytes()
+    report = audit(served.get, [LOG_KEY])
+    assert report.problems == [
+        ("tiles", "leaf 0: not a log entry of a known kind (record, event)"),
+        ("published", "1 leaves of the log are in no bundle"),
+    ]
+    assert report.to_dict()["ok"] is False

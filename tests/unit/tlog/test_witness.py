@@ -9,7 +9,9 @@ tiles, and checkpoints signed as C2SP notes. The scenario table is in
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from issuer.tlog import (
     Witness,
     WitnessServer,
     WitnessState,
+    _witness_server,
     consistency_proof,
     parse_log_keys,
     respond,
@@ -573,3 +576,43 @@ def test_a_state_that_would_outgrow_its_reader_is_not_written(
     with pytest.raises(StoreError, match="exceed"):
         witness.add_checkpoint(log.request(10))
     assert witness.state.path.read_bytes() == before
+
+
+def _dripped(server: WitnessServer, head: bytes, body: bytes) -> bytes:
+    """Send ``head`` at once, then ``body`` a byte every 50 ms; what the server answered.
+
+    Each byte comes well within the server's silence timeout; b"" is a dropped connection.
+    """
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as conn:
+        try:
+            conn.sendall(head)
+            for i in range(len(body)):
+                conn.sendall(body[i : i + 1])
+                time.sleep(0.05)
+            return conn.recv(4096)
+        except OSError:  # reset while sending: dropped too
+            return b""
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_request_dripped_past_the_client_timeout_is_dropped(
+    served: WitnessServer, monkeypatch: pytest.MonkeyPatch, part: str
+) -> None:
+    """A client that never stays silent long enough still has to finish its request in time."""
+    monkeypatch.setattr(_witness_server._Handler, "timeout", 0.5)
+    head = b"POST /add-checkpoint HTTP/1.1\r\n"
+    if part == "headers":
+        answer = _dripped(served, head, b"X: y\r\n" * 10 + b"Content-Length: 0\r\n\r\n")
+    else:
+        answer = _dripped(served, head + b"Content-Length: 40\r\n\r\n", b"x" * 40)
+    assert answer == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_request_target_that_is_no_url_is_404(served: WitnessServer, method: str) -> None:
+    host, port = served.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=10) as conn:
+        conn.sendall(f"{method} http://[::1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode())
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 404 ")
