@@ -9,7 +9,9 @@ a crash.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,6 +68,27 @@ def atomic_write(
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``PATH.lock`` for the block (made, mode 0600, if missing).
+
+    For a read-merge-write of a file that several processes update: under the
+    lock, read the file again, merge and :func:`atomic_write` it, and no
+    writer's update is lost.
+
+    Raises:
+        OSError: if the lock file cannot be made or opened.
+    """
+    lock = os.fspath(path) + ".lock"
+    Path(lock).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 _FIRST_READ = 1 << 16

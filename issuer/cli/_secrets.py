@@ -17,6 +17,7 @@ and in ``ps``), and never printed.
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import re
@@ -107,9 +108,10 @@ def _read_fd(fd: int) -> str:
                 break
             data += chunk
         return _first_line(data)
-    except OSError as e:
+    except (OSError, OverflowError) as e:  # OverflowError: a number no descriptor can have
+        why = e.strerror if isinstance(e, OSError) else os.strerror(errno.EBADF)
         raise KeyAccessError(
-            f"cannot read a passphrase from file descriptor {fd}: {e.strerror}",
+            f"cannot read a passphrase from file descriptor {fd}: {why}",
             hint="open it in the shell that runs pith, e.g. --passphrase-fd 3 3<FILE",
         ) from e
     except UnicodeDecodeError as e:

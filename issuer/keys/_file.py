@@ -27,6 +27,8 @@ from issuer.keys._signer import SecretsHandler, SeedSigner, Signer, disable_core
 
 SCHEME = "file"
 MIN_PASSPHRASE = 8
+#: The largest key file read. An encrypted PKCS#8 Ed25519 key in PEM is well under 1 KiB.
+MAX_KEY_FILE_BYTES = 64 * 1024
 
 
 def path_of(uri: str) -> Path:
@@ -135,7 +137,13 @@ class FileSigner(SeedSigner):
                     f"(mode {stat.S_IMODE(info.st_mode):o})",
                     hint=f"chmod 600 {path}",
                 )
-            data = f.read()
+            data = f.read(MAX_KEY_FILE_BYTES + 1)
+        if len(data) > MAX_KEY_FILE_BYTES:
+            raise KeyAccessError(
+                f"key file {path} is larger than any key file ({MAX_KEY_FILE_BYTES >> 10} KiB): "
+                "not an encrypted PKCS#8 key",
+                hint="point the signer at the key file `pith keys generate` wrote",
+            )
         try:
             key = serialization.load_pem_private_key(data, _passphrase(secrets, path))
         except (ValueError, TypeError) as e:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from issuer import cjson
-from issuer._fs import atomic_write
+from issuer._fs import atomic_write, locked
 from issuer.errors import VerificationError
 from issuer.keys._documents import malformed, read_document
 from issuer.keys.keyset import KeySet
@@ -119,12 +119,20 @@ def check_rollback(keys: KeySet, seen: Seen) -> None:
 def remember(keys: KeySet, path: Path, seen: Seen) -> bool:
     """Add what ``keys`` establishes to the file; whether anything was new.
 
+    The file is read again under a lock (``FILE.lock``) before it is written,
+    so what another verifier added since ``seen`` was read is kept.
+
     Raises:
         OSError: the file cannot be written.
+        FormatError: the file became unreadable or malformed since ``seen`` was read.
     """
     now = Seen.of(keys)
-    merged = Seen({**seen.rotations, **now.rotations}, seen.revoked | now.revoked)
-    if merged == seen:
+    if Seen({**seen.rotations, **now.rotations}, seen.revoked | now.revoked) == seen:
         return False
-    atomic_write(path, cjson.dumps(merged.to_dict()) + b"\n", mode=0o644)
+    with locked(path):
+        current = load_seen(path)
+        merged = Seen({**current.rotations, **now.rotations}, current.revoked | now.revoked)
+        if merged == current:
+            return False
+        atomic_write(path, cjson.dumps(merged.to_dict()) + b"\n", mode=0o644)
     return True

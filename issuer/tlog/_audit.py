@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from issuer import cjson
-from issuer._fs import atomic_write
+from issuer._fs import atomic_write, locked, read_file_at_most
 from issuer.errors import FormatError, StoreError, VerificationError
 from issuer.tlog._appender import Appender
 from issuer.tlog._checkpoint import Checkpoint
@@ -295,11 +295,13 @@ def load_seen(path: Path) -> dict[str, bytes]:
             what it saw would accept a rollback.
     """
     try:
-        data = path.read_bytes()
+        data = read_file_at_most(path, cjson.MAX_DOCUMENT_BYTES)
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
+    except FormatError as e:  # larger than any document: not one this wrote
+        raise StoreError(f"{path} is not a seen-checkpoints file", hint="restore it") from e
     try:
         doc = cjson.loads(data)
         logs = doc["logs"]
@@ -311,14 +313,17 @@ def load_seen(path: Path) -> dict[str, bytes]:
 def save_seen(path: Path, origin: str, checkpoint: bytes) -> None:
     """Remember ``checkpoint`` as the last seen of ``origin`` (atomically).
 
+    The file is read and written under a lock (``FILE.lock``), so what another
+    auditor sharing the home saved meanwhile is kept.
+
     Raises:
-        StoreError: the file cannot be written.
+        StoreError: the file cannot be read or written.
     """
-    seen = load_seen(path)
-    seen[origin] = checkpoint
-    doc = {"logs": {k: v.decode() for k, v in sorted(seen.items())}, "version": 1}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, cjson.dumps(doc) + b"\n")
+        with locked(path):
+            seen = load_seen(path)
+            seen[origin] = checkpoint
+            doc = {"logs": {k: v.decode() for k, v in sorted(seen.items())}, "version": 1}
+            atomic_write(path, cjson.dumps(doc) + b"\n")
     except OSError as e:
         raise StoreError(f"cannot write {path}: {e.strerror or e}") from e

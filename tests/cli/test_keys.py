@@ -222,6 +222,19 @@ def test_a_passphrase_from_a_file_descriptor_and_never_from_argv(tmp_path: Path)
     assert "--passphrase " not in help_text  # a secret is never an argument
 
 
+@pytest.mark.parametrize("fd", ["-5", "99999999999999999999"])
+def test_a_passphrase_descriptor_that_cannot_be_open_is_the_toolkits_error(
+    tmp_path: Path, fd: str
+) -> None:
+    result = runner.invoke(
+        app, ["--home", str(tmp_path), "keys", "generate", "k1",
+              "--signer", f"file:{tmp_path / 'k.pem'}", "--passphrase-fd", fd],
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert f"ERROR: cannot read a passphrase from file descriptor {fd}" in result.stderr
+    assert not (tmp_path / "k.pem").exists()
+
+
 def test_without_a_terminal_the_error_names_the_key_and_signer(tmp_path: Path) -> None:
     uri = f"file:{tmp_path / 'k.pem'}"
     result = runner.invoke(

@@ -266,3 +266,32 @@ def test_a_key_file_made_meanwhile_is_never_replaced(tmp_path: Path) -> None:
         _write_new(path, b"our key")
     assert path.read_bytes() == b"the other command's key"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.pem"]
+
+
+_HUGE_KEY_FILE = """
+import resource, sys
+sys.path.insert(0, {root!r})
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+from issuer.errors import KeyAccessError
+from issuer.keys import SeedSigner, Signer
+try:
+    key = SeedSigner("k", bytes(range(32))).public_key
+    Signer.from_uri({uri!r}, key, lambda name: "correct horse battery")
+except KeyAccessError as e:
+    print(e.message)
+"""
+
+
+def test_a_huge_key_file_is_refused_within_a_memory_limit(tmp_path: Path) -> None:
+    """A sparse 8 GiB key file, under a 512 MiB address-space limit: refused, not read whole."""
+    path = tmp_path / "k.pem"
+    with path.open("wb") as f:
+        f.truncate(8 << 30)
+    path.chmod(0o600)
+    root = str(Path(__file__).resolve().parents[3])
+    script = _HUGE_KEY_FILE.format(root=root, limit=512 << 20, uri=f"file:{path}")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"key file {path} is larger than any key file"), done.stdout

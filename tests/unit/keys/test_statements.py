@@ -201,3 +201,20 @@ def test_seen_file_round_trips_and_only_grows(tmp_path: Path) -> None:
     path.write_text('{"document_type": "something else"}')
     with pytest.raises(FormatError, match="malformed seen-keys file"):
         load_seen(path)
+
+
+def test_remembering_keeps_what_another_verifier_wrote_meanwhile(tmp_path: Path) -> None:
+    """Two verifiers sharing a home: each adds its rotation, neither loses the other's."""
+    path = tmp_path / "seen.json"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = KeySet.trusting(load_material_of(tmp_path / "a", [K1.public_key], [_rotation()]))
+    other_rotation = sign_rotation(K2, K3, rotates_at=T0 + timedelta(days=2), issued_at=T0)
+    second = KeySet.trusting(load_material_of(tmp_path / "b", [K2.public_key], [other_rotation]))
+    stale = load_seen(path)  # the second verifier read the file before the first wrote it
+    assert remember(first, path, load_seen(path)) is True
+    assert remember(second, path, stale) is True
+    assert load_seen(path).rotations == {
+        K1.public_key.fingerprint: K2.public_key.fingerprint,
+        K2.public_key.fingerprint: K3.public_key.fingerprint,
+    }

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from issuer import cjson
 from issuer.pipeline import Issuer
 from issuer.publish import CHECKPOINT_FILE, open_tree, publish
 from issuer.store import open_store
@@ -161,3 +168,53 @@ def test_a_signed_log_with_a_malformed_leaf_is_reported_not_raised() -> None:
         ("published", "1 leaves of the log are in no bundle"),
     ]
     assert report.to_dict()["ok"] is False
+
+
+_ZERO_SEEN = textwrap.dedent(
+    """
+    import resource, sys
+    sys.path.insert(0, {root!r})
+    resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+    from pathlib import Path
+    from issuer.errors import StoreError
+    from issuer.tlog import load_seen
+    try:
+        load_seen(Path({path!r}))
+    except StoreError as e:
+        print(e.message)
+    """
+)
+
+
+def test_a_seen_checkpoints_file_without_end_is_refused_within_a_memory_limit(
+    tmp_path: Path,
+) -> None:
+    """Under a 512 MiB address-space limit: read no further than the largest document."""
+    path = tmp_path / "seen-checkpoints.json"
+    path.symlink_to("/dev/zero")
+    root = str(Path(__file__).resolve().parents[3])
+    script = _ZERO_SEEN.format(root=root, limit=512 << 20, path=str(path))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"{path} is not a seen-checkpoints file"
+
+
+def test_saving_a_seen_checkpoint_keeps_what_another_auditor_saved_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """Two auditors sharing a home: the one saving waits for the other's update, then keeps it."""
+    path = tmp_path / "seen-checkpoints.json"
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the other auditor read the file (none yet) under it
+        saving = threading.Thread(target=save_seen, args=(path, "b.example", b"two\n"))
+        saving.start()
+        saving.join(0.5)
+        # ... and writes what it read with its own checkpoint added, still under the lock.
+        path.write_bytes(cjson.dumps({"logs": {"a.example": "one\n"}, "version": 1}) + b"\n")
+    finally:
+        os.close(fd)
+    saving.join()
+    assert load_seen(path) == {"a.example": b"one\n", "b.example": b"two\n"}
