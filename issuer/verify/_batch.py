@@ -269,4 +269,13 @@ def _verify_one(
     ):
         # Not a bundle with a few fields missing: some other JSON document altogether.
         return dataclasses.replace(report, message="not a Pith bundle (no bundle_type field)")
+    if not report.ok and data.lstrip()[:1] == b"<":  # (never JSON, so never a bundle)
+        # A web page: most likely a published tree's front page, named instead of a record's.
+        return dataclasses.replace(report, message=_NOT_A_PAGE_OF_A_RECORD)
     return report
+
+
+_NOT_A_PAGE_OF_A_RECORD = (
+    "not a Pith bundle but an HTML or XML page; name a record's bundle or resolver page "
+    "(BASE/pith/CODE/bundle.json or BASE/pith/CODE/)"
+)

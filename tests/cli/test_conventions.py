@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from issuer.cli import app
 from issuer.cli._output import progress_bar
 from tests import factory
-from tests.cli._run import issued_home, ok, pith, pith_env
+from tests.cli._run import http_server, issued_home, ok, pith, pith_env
 from tests.conftest import BUNDLE_PATH
 
 NOW = "2026-05-17T23:59:22Z"
@@ -186,6 +186,36 @@ def test_a_json_file_that_is_not_a_bundle_says_so(tmp_path: Path) -> None:
     result = runner.invoke(app, ["verify", str(other)])
     assert result.exit_code == 1
     assert "not a Pith bundle" in result.stderr and "missing" not in result.stderr
+
+
+def test_a_web_page_that_is_not_a_bundle_says_where_a_bundle_is(tmp_path: Path) -> None:
+    page = tmp_path / "index.html"
+    page.write_text("\n  <!doctype html><html><title>Pith</title></html>\n")
+    result = runner.invoke(app, ["verify", str(page), "--json"])
+    assert result.exit_code == 1
+    [report] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert report["reason"] == "malformed"
+    assert report["message"].startswith("not a Pith bundle but an HTML or XML page")
+    assert "BASE/pith/CODE/" in report["message"]
+
+
+def test_a_document_that_is_not_json_is_named_so(tmp_path: Path) -> None:
+    broken = tmp_path / "bundle.json"
+    broken.write_text('{"bundle_type": ')
+    result = runner.invoke(app, ["verify", str(broken), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["message"].startswith("invalid JSON")
+
+
+def test_a_published_trees_front_page_by_url_says_where_a_bundle_is(site: Path) -> None:
+    keys = str(site / "pith-signing-key.json")
+    with http_server(site) as url:
+        front = runner.invoke(app, ["verify", f"{url}/", "--keys", keys])
+        code = next(p.name for p in (site / "pith").iterdir())
+        record = runner.invoke(app, ["verify", f"{url}/pith/{code}/", "--keys", keys])
+    assert front.exit_code == 1
+    assert "not a Pith bundle but an HTML or XML page" in front.stderr
+    assert record.exit_code == 0, record.stderr
 
 
 def test_a_published_tree_checks_each_record_once(home: Path, site: Path) -> None:
