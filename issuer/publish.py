@@ -677,7 +677,7 @@ def open_tree(where: str) -> tuple[Callable[[str], bytes | None], list[str] | No
             try:
                 return fetch(f"{base}/{path}", client=client).data
             except NetworkError as e:
-                logger.debug("%s/%s: %s", base, path, e.message)
+                logger.debug("%s/%s: %s", shown_url(base), path, e.message)
                 return None
 
         return fetch_url, None

@@ -13,6 +13,7 @@ from issuer._time import fixed_or_system_clock, format_seconds
 from issuer.cli._output import emit_json, home_of, note, open_registry, open_signer, registry_url
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError
+from issuer.fetch import is_url, shown_url
 from issuer.publish import log_origin, log_verifier_keys, open_tree
 from issuer.tlog import (
     SEEN_CHECKPOINTS,
@@ -177,6 +178,7 @@ def audit_command(
     seen = load_seen(seen_file)
     origin = _origin_of(served)
     report = audit(fetch, vkeys, seen=seen.get(origin or ""), listed=listed)
+    tree = shown_url(tree) if is_url(tree) else tree  # as printed: no user or password
     if report.ok and report.origin is not None and report.checkpoint is not None:
         save_seen(seen_file, report.origin, report.checkpoint)
         note(

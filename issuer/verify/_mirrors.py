@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from issuer.errors import NetworkError, UsageError
-from issuer.fetch import fetch, mirror_bundle_url, new_client
+from issuer.fetch import fetch, mirror_bundle_url, new_client, shown_url
 from issuer.identifiers import parse_pith_number
 from issuer.keys.keyset import KeySet
 from issuer.reasons import Reason
@@ -70,14 +70,15 @@ def compare_mirrors(pith_number: str, mirrors: list[str], keys: KeySet) -> Mirro
     with new_client() as client:
         for base in mirrors:
             url = mirror_bundle_url(base, code)
+            shown = shown_url(url)  # a report names a mirror without its user and password
             try:
                 fetched = fetch(url, client=client)
             except (NetworkError, UsageError) as e:
                 reports.append(
-                    VerificationReport(url, False, [], "fetch", str(Reason.UNREADABLE), e.message)
+                    VerificationReport(shown, False, [], "fetch", str(Reason.UNREADABLE), e.message)
                 )
                 continue
-            reports.append(verify_bundle_report(fetched.data, keys, url, expected=pith_number))
+            reports.append(verify_bundle_report(fetched.data, keys, shown, expected=pith_number))
     return MirrorComparison(pith_number, reports, _disagreements(reports))
 
 

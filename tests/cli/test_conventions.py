@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from typer.testing import CliRunner
 
 from issuer.cli import app
 from issuer.cli._output import progress_bar
+from issuer.publish import open_tree
 from tests import factory
 from tests.cli._run import http_server, issued_home, ok, pith, pith_env
 from tests.conftest import BUNDLE_PATH
@@ -216,6 +218,40 @@ def test_a_published_trees_front_page_by_url_says_where_a_bundle_is(site: Path) 
     assert front.exit_code == 1
     assert "not a Pith bundle but an HTML or XML page" in front.stderr
     assert record.exit_code == 0, record.stderr
+
+
+def test_a_password_in_a_tree_or_mirror_url_is_never_printed(home: Path, site: Path) -> None:
+    keys = str(site / "pith-signing-key.json")
+    number = _number(home)
+    with http_server(site) as url:
+        secret = url.replace("http://", "http://operator:s3cret@")
+        audited = pith(home, "log", "audit", f"{secret}/", "--keys", keys)
+        compared = pith(
+            home, "verify", "--mirror", secret, "--mirror", url, number, "--keys", keys, "--json"
+        )
+    assert audited.exit_code == 0, audited.stderr
+    assert "OK: http://***@127.0.0.1" in audited.stderr
+    assert compared.exit_code == 0, compared.stderr
+    assert [
+        m["source"].startswith("http://***@") for m in json.loads(compared.stdout)["mirrors"]
+    ] == [
+        True,
+        False,
+    ]
+    for result in (audited, compared):
+        assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_a_password_in_a_tree_url_stays_out_of_the_debug_log(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with http_server(site) as url:
+        fetch, listed = open_tree(url.replace("http://", "http://operator:s3cret@") + "/")
+        with caplog.at_level(logging.DEBUG, logger="issuer.publish"):
+            assert fetch("no/such/file") is None
+    assert listed is None
+    assert "http://***@127.0.0.1" in caplog.text and "HTTP 404" in caplog.text
+    assert "s3cret" not in caplog.text
 
 
 def test_a_published_tree_checks_each_record_once(home: Path, site: Path) -> None:
