@@ -22,10 +22,12 @@ from typing import Any
 from issuer import cjson
 from issuer._signatures import signature_object
 from issuer._time import format_seconds
+from issuer.errors import VerificationError
 from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey, Signer
 from issuer.keys.keyset import KeySet
 from issuer.merge import MERGE_VERSION, merge
+from issuer.reasons import Reason
 from issuer.record import CanonicalRecord
 
 BUNDLE_TYPE = "pith_open_graph_bundle"
@@ -128,6 +130,40 @@ def keys_named(
         if isinstance(receipt, dict):
             ids.add(receipt["key_id"])
     return [k for k in keys if k.key_id in ids]
+
+
+def require_supported(pith_number: str, state: dict[str, Any]) -> None:
+    """Refuse to sign a bundle of ``state`` unless every event in it verifies.
+
+    A verifier refuses a bundle with an invalid event (a signature, a receipt
+    or a field that does not verify) or without a valid ``record_created``:
+    the registry never signs one, whatever its rows hold.
+
+    Raises:
+        VerificationError: naming the record, its first invalid event and why.
+    """
+    invalid = state["invalid_events"]
+    if invalid:
+        first = invalid[0]
+        raise VerificationError(
+            f"{pith_number}: event {first['event_id']} does not verify ({first['reason']}); "
+            "the registry signs no bundle of it",
+            reason=first["reason"],
+            hint=_UNSUPPORTED_HINT,
+        )
+    if state["current"]["record_created"] is None:
+        raise VerificationError(
+            f"{pith_number}: no record_created event that verifies; "
+            "the registry signs no bundle of it",
+            reason=Reason.MISSING_RECORD_CREATED,
+            hint=_UNSUPPORTED_HINT,
+        )
+
+
+_UNSUPPORTED_HINT = (
+    "the registry was altered or damaged: restore it from a backup; "
+    "the other records are not affected"
+)
 
 
 def key_record(key: PublicKey) -> dict[str, Any]:

@@ -98,12 +98,15 @@ class VerificationError(Error):
         message: what did not verify, precisely.
         reason: a stable machine-readable reason code.
         step: the name of the verification step that failed.
+        hint: what to do about it, if there is something to do.
     """
 
     exit_code = EXIT_REFUSED
 
-    def __init__(self, message: str, *, reason: str, step: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, reason: str, step: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.reason = reason
         self.step = step
 

@@ -53,7 +53,7 @@ from issuer._pages import (
     year_page_name,
 )
 from issuer._time import format_seconds
-from issuer.bundles import build_bundle_bytes
+from issuer.bundles import build_bundle_bytes, require_supported
 from issuer.errors import Error, FormatError, NetworkError, UsageError, VerificationError
 from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client, shown_url
 from issuer.keys import Signer, verifier_keys
@@ -371,6 +371,7 @@ class _Run:
                 parsed=True,
                 checked=_checked(issued.record, pith_number),
             )[0]
+            require_supported(pith_number, state)
             built = build_bundle_bytes(
                 issued.record,
                 aliases,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from issuer.bundles import build_bundle
+from issuer.bundles import build_bundle, require_supported
 from issuer.errors import FormatError, StoreError, UsageError, VerificationError
 from issuer.events import EVENT_TYPES, build_event
 from issuer.identifiers import (
@@ -248,16 +248,23 @@ def bundle(
 
     Raises:
         StoreError: if there is no such record.
+        VerificationError: an event (or its receipt) the registry holds does not verify.
     """
     issued = _require(store, pith_number)
     number = issued.pith_number
     store.add_key(signer.public_key)
+    events = store.events(number)
+    keys = trusted_keys(store, extra)
+    aliases = issued.aliases
+    state = merge(number, events, aliases, keys)
+    require_supported(number, state)
     return build_bundle(
         issued.record,
-        issued.aliases,
-        store.events(number),
-        trusted_keys(store, extra),
+        aliases,
+        events,
+        keys,
         signer,
         built_at=now,
         base_url=base_url,
+        state=state,
     )
