@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import heapq
 import operator
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
+from issuer.errors import StoreError
 from issuer.identifiers import PithNumber
 from issuer.store._schema import leaf_entry
 from issuer.store._tables import Tables, next_id
@@ -62,14 +63,32 @@ class LogTables(Tables):
 
         The two streams are two statements: committed leaves never change, so a range
         below the log's size reads the same from both snapshots.
+
+        Raises:
+            StoreError: the leaves are not ``start``, ``start + 1``... (a leaf index
+                missing, twice, or out of place: the registry was altered or damaged).
         """
-        rows = heapq.merge(
+        streams = (
             self._db.stream(_RECORD_LEAVES, (start, stop)),
             self._db.stream(_EVENT_LEAVES, (start, stop)),
-            key=operator.itemgetter(0),
         )
-        for _, year, code, digest, event_id in rows:
-            yield leaf_entry(str(PithNumber(year, code)), digest, event_id)
+        expected = start
+        try:
+            for index, year, code, digest, event_id in heapq.merge(
+                *streams, key=operator.itemgetter(0)
+            ):
+                if index != expected:
+                    raise StoreError(
+                        f"the log of registry {self.name} has leaf {index} where leaf "
+                        f"{expected} belongs: the registry was altered or damaged",
+                        hint="restore the registry from a backup; no checkpoint was signed",
+                    )
+                expected += 1
+                yield leaf_entry(str(PithNumber(year, code)), digest, event_id)
+        finally:  # a stream left where it stopped holds its cursor open
+            for stream in streams:
+                if isinstance(stream, Generator):
+                    stream.close()
 
     def log_leaves_of(self, pith_number: str) -> list[tuple[int, bytes]]:
         """(leaf index, entry) of every leaf about a record, in log order."""

@@ -2,7 +2,8 @@
 
 What the registry signs must be what its stored signatures support: a record
 whose receipt or event signature no longer verifies is refused, by name, and
-the others are published.
+the others are published; a log whose leaves are not 0, 1, 2... is never
+signed as a checkpoint.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from pathlib import Path
 import pytest
 
 from issuer import registry
-from issuer.errors import VerificationError
+from issuer.errors import StoreError, VerificationError
 from issuer.keys.keyset import KeySet
 from issuer.pipeline import Issuer
 from issuer.publish import publish
 from issuer.store import Store, open_store
+from issuer.tlog import make_checkpoint
 from issuer.verify import verify_bundle
 from tests import factory
-from tests.registry_sql import execute, record_row_id
+from tests.registry_sql import execute, record_row_id, rows
 
 BASE = "https://a.example"
+ORIGIN = "a.example"
 
 
 @pytest.fixture
@@ -90,3 +93,60 @@ def test_a_record_whose_signatures_do_not_verify_is_never_signed_as_a_bundle(
     with pytest.raises(VerificationError, match="does not verify") as caught:
         registry.bundle(store, bad, factory.signer(), factory.T0, BASE)
     assert bad in caught.value.message and caught.value.hint is not None
+
+
+def _last_event_leaf(store: Store) -> tuple[int, int]:
+    """(row id, leaf index) of the newest event."""
+    [(row_id, leaf)] = rows(store, "SELECT id, leaf_index FROM events ORDER BY id DESC LIMIT 1")
+    return int(row_id), int(leaf)
+
+
+def _a_gap(store: Store) -> None:
+    row_id, leaf = _last_event_leaf(store)
+    execute(store, "UPDATE events SET leaf_index=? WHERE id=?", (leaf + 5, row_id))
+
+
+def _a_leaf_twice(store: Store) -> None:
+    # The first event's leaf (1) moved onto the second record's (2): 1 is missing, 2 twice.
+    execute(store, "UPDATE events SET leaf_index=2 WHERE id=1")
+
+
+def _a_negative_leaf(store: Store) -> None:
+    execute(store, "UPDATE records SET leaf_index=-1 WHERE id=1")
+
+
+MISSEQUENCED = {
+    "a gap before the newest leaf": _a_gap,
+    "a leaf index twice": _a_leaf_twice,
+    "a negative leaf index": _a_negative_leaf,
+}
+
+
+@pytest.mark.parametrize("alter", MISSEQUENCED.values(), ids=MISSEQUENCED.keys())
+def test_a_log_whose_leaves_are_out_of_sequence_is_never_signed(
+    store: Store, tmp_path: Path, alter: Callable[[Store], None]
+) -> None:
+    alter(store)
+    _refused(store, tmp_path)
+
+
+def test_a_gap_after_the_last_checkpoint_is_never_signed(store: Store, tmp_path: Path) -> None:
+    make_checkpoint(store, factory.signer(), ORIGIN, "2026-05-18T00:00:00Z")
+    Issuer(store, factory.signer(), lambda: factory.T0, workers=1).run(
+        [str(factory.snapshot(tmp_path / "more.json", range(5, 7)))]
+    )
+    _a_gap(store)  # only the leaves since that checkpoint are read again
+    _refused(store, tmp_path)
+
+
+def _refused(store: Store, tmp_path: Path) -> None:
+    """Neither a checkpoint nor a published log of the registry's leaves: the error, named."""
+    before = store.checkpoints()
+    with pytest.raises(StoreError, match="where leaf") as caught:
+        make_checkpoint(store, factory.signer(), ORIGIN, "2026-05-18T00:00:01Z")
+    assert store.name in caught.value.message
+    assert caught.value.hint is not None and "backup" in caught.value.hint
+    assert store.checkpoints() == before
+    with pytest.raises(StoreError, match="where leaf"):
+        publish(store, tmp_path / "site", factory.signer(), base_url=BASE, now=factory.T0)
+    assert not (tmp_path / "site" / "checkpoint").exists()
