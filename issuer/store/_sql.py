@@ -51,8 +51,10 @@ from issuer.store._sql_rows import (
     CONTEXT_COLUMNS,
     CONTEXT_WIDTH,
     EVENT_SELECT,
+    UNREADABLE,
     issued_from_row,
     key_ids,
+    unreadable,
 )
 from issuer.store._sqlite import SqliteDb
 from issuer.store._tables import next_id
@@ -197,10 +199,13 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
         ).fetchall()
         if not rows:
             return []
-        context = self._context(rows[0][:CONTEXT_WIDTH])
-        events = [_event(r) for r in rows]
-        keys = self._keys(key_ids(events))
-        return [cjson.loads(event_bytes(e, context, keys)) for e in events]
+        try:
+            context = self._context(rows[0][:CONTEXT_WIDTH])
+            events = [_event(r) for r in rows]
+            keys = self._keys(key_ids(events))
+            return [cjson.loads(event_bytes(e, context, keys)) for e in events]
+        except UNREADABLE as e:
+            raise unreadable(pith_number, e) from e
 
     def chain_head(self, pith_number: str, target: str) -> str | None:
         """The newest event of a chain: the one no other event names as prev_event."""
@@ -218,7 +223,10 @@ class SqlStore(AliasTables, ReissueTables, LogTables, PublishTables):
             f"SELECT {CONTEXT_COLUMNS} FROM records r WHERE r.id=?",  # noqa: S608 - constants
             (self._id(pith_number),),
         ).fetchone()
-        return dict(cjson.loads(self._context(row).receipt_json))
+        try:
+            return dict(cjson.loads(self._context(row).receipt_json))
+        except UNREADABLE as e:
+            raise unreadable(pith_number, e) from e
 
     def short_collisions(self) -> list[dict[str, str]]:
         """Recorded short-alias collisions."""

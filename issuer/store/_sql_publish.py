@@ -33,9 +33,11 @@ from issuer.store._sql_rows import (
     CONTEXT_COLUMNS,
     CONTEXT_WIDTH,
     EVENT_SELECT,
+    UNREADABLE,
     CompactRows,
     issued_from_row,
     key_ids,
+    unreadable,
 )
 
 if TYPE_CHECKING:  # annotations only: the protocol's module imports this one's neighbours
@@ -76,10 +78,13 @@ class PublishTables(CompactRows):
         found: dict[int, PublishSource | FormatError] = {r.row_id: FormatError(_GONE) for r in rows}
         selected = self._in_ranges(_SOURCES, [r.row_id for r in rows])
         for row_id, group in groupby(selected, key=itemgetter(0)):
+            rows_of = list(group)
             try:
-                found[row_id] = self._source(list(group))
+                found[row_id] = self._source(rows_of)
             except FormatError as e:
                 found[row_id] = e
+            except UNREADABLE as e:
+                found[row_id] = unreadable(f"pith:{rows_of[0][4]}:{rows_of[0][5]}", e)
         return found
 
     def _source(self, rows: list[tuple[Any, ...]]) -> PublishSource:

@@ -178,6 +178,8 @@ def issued_from_row(
             f"{number}: the registry holds a record that no longer passes: {e.message}",
             hint=_BROKEN_HINT,
         ) from e
+    except UNREADABLE as e:
+        raise unreadable(number, e) from e
     derived = PithNumber.for_record(record)
     if derived != number:
         raise FormatError(
@@ -189,3 +191,17 @@ def issued_from_row(
 
 
 _BROKEN_HINT = "the other records are not affected; this one cannot be published or bundled"
+
+#: What rebuilding a row raises when a column holds a value of the wrong type or range
+#: (SQLite keeps whatever a column is given; a ``NULL`` fails the rebuild's own asserts).
+UNREADABLE = (TypeError, ValueError, OverflowError, AssertionError)
+
+
+def unreadable(number: object, e: Exception) -> FormatError:
+    """The error of record ``number``, a row of which cannot be rebuilt (``e``, an UNREADABLE)."""
+    why = f"{type(e).__name__}: {e}" if str(e) else "a column it needs is NULL"
+    return FormatError(
+        f"{number}: the registry holds a row that cannot be read ({why})",
+        hint="the registry was altered or damaged: restore it from a backup; "
+        "the other records are not affected",
+    )

@@ -9,13 +9,14 @@ signed as a checkpoint.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from issuer import registry
-from issuer.errors import StoreError, VerificationError
+from issuer.errors import FormatError, StoreError, VerificationError
 from issuer.keys.keyset import KeySet
 from issuer.pipeline import Issuer
 from issuer.publish import publish
@@ -150,3 +151,59 @@ def _refused(store: Store, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="where leaf"):
         publish(store, tmp_path / "site", factory.signer(), base_url=BASE, now=factory.T0)
     assert not (tmp_path / "site" / "checkpoint").exists()
+
+
+# -- columns of the wrong type or range (SQLite keeps whatever a column is given) ----------
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(tmp_path / "registry.sqlite3") as opened:
+        Issuer(opened, factory.signer(), lambda: factory.T0, workers=1).run(
+            [str(factory.snapshot(tmp_path / "in.json", range(1, 5)))]
+        )
+        yield opened
+
+
+UNREADABLE = {
+    "a record digest as text": _set_record("title_sha256", "ab" * 32),
+    "a record digest missing": _set_record("title_sha256", None),
+    "a submission time as text": _set_record("submitted_at", "yesterday"),
+    "a submission time out of range": _set_record("submitted_at", -(2**62)),
+    "a receipt signature as text": _set_record("receipt_signature", "AA" * 32),
+    "a receipt time missing": _set_record("receipt_signed_at", None),
+    "a receipt time out of range": _set_record("receipt_signed_at", 2**62),
+    "a version as text": _set_record("version", "two"),
+    "an event signature as text": _set_event("signature", "AA" * 32),
+    "an event signature missing": _set_event("signature", None),
+    "an event time out of range": _set_event("signed_at", -(2**62)),
+    "an event payload as text": _set_event("payload", "{}"),
+}
+
+
+@pytest.mark.parametrize("alter", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_a_row_that_cannot_be_read_is_named_and_the_others_are_published(
+    sqlite_store: Store, tmp_path: Path, alter: Callable[[Store, int], None]
+) -> None:
+    store = sqlite_store
+    bad = _victim(store)
+    alter(store, record_row_id(store, bad))
+    refused: list[tuple[str, str]] = []
+    summary = publish(
+        store,
+        tmp_path / "site",
+        factory.signer(),
+        base_url=BASE,
+        now=factory.T0,
+        on_refused=lambda n, why: refused.append((n, why)),
+    )
+    assert (summary.records, summary.written, summary.refused) == (4, 3, 1)
+    assert [n for n, _ in refused] == [bad]
+    with pytest.raises(FormatError, match=re.escape(bad)) as shown:
+        registry.show(store, bad)
+    with pytest.raises(FormatError, match=re.escape(bad)) as bundled:
+        registry.bundle(store, bad, factory.signer(), factory.T0, BASE)
+    for caught in (shown, bundled):
+        assert caught.value.hint is not None and "backup" in caught.value.hint
+    [good] = store.current_arxiv("2401.00003")
+    assert registry.show(store, good)["pith_number"] == good
