@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import operator
 from collections.abc import Generator, Iterator
+from typing import Any
 
 from issuer.errors import StoreError
 from issuer.identifiers import PithNumber
@@ -136,10 +137,7 @@ class LogTables(Tables):
             + order,
             () if origin is None else (origin,),
         )
-        return [
-            StoredCheckpoint(int(size), o, bytes(n), bytes(st), at, int(i))
-            for size, o, n, st, at, i in rows
-        ]
+        return [_checkpoint(self.name, row) for row in rows]
 
     def checkpoint(self, checkpoint_id: int) -> StoredCheckpoint | None:
         """The stored checkpoint with this id."""
@@ -147,10 +145,7 @@ class LogTables(Tables):
             "SELECT tree_size, origin, note, state, created_at, id FROM log_checkpoints WHERE id=?",
             (checkpoint_id,),
         ).fetchone()
-        if row is None:
-            return None
-        size, origin, note, state, at, i = row
-        return StoredCheckpoint(int(size), origin, bytes(note), bytes(state), at, int(i))
+        return None if row is None else _checkpoint(self.name, row)
 
     def published_checkpoint(self, tree_id: str) -> int | None:
         """The id of the checkpoint whose tiles are in place in the tree, if any."""
@@ -166,3 +161,19 @@ class LogTables(Tables):
                 "UPDATE publish_trees SET log_checkpoint=? WHERE tree_id=?",
                 (checkpoint_id, tree_id),
             )
+
+
+def _checkpoint(registry: str, row: tuple[Any, ...]) -> StoredCheckpoint:
+    """A ``log_checkpoints`` row (``tree_size, origin, note, state, created_at, id``).
+
+    Raises:
+        StoreError: a column of the wrong type (the registry was altered or damaged).
+    """
+    size, origin, note, state, at, i = row
+    try:
+        return StoredCheckpoint(int(size), origin, bytes(note), bytes(state), at, int(i))
+    except (TypeError, ValueError) as e:
+        raise StoreError(
+            f"checkpoint {i} of registry {registry} cannot be read: {e}",
+            hint="the registry was altered or damaged: restore it from a backup",
+        ) from e

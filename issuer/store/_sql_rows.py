@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from issuer import cjson
-from issuer.errors import FormatError
+from issuer.errors import FormatError, StoreError
 from issuer.identifiers import PithNumber
 from issuer.keys import PublicKey
 from issuer.record import CanonicalRecord
@@ -71,11 +71,22 @@ class CompactRows(Tables):
         return record_context(row, self._keys(() if whole else (row[3],)))
 
     def keys_used(self) -> list[PublicKey]:
-        """Every key the registry has signed with."""
-        return [
-            PublicKey.from_dict(cjson.loads(r[0]))
-            for r in self._db.execute("SELECT record FROM keys_used")
-        ]
+        """Every key the registry has signed with.
+
+        Raises:
+            StoreError: a row of ``keys_used`` is not a key record (the registry was altered).
+        """
+        keys = []
+        for key_id, record in self._db.execute("SELECT key_id, record FROM keys_used"):
+            try:
+                keys.append(PublicKey.from_dict(cjson.loads(record)))
+            except (FormatError, *UNREADABLE) as e:
+                raise StoreError(
+                    f"the registry's key {key_id!r} in keys_used cannot be read: "
+                    f"{e.message if isinstance(e, FormatError) else e}",
+                    hint="the registry was altered or damaged: restore it from a backup",
+                ) from e
+        return keys
 
     def _checked_event(self, record_id: int, event: dict[str, Any], event_json: bytes) -> EventRow:
         """The row of an event about record ``record_id``: compact where it rebuilds exactly."""

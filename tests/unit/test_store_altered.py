@@ -207,3 +207,43 @@ def test_a_row_that_cannot_be_read_is_named_and_the_others_are_published(
         assert caught.value.hint is not None and "backup" in caught.value.hint
     [good] = store.current_arxiv("2401.00003")
     assert registry.show(store, good)["pith_number"] == good
+
+
+# -- the registry's own tables: its keys and its signed checkpoints -----------------------
+
+
+KEY_ROWS = {
+    "not JSON": b"\x00",
+    "not a key record": b"{}",
+    "a list": b"[1]",
+}
+
+
+@pytest.mark.parametrize("value", KEY_ROWS.values(), ids=KEY_ROWS.keys())
+def test_a_key_row_that_cannot_be_read_is_named(store: Store, value: bytes) -> None:
+    execute(store, "UPDATE keys_used SET record=?", (value,))
+    with pytest.raises(StoreError, match="keys_used") as caught:
+        store.keys_used()
+    assert factory.signer().key_id in caught.value.message
+    assert caught.value.hint is not None and "backup" in caught.value.hint
+
+
+CHECKPOINT_ROWS = {
+    "a state as text": ("state", "AAAA"),
+    "a note as text": ("note", "x.example\n"),
+    "a size as text": ("tree_size", "ten"),
+}
+
+
+@pytest.mark.parametrize(("column", "value"), CHECKPOINT_ROWS.values(), ids=CHECKPOINT_ROWS.keys())
+def test_a_checkpoint_row_that_cannot_be_read_is_named(
+    sqlite_store: Store, column: str, value: str
+) -> None:
+    store = sqlite_store
+    make_checkpoint(store, factory.signer(), ORIGIN, "2026-05-18T00:00:00Z")
+    execute(store, f"UPDATE log_checkpoints SET {column}=?", (value,))  # noqa: S608
+    with pytest.raises(StoreError, match="checkpoint 1") as caught:
+        make_checkpoint(store, factory.signer(), ORIGIN, "2026-05-18T00:00:01Z")
+    assert caught.value.hint is not None and "backup" in caught.value.hint
+    with pytest.raises(StoreError, match="checkpoint 1"):
+        store.checkpoint(1)
