@@ -65,12 +65,13 @@ from issuer.store import PublishedRecord, PublishRow, PublishSource, Store, Stor
 from issuer.tlog import (
     CachedNodes,
     Checkpoint,
+    CosignerKey,
     NodeReader,
     Note,
     Tile,
     TileReader,
     VerifierKey,
-    add_cosignatures,
+    WitnessKeys,
     ask_witness,
     consistency_proof,
     inclusion_proofs,
@@ -87,7 +88,8 @@ LAYOUT_VERSION = 3  # 3: bundles carry inclusion proofs (issue 16)
 SETTINGS_FILE = ".pith-publish.json"
 CHECKPOINT_FILE = "checkpoint"  # c2sp.org/tlog-tiles: the log's current checkpoint
 LOCK_FILE = ".pith-publish.lock"
-WITNESSES_FILE = ".pith-witnesses.json"  # per witness URL: the origin and size it cosigned last
+#: Per witness URL: the origin and size it cosigned last, and the key it answered with.
+WITNESSES_FILE = ".pith-witnesses.json"
 #: Records whose files are recorded as published in one registry transaction.
 BATCH = 1000
 _RECORD_FILES = frozenset({"bundle.json", "index.html", "state.json"})
@@ -308,6 +310,9 @@ class _Run:
         note = Note.parse(checkpoint.note)
         cp = Checkpoint.from_text(note.text)
         sizes = _witness_sizes(self.outdir)
+        keys = WitnessKeys(
+            {url: CosignerKey.parse(v["key"]) for url, v in sizes.items() if "key" in v}
+        )
         nodes = self.nodes
 
         def proof(old: int) -> list[bytes]:
@@ -324,13 +329,14 @@ class _Run:
                     lines = ask_witness(
                         client, url, note, checkpoint=cp, old=old, proof=proof, timeout=timeout
                     )
+                    note = keys.add(shown_url(url), note, lines)
                 except NetworkError as e:
                     self.summary.witness_failures.append((shown_url(url), e.message))
                     if on_witness is not None:
                         on_witness(shown_url(url), e.message)
                     continue
-                note = add_cosignatures(note, lines)
-                sizes[shown_url(url)] = {"origin": cp.origin, "size": cp.size}
+                key = str(keys.held[shown_url(url)])
+                sizes[shown_url(url)] = {"origin": cp.origin, "size": cp.size, "key": key}
                 self.summary.cosigned_by.append(shown_url(url))
         finally:
             client.close()
@@ -459,12 +465,13 @@ def _cosigned_copy(served: bytes | None, stored: bytes) -> bytes | None:
 
 
 def _witness_sizes(outdir: Path) -> dict[str, dict[str, Any]]:
+    """The entries of ``WITNESSES_FILE``; ``key`` only where one is recorded and well-formed."""
     doc = _read_json(outdir / WITNESSES_FILE)
     found = doc.get("witnesses") if isinstance(doc, dict) else None
     if not isinstance(found, dict):
         return {}
     return {
-        url: {"origin": v["origin"], "size": v["size"]}
+        url: {"origin": v["origin"], "size": v["size"]} | _witness_key(v.get("key"))
         for url, v in found.items()
         if isinstance(v, dict)
         and isinstance(v.get("origin"), str)
@@ -472,6 +479,17 @@ def _witness_sizes(outdir: Path) -> dict[str, dict[str, Any]]:
         and v["size"] >= 0
         and _no_password(url)  # an older run kept the URL as given: it is dropped
     }
+
+
+def _witness_key(key: object) -> dict[str, str]:
+    """``{"key": key}`` if it is a cosigner key; ``{}`` if absent (an earlier release) or not."""
+    if not isinstance(key, str):
+        return {}
+    try:
+        CosignerKey.parse(key)
+    except FormatError:
+        return {}
+    return {"key": key}
 
 
 def _no_password(url: str) -> bool:

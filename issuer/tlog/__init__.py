@@ -138,7 +138,13 @@ from issuer.tlog._witness import (
     refusal,
     respond,
 )
-from issuer.tlog._witness_client import MAX_WITNESS_ANSWER, add_cosignatures, ask_witness
+from issuer.tlog._witness_client import (
+    MAX_WITNESS_ANSWER,
+    CosignerKey,
+    WitnessKeys,
+    add_cosignatures,
+    ask_witness,
+)
 from issuer.tlog._witness_server import WitnessServer, submit
 from issuer.tlog._witness_state import Cosigned, WitnessState
 
@@ -168,6 +174,7 @@ __all__ = [
     "CheckpointReport",
     "Cosignature",
     "Cosigned",
+    "CosignerKey",
     "EntryBundle",
     "Inclusion",
     "InclusionFields",
@@ -190,6 +197,7 @@ __all__ = [
     "VerifiedCheckpoint",
     "VerifierKey",
     "Witness",
+    "WitnessKeys",
     "WitnessResponse",
     "WitnessServer",
     "WitnessState",

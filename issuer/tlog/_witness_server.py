@@ -5,7 +5,10 @@ one route. It reads at most :data:`~._witness.MAX_REQUEST_SIZE` bytes, only
 with a ``Content-Length`` (413 above the limit, 411 without one, before
 reading anything), drops a client whose request is not whole within
 :data:`CLIENT_TIMEOUT` seconds (however it drips), and keeps connections
-alive (HTTP/1.1), as the spec recommends. The
+alive (HTTP/1.1), as the spec recommends. It serves at most
+:data:`MAX_CONNECTIONS` connections at once, one thread each; a connection
+beyond them is answered 503 by the accepting thread, without waiting on it,
+and closed. The
 checks and the answer are :func:`._witness.respond`'s; the one lock around
 state updates is in :mod:`._witness_state`. Requests are logged, never printed.
 
@@ -18,6 +21,8 @@ from __future__ import annotations
 import io
 import logging
 import re
+import socket
+import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +36,17 @@ logger = logging.getLogger(__name__)
 ADD_CHECKPOINT = "/add-checkpoint"
 CLIENT_TIMEOUT = 30.0
 """Seconds a request may take, from when the server waits for it to its last byte."""
+MAX_CONNECTIONS = 64
+"""Connections served at once (one thread each, kept alive between requests); more get 503."""
+RETRY_AFTER = 1
+"""Seconds a client turned away is told to wait (``Retry-After``)."""
+_BUSY_BODY = b"busy: too many connections; try again later\n"
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Retry-After: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+    % (RETRY_AFTER, len(_BUSY_BODY), _BUSY_BODY)
+)
 _MAX_RESPONSE = 64 * 1024
 _LENGTH_RE = re.compile("[0-9]{1,12}")  # ASCII digits only (str.isdigit takes '²')
 
@@ -142,14 +158,48 @@ class WitnessServer(ThreadingHTTPServer):
     Args:
         address: ``(host, port)``; port 0 picks a free one (see :attr:`url`).
         witness: the witness that answers.
+        max_connections: connections served at once; a connection beyond them
+            is answered 503 with ``Retry-After`` and closed.
     """
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], witness: Witness) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        witness: Witness,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.witness = witness
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve ``request`` in a thread of its own if a slot is free; else turn it away."""
+        if not self._slots.acquire(blocking=False):
+            logger.info(
+                "connection from %s turned away (503): %d already served",
+                client_address[0],
+                self.max_connections,
+            )
+            _turn_away(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: its slot is free again
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, then free its slot."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:
@@ -161,6 +211,18 @@ class WitnessServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Log (never print) what broke a connection."""
         logger.exception("witness request from %s failed", client_address[0])
+
+
+def _turn_away(request: socket.socket) -> None:
+    """Answer 503 on a fresh connection without ever waiting on it.
+
+    The answer fits an empty send buffer; a client that cannot take it gets nothing.
+    """
+    try:
+        request.setblocking(False)
+        request.send(_BUSY)
+    except OSError:
+        pass
 
 
 def submit(url: str, body: bytes, timeout: float = CLIENT_TIMEOUT) -> WitnessResponse:

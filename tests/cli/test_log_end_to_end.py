@@ -11,6 +11,7 @@ it changed, so the tests run in any order.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.server
 import json
@@ -27,8 +28,9 @@ from typing import Any
 
 import pytest
 
+from issuer import cjson
 from issuer.publish import CHECKPOINT_FILE, WITNESSES_FILE
-from issuer.tlog import Checkpoint, EntryBundle, Note, Tile
+from issuer.tlog import Checkpoint, EntryBundle, Note, Tile, VerifierKey, verify_cosignature
 from tests import factory
 from tests.cli._run import PASSPHRASE, http_server, pith
 
@@ -150,11 +152,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert f"warning: witness {down}: " in first["stderr"]
         # The log grows; the witnesses' sizes are forgotten: each answers 409 with the size it
         # cosigned, and the retry from that size, with a proof from the registry's log, passes.
+        # The file is as an earlier release wrote it (no key), or with a key that is no key:
+        # either is read, and each witness URL's key is recorded anew.
         _issue(home, registry, factory.snapshot(tmp / "more.json", range(4, 6)))
-        (site / WITNESSES_FILE).unlink()
+        forgotten = {"origin": origin, "size": 0}
+        (site / WITNESSES_FILE).write_bytes(
+            cjson.dumps(
+                {
+                    "version": 1,
+                    "witnesses": {
+                        witness_urls[0]: forgotten,
+                        witness_urls[1]: {**forgotten, "key": "not a key"},
+                    },
+                }
+            )
+        )
         second = w.publish(registry, site, *witness_urls)
         assert (second["log_size"], second["witnesses_cosigned"]) == (10, 2), second["stderr"]
         assert second["witness_warnings"] == 0
+        recorded = json.loads((site / WITNESSES_FILE).read_bytes())["witnesses"]
+        assert {u: recorded[u]["key"] for u in witness_urls} == {
+            u: "+".join(vkey.split("+")[:2]) for u, vkey in zip(witness_urls, vkeys, strict=True)
+        }
         yield w
 
 
@@ -332,3 +351,42 @@ def test_a_witness_url_password_stays_out_of_the_published_tree(
     ]
     for path in copy.rglob("*"):
         assert not path.is_file() or b"s3cret" not in path.read_bytes(), path
+
+
+def _forged_line(vkey: str) -> bytes:
+    """A well-shaped cosignature line under ``vkey``'s name and key id, its signature zeros."""
+    name, key_id, _ = vkey.split("+", 2)
+    forged = base64.b64encode(bytes.fromhex(key_id) + bytes(72)).decode()
+    return f"\u2014 {name} {forged}\n".encode()
+
+
+@pytest.mark.parametrize("first", ["the impostor", "the witness"])
+def test_a_witness_answering_under_another_witness_key_displaces_nothing(
+    world: World, tmp_path: Path, first: str
+) -> None:
+    """Whichever answers first, w1's genuine cosignature stays, and the impostor is a warning."""
+    copy = tmp_path / "copy"
+    shutil.copytree(world.site, copy, symlinks=True)
+    w1 = world.witness_urls[0]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadWitness)
+    server.answer = _forged_line(world.witness_keys[0])  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        impostor = f"http://127.0.0.1:{server.server_address[1]}"
+        order = [impostor, w1] if first == "the impostor" else [w1, impostor]
+        made = world.publish(world.home / "registry.sqlite3", copy, *order)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (made["witnesses_cosigned"], made["witness_warnings"]) == (1, 1), made["stderr"]
+    w1_key = "+".join(world.witness_keys[0].split("+")[:2])
+    warning = f"warning: witness {impostor}: a cosignature under {w1_key}, the key of witness {w1}"
+    assert warning in made["stderr"], made["stderr"]
+    note = Note.parse((copy / CHECKPOINT_FILE).read_bytes())
+    for vkey in world.witness_keys:  # one cosignature by each witness, and each verifies
+        key = VerifierKey.parse(vkey)
+        [line] = [s for s in note.signatures if s.is_by(key)]
+        verify_cosignature(line, note.text, key)
+    recorded = json.loads((copy / WITNESSES_FILE).read_bytes())["witnesses"]
+    assert impostor not in recorded
+    assert recorded[w1]["key"] == w1_key

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -616,3 +617,57 @@ def test_a_request_target_that_is_no_url_is_404(served: WitnessServer, method: s
         conn.sendall(f"{method} http://[::1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n".encode())
         answer = conn.recv(4096)
     assert answer.startswith(b"HTTP/1.1 404 ")
+
+
+def _turned_away(server: WitnessServer) -> bytes:
+    """Connect, send nothing, and read until the server closes: what it answered."""
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=30) as conn:
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    return answer
+
+
+def test_connections_beyond_the_limit_get_503_and_a_closed_one_frees_its_slot(
+    witness: Witness, log: Log
+) -> None:
+    finished = threading.Semaphore(0)  # released each time a connection's thread is done
+
+    class Observed(WitnessServer):
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            super().process_request_thread(request, client_address)
+            finished.release()
+
+    server = Observed(("127.0.0.1", 0), witness, max_connections=3)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    held = [http.client.HTTPConnection(str(host), int(port)) for _ in range(3)]
+    try:
+        for conn in held:  # once answered, each handler waits for its connection's next request
+            conn.request("GET", "/add-checkpoint")
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 405
+        for _ in range(2):  # a client turned away, silent, does not hold up the next one
+            answer = _turned_away(server)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            assert lines[0] == b"HTTP/1.1 503 Service Unavailable", answer
+            assert {b"Retry-After: 1", b"Connection: close"} <= set(lines)
+            assert body == b"busy: too many connections; try again later\n"
+        # The connections being served are still served.
+        held[0].request("POST", "/add-checkpoint", body=log.request(0))
+        response = held[0].getresponse()
+        response.read()
+        assert response.status == 200
+        held[1].close()
+        assert finished.acquire(timeout=60)
+        assert submit(server.url, log.request(10)).status == 200
+    finally:
+        for conn in held:
+            conn.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
