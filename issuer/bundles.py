@@ -145,11 +145,15 @@ def require_supported(pith_number: str, state: dict[str, Any]) -> None:
     invalid = state["invalid_events"]
     if invalid:
         first = invalid[0]
+        # A key that no longer counts (revoked, rotated away) is the operator's doing, and
+        # reissue is its remedy; anything else means the rows are not what was signed.
+        resign = first["reason"] in _KEY_REASONS
         raise VerificationError(
             f"{pith_number}: event {first['event_id']} does not verify ({first['reason']}); "
-            "the registry signs no bundle of it",
+            "the registry signs no bundle of it"
+            + ("; re-sign it under the current key with pith reissue" if resign else ""),
             reason=first["reason"],
-            hint=_UNSUPPORTED_HINT,
+            hint=_RESIGN_HINT if resign else _UNSUPPORTED_HINT,
         )
     if state["current"]["record_created"] is None:
         raise VerificationError(
@@ -160,6 +164,8 @@ def require_supported(pith_number: str, state: dict[str, Any]) -> None:
         )
 
 
+_KEY_REASONS = frozenset({Reason.KEY_REVOKED, Reason.KEY_NOT_VALID})
+_RESIGN_HINT = "run pith reissue, then pith publish again"
 _UNSUPPORTED_HINT = (
     "the registry was altered or damaged: restore it from a backup; "
     "the other records are not affected"

@@ -266,3 +266,20 @@ def test_a_rotation_and_a_revocation_at_once_leave_a_consistent_home(tmp_path: P
         keys = local.keys()
         assert local.current().key_id == ("k3" if rotated == 0 else "k2")
         assert (keys.revocation("k1") is not None) == (revoked == 0)
+
+
+def test_publishing_after_a_revocation_before_reissue_refuses_and_says_to_reissue(
+    home: Path, tmp_path: Path
+) -> None:
+    """What only a revoked key signed is never published again, until it is re-signed."""
+    ok(_rotate(home, "--now", T1))
+    ok(pith(home, "keys", "revoke", "k1", "--compromised-since", T0, "--reason", "lost",
+            "--now", T2))  # fmt: skip
+    out = tmp_path / "out"
+    early = pith(home, "publish", str(out), "--base-url", "https://r.example", "--now", T2)
+    assert early.exit_code == 1
+    refused = [line for line in early.stderr.splitlines() if line.startswith("refused")]
+    assert len(refused) == 3 and all("key_revoked" in line for line in refused)
+    assert "pith reissue" in early.stderr and "backup" not in early.stderr
+    ok(pith(home, "reissue", "--now", T3))
+    ok(pith(home, "publish", str(out), "--base-url", "https://r.example", "--now", T4))

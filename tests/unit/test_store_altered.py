@@ -85,6 +85,7 @@ def test_a_record_whose_signatures_do_not_verify_is_never_signed_as_a_bundle(
     )
     assert (summary.records, summary.written, summary.refused) == (4, 3, 1)
     assert [n for n, _ in refused] == [bad] and "does not verify" in refused[0][1]
+    assert "reissue" not in refused[0][1]  # altered rows are restored, not re-signed
     code = bad.rsplit(":", 1)[1]
     assert not (out / "pith" / code).exists()
     assert not (out / ".well-known" / "pith" / code).exists()
@@ -94,6 +95,7 @@ def test_a_record_whose_signatures_do_not_verify_is_never_signed_as_a_bundle(
     with pytest.raises(VerificationError, match="does not verify") as caught:
         registry.bundle(store, bad, factory.signer(), factory.T0, BASE)
     assert bad in caught.value.message and caught.value.hint is not None
+    assert "backup" in caught.value.hint
 
 
 def _last_event_leaf(store: Store) -> tuple[int, int]:
