@@ -156,15 +156,23 @@ def build_event(
 
 
 def sign_event(
-    event: dict[str, Any], signer: Signer, signed_at: datetime, *, parsed: bool = False
+    event: dict[str, Any],
+    signer: Signer,
+    signed_at: datetime,
+    *,
+    parsed: bool = False,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
     """A copy of ``event`` (re-)signed by ``signer``; its content and id are unchanged.
 
     The event's ``signer`` object is part of its content, so it still names the
     key that first signed; the ``signature`` object names the key that signed now.
     ``parsed``: the event came from :func:`issuer.cjson.loads` (hashing skips re-validation).
+    ``digest``: :func:`content_digest` of ``event``, when the caller has it already.
     """
-    return _signed(event, content_digest(event, parsed=parsed), signer, signed_at)
+    if digest is None:
+        digest = content_digest(event, parsed=parsed)
+    return _signed(event, digest, signer, signed_at)
 
 
 def _signed(

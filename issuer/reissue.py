@@ -16,13 +16,24 @@ the current key is skipped, so a rerun after a crash (or a second run) only
 does what is left. Bundles are not stored; they are re-signed by
 republishing (:func:`issuer.publish.publish` rewrites every bundle when the
 signing key changes).
+
+Nothing is re-signed that the registry did not sign: before a receipt or an
+event is re-signed, its stored signature must verify, under the key it names
+taken from the registry's key set (:func:`issuer.registry.trusted_keys`), over
+the content as stored. Someone who could write the database but held no key
+could otherwise change an event, recompute its hash and id, and have it
+re-signed under the current key. Validity windows and revocations do not
+apply to this check: re-signing what a since-revoked (even compromised) key
+signed is what re-issuance is for, and only the registry's signature over the
+very bytes stored passes it. One that does not verify is left as it was and
+refused by name (:class:`Refusal`); the rest of the run goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,18 +41,46 @@ from typing import Any
 
 from issuer import cjson
 from issuer._workers import signing_pool, worker_signer
-from issuer.errors import StoreError
-from issuer.events import sign_event
-from issuer.keys import SeedSigner, Signer
-from issuer.receipts import reissue_receipt
+from issuer.errors import EXIT_OK, EXIT_REFUSED, FormatError, StoreError
+from issuer.events import EVENT_ID_PREFIX, content_digest, sign_event
+from issuer.keys import PublicKey, SeedSigner, Signer, verify
+from issuer.keys.keyset import KeySet
+from issuer.receipts import check_receipt_shape, decode_signature, reissue_receipt
+from issuer.registry import trusted_keys
 from issuer.store import EventRow, ReceiptRow, ResignBatch, Store, loaded, with_receipt
 
 BATCH = 1000
 
 
+REFUSED_HINT = "restore the row from a backup, or issue the record again"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A receipt or event left as it was: its stored signature does not verify."""
+
+    pith_number: str
+    event_id: str | None  # None: the record's receipt
+    reason: str  # what is wrong
+    hint: str = REFUSED_HINT
+
+    def __str__(self) -> str:
+        what = "receipt" if self.event_id is None else f"event {self.event_id}"
+        return f"{self.pith_number}: {what}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` form."""
+        return {
+            "pith_number": self.pith_number,
+            "event_id": self.event_id,
+            "reason": self.reason,
+            "hint": self.hint,
+        }
+
+
 @dataclass
 class ReissueSummary:
-    """Counts per object type: re-signed now, and already under the current key."""
+    """Counts per object type: re-signed now, already under the current key, and refused."""
 
     key_id: str
     records: int = 0
@@ -50,6 +89,17 @@ class ReissueSummary:
     bundles: int = 0
     receipts_current: int = 0
     events_current: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
+
+    @property
+    def refused(self) -> int:
+        """Receipts and events not re-signed because their stored signature does not verify."""
+        return len(self.refusals)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when anything was refused, else 0."""
+        return EXIT_REFUSED if self.refusals else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` report."""
@@ -58,6 +108,8 @@ class ReissueSummary:
             "records": self.records,
             "resigned": {"receipts": self.receipts, "events": self.events, "bundles": self.bundles},
             "already_current": {"receipts": self.receipts_current, "events": self.events_current},
+            "refused": self.refused,
+            "refusals": [r.to_dict() for r in self.refusals],
         }
 
 
@@ -76,6 +128,7 @@ class Resigned:
     events: list[tuple[int, int, EventRow]] = field(default_factory=list)
     receipts_current: int = 0
     events_current: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
 
 
 _ALTERED_HINT = "restore the registry from a backup; nothing in this batch was re-signed"
@@ -94,11 +147,40 @@ def _stored_object(value: Any, what: str, row: int) -> dict[str, Any]:
     )
 
 
-def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
+def _unverified(
+    signature: dict[str, Any], digest: bytes, keys: Mapping[str, PublicKey], where: str
+) -> str | None:
+    """Why ``signature`` over ``digest`` is not the registry's, or ``None`` when it verifies.
+
+    Only "is this the signature the registry stored for these bytes": the key
+    it names must be in ``keys`` and the signature must verify under it. The
+    key's validity window and any revocation do not matter here (see the
+    module docstring).
+    """
+    key_id = signature.get("key_id")
+    key = keys.get(key_id) if isinstance(key_id, str) else None
+    if key is None:
+        return f"{where} names key {key_id!r:.80}, which is not in the registry's key set"
+    if signature.get("public_key_fingerprint") != key.fingerprint:
+        return f"{where} names a fingerprint that is not the fingerprint of key {key.key_id}"
+    try:
+        raw = decode_signature(signature.get("signature_b64"), where)
+    except FormatError as e:
+        return e.message
+    if not verify(key.raw, digest, raw):
+        return f"{where} does not verify under key {key.key_id}"
+    return None
+
+
+def resign(
+    batch: ResignBatch, signer: Signer, now: datetime, keys: Mapping[str, PublicKey]
+) -> Resigned:
     """Re-sign one batch of stored objects (pure: reads nothing, writes nothing).
 
     Each new receipt and event is serialized once, and split into the compact
-    row the writer stores, checked here to rebuild the bytes signed.
+    row the writer stores, checked here to rebuild the bytes signed. A receipt
+    or event whose stored signature does not verify under the key it names in
+    ``keys`` (the registry's key set, by key id) is not re-signed but refused.
 
     Raises:
         StoreError: a stored event does not hash to its own id, or a stored receipt,
@@ -110,9 +192,11 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
     for record in batch.parsed():
         context = record.context
         receipt = _stored_object(loaded(record.receipt), "the receipt of record row", record.row_id)
+        resigned = False
         if _is_current(receipt, signer):
             done.receipts_current += 1
-            resigned = False
+        elif (problem := _stored_receipt_problem(receipt, keys)) is not None:
+            done.refusals.append(Refusal(context.pith_number, None, problem))
         else:
             new = reissue_receipt(receipt, signer, now)
             new_json = cjson.dumps_parsed(new)
@@ -127,13 +211,18 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
             if _is_current(signature, signer):
                 done.events_current += 1
                 continue
-            signed = sign_event(event, signer, now, parsed=True)
-            if signed["event_id"] != event["event_id"]:
+            digest = content_digest(event, parsed=True)
+            if EVENT_ID_PREFIX + digest.hex() != event["event_id"]:
                 raise StoreError(
                     f"event {event['event_id']} of {event['subject_pith_number']} does not "
                     "hash to its id: the registry was altered",
                     hint=_ALTERED_HINT,
                 )
+            problem = _unverified(signature, digest, keys, "signature")
+            if problem is not None:
+                done.refusals.append(Refusal(context.pith_number, event["event_id"], problem))
+                continue
+            signed = sign_event(event, signer, now, parsed=True, digest=digest)
             row = batch.event_row(
                 context, signed, cjson.dumps_parsed(signed), kept_first=kept or resigned
             )
@@ -141,8 +230,19 @@ def resign(batch: ResignBatch, signer: Signer, now: datetime) -> Resigned:
     return done
 
 
-def _resign_in_worker(batch: ResignBatch, now: datetime) -> Resigned:
-    return resign(batch, worker_signer(), now)
+def _stored_receipt_problem(receipt: dict[str, Any], keys: Mapping[str, PublicKey]) -> str | None:
+    """Why a stored receipt's signature is not the registry's, or ``None`` when it verifies.
+
+    Raises:
+        FormatError: the receipt is malformed.
+    """
+    check_receipt_shape(receipt)
+    digest = bytes.fromhex(receipt["canonical_sha256"])  # what a receipt signs
+    return _unverified(receipt, digest, keys, "signature")
+
+
+def _resign_in_worker(batch: ResignBatch, now: datetime, keys: Mapping[str, PublicKey]) -> Resigned:
+    return resign(batch, worker_signer(), now, keys)
 
 
 def reissue(
@@ -153,12 +253,16 @@ def reissue(
     batch: int = BATCH,
     workers: int = 1,
     on_batch: Callable[[ReissueSummary], None] | None = None,
+    extra: KeySet | None = None,
 ) -> ReissueSummary:
     """Re-sign every receipt and event not yet signed by ``signer``'s key.
 
     Batches are re-signed by ``workers`` processes (an in-memory key only; an
     HSM signs in this process) and written here, in row-id order, so what is
     committed is always a prefix of the registry and a rerun resumes after it.
+    A receipt or event whose stored signature does not verify under the key it
+    names, of the registry's key set with ``extra`` (the operator's keys), is
+    left as it was and listed in :attr:`ReissueSummary.refusals`.
 
     Raises:
         StoreError: a stored event does not hash to its own id (the registry was
@@ -167,6 +271,7 @@ def reissue(
     """
     summary = ReissueSummary(signer.key_id)
     store.add_key(signer.public_key)
+    keys = {key.key_id: key for key in trusted_keys(store, extra)}
     parallel = workers > 1 and isinstance(signer, SeedSigner)
     inflight: deque[tuple[int, Resigned | Future[Resigned]]] = deque()
     with contextlib.ExitStack() as stack:
@@ -182,6 +287,7 @@ def reissue(
                 summary.events += len(done.events)
                 summary.receipts_current += done.receipts_current
                 summary.events_current += done.events_current
+                summary.refusals.extend(done.refusals)
                 if on_batch is not None:
                     on_batch(summary)
 
@@ -197,9 +303,9 @@ def reissue(
                 assert isinstance(signer, SeedSigner)  # noqa: S101 - checked above
                 pool = stack.enter_context(signing_pool(signer, workers))
             job: Resigned | Future[Resigned] = (
-                resign(stored, signer, now)
+                resign(stored, signer, now, keys)
                 if pool is None or current
-                else pool.submit(_resign_in_worker, stored, now)
+                else pool.submit(_resign_in_worker, stored, now, keys)
             )
             inflight.append((len(stored.records), job))
             write(2 * workers if pool is not None else 0)

@@ -62,7 +62,10 @@ def reissue_command(
     Pith numbers, canonical hashes and event ids never change; receipts keep
     first_computed_at and move last_reissued_at. Anything already signed by
     the current key is skipped, so a run that was interrupted is simply run
-    again. Exit 0 on success, 2 for usage errors, 3 for key or database trouble.
+    again. A receipt or event whose stored signature does not verify is not
+    re-signed: it is reported (refused: PITH_NUMBER: ...) and the rest goes on.
+    Exit 0 on success, 1 if anything was refused, 2 for usage errors, 3 for key
+    or database trouble.
     """
     base_url = None
     if out is not None:
@@ -86,8 +89,17 @@ def reissue_command(
                 bar.update(task, completed=summary.records, counts=counts)
 
             summary = reissue(
-                store, sign, now=when, workers=workers or os.cpu_count() or 1, on_batch=advance
+                store,
+                sign,
+                now=when,
+                workers=workers or os.cpu_count() or 1,
+                on_batch=advance,
+                extra=keys,
             )
+        for refusal in summary.refusals:
+            typer.echo(f"refused: {refusal}", err=True)
+        if summary.refusals:
+            typer.echo(f"Hint: {summary.refusals[0].hint}", err=True)
         if out is not None and base_url is not None:
             with progress_bar("re-signing bundles") as bar:
                 task = bar.add_task("publish", total=total, counts="")
@@ -108,7 +120,8 @@ def reissue_command(
             f"re-signed under {summary.key_id}: {summary.receipts:,} receipts, "
             f"{summary.events:,} events, {summary.bundles:,} bundles "
             f"({summary.receipts_current:,} receipts and {summary.events_current:,} events "
-            f"were already; {summary.records:,} records)"
+            f"were already; {summary.records:,} records; {summary.refused:,} refused)"
         )
         if out is None:
             note("bundles are built on demand; republish with: pith publish")
+    raise typer.Exit(summary.exit_code)

@@ -19,8 +19,10 @@ import pytest
 from issuer.keys import Signer
 from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys
+from issuer.store import open_store
 from tests import factory
-from tests.cli._run import PASSPHRASE, issued_home, ok, pith, pith_on_terminal
+from tests.cli._run import PASSPHRASE, issued_home, ok, pith, pith_on_terminal, registry_of
+from tests.registry_sql import execute
 
 T0 = "2026-06-01T00:00:00Z"
 T1 = "2026-07-01T00:00:00Z"  # the rotation
@@ -107,6 +109,30 @@ def test_rotate_revoke_reissue_then_every_bundle_verifies_from_the_pinned_first_
         "reason": "key_rollback",
         "source": "keys",
     }
+
+
+def test_reissue_refuses_what_the_registry_did_not_sign_and_resigns_the_rest(home: Path) -> None:
+    ok(_rotate(home, "--now", T1))
+    with open_store(registry_of(home)) as store:
+        number = str(next(iter(store.records())).pith_number)
+        [event] = store.events(number)
+        garbage = bytes(range(64))  # genuine content, a signature no key made
+        execute(
+            store, "UPDATE events SET signature=? WHERE event_id=?", (garbage, event["event_id"])
+        )
+
+    result = pith(home, "reissue", "--now", T2, "--json")
+
+    assert result.exit_code == 1, result.stderr
+    line = f"refused: {number}: event {event['event_id']}: signature does not verify under key k1"
+    assert line in result.stderr.splitlines()
+    assert "Hint: restore the row from a backup, or issue the record again" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["refused"] == 1
+    assert report["refusals"][0]["event_id"] == event["event_id"]
+    assert report["resigned"] == {"receipts": 3, "events": 2, "bundles": 0}
+    shown = json.loads(pith(home, "show", number).stdout)
+    assert shown["receipt"]["key_id"] == "k2"
 
 
 def test_a_rotation_missing_a_signature_fails_the_whole_key_set(home: Path, tmp_path: Path) -> None:

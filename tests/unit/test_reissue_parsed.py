@@ -189,7 +189,7 @@ def test_resign_makes_the_same_rows_either_way(
     changed = ResignBatch(keys, changed.records)
 
     def run() -> Iterator[tuple[Any, ...]]:
-        done = resign(changed, NEW, LATER)
+        done = resign(changed, NEW, LATER, keys)
         yield done.receipts, done.events, done.receipts_current, done.events_current
 
     fast = _outcome(run)
@@ -206,7 +206,7 @@ def test_a_batch_of_compact_rows_is_parsed_nowhere(
     monkeypatch.setattr(cjson, "loads", refuse)
     records = [r for r in batch.records if len(r[2]) == 1]  # record_created only
     keys = {**batch.keys, NEW.key_id: NEW.public_key}
-    done = resign(ResignBatch(keys, records), NEW, LATER)
+    done = resign(ResignBatch(keys, records), NEW, LATER, keys)
     assert len(done.receipts) == len(done.events) == len(records)
 
 

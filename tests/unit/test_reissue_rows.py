@@ -156,7 +156,7 @@ def test_the_writer_gets_rows_not_json(pair: tuple[Store, Store]) -> None:
     a.add_key(NEW.public_key)
     batch = a.resign_batch(0, 3)
     assert batch is not None
-    done = resign(batch, NEW, LATER)
+    done = resign(batch, NEW, LATER, batch.keys)
     assert [r for r, _, _ in done.receipts] == _row_ids(a)[:3]
     for _, key_id, receipt in done.receipts:
         assert key_id == NEW.key_id
