@@ -155,4 +155,14 @@ class OutputError(Error):
 
 
 class NetworkError(Error):
-    """Fetching keys or bundles over the network failed."""
+    """Fetching keys or bundles over the network failed.
+
+    Args:
+        message: what failed, naming the URL (without any user or password).
+        hint: what to do about it.
+        status: the HTTP status the server answered, when that answer is the failure.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status

@@ -124,8 +124,8 @@ def fetch(
 
     Raises:
         UsageError: not an http(s) URL.
-        NetworkError: connection, TLS, deadline, HTTP status, encoding or
-            size-limit failure, naming the URL.
+        NetworkError: connection, TLS, deadline, HTTP status (its ``status``),
+            encoding or size-limit failure, naming the URL.
     """
     target, code = bundle_url(url)
     shown = shown_url(target)  # errors name it without any user or password
@@ -136,7 +136,8 @@ def fetch(
     try:
         with http.stream("GET", target) as response:
             if response.status_code != httpx.codes.OK:
-                raise NetworkError(f"{shown}: HTTP {response.status_code}")
+                status = response.status_code
+                raise NetworkError(f"{shown}: HTTP {status}", status=status)
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise NetworkError(f"{shown}: {declared} bytes is over the {max_bytes}-byte limit")

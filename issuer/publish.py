@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -41,7 +42,7 @@ from typing import Any
 import orjson
 
 from issuer import _pages, cjson
-from issuer._fs import atomic_write
+from issuer._fs import atomic_write, read_at_most
 from issuer._pages import (
     KEYS_FILE,
     Listed,
@@ -54,8 +55,23 @@ from issuer._pages import (
 )
 from issuer._time import format_seconds
 from issuer.bundles import build_bundle_bytes, require_supported
-from issuer.errors import Error, FormatError, NetworkError, UsageError, VerificationError
-from issuer.fetch import TIMEOUT_SECONDS, fetch, is_url, new_client, shown_url
+from issuer.errors import (
+    Error,
+    FormatError,
+    NetworkError,
+    UnreadableInputError,
+    UsageError,
+    VerificationError,
+)
+from issuer.fetch import (
+    MAX_BUNDLE_BYTES,
+    TIMEOUT_SECONDS,
+    fetch,
+    http_url,
+    is_url,
+    new_client,
+    shown_url,
+)
 from issuer.keys import Signer, verifier_keys
 from issuer.keys.keyset import KeySet
 from issuer.merge import CheckedRecord, merge_explained
@@ -680,15 +696,30 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def open_tree(where: str) -> tuple[Callable[[str], bytes | None], list[str] | None]:
-    """Read a published tree: ``fetch(path)`` (None when absent), and its record codes if listable.
+_Fetch = Callable[[str], bytes | None]  # issuer.tlog's audit reads a tree through one
+
+_ABSENT = frozenset({404, 410})  # what a server answers for a path it does not have
+
+
+def open_tree(where: str) -> tuple[_Fetch, list[str] | None]:
+    """Read a published tree: ``fetch(path)``, and its record codes if listable.
 
     ``where`` is a base URL (fetched over HTTP; not listable) or a directory.
+    ``fetch(path)`` returns None when the path is absent (HTTP 404 or 410; no
+    such file), and raises when it is there but cannot be read, so that an
+    audit never reports a failing server or file as a missing one. It reads
+    at most :data:`~issuer.fetch.MAX_BUNDLE_BYTES` a path, within the fetch
+    deadline over HTTP. The checkpoint is read once: a caller choosing keys
+    by it audits that same checkpoint.
 
     Raises:
-        UsageError: a directory that does not exist.
+        UsageError: a directory that does not exist, or a malformed URL.
+        NetworkError: (from ``fetch``) any other HTTP answer or network failure.
+        UnreadableInputError: (from ``fetch``) a file that cannot be read, is
+            not a regular file, or is over the size limit.
     """
     if is_url(where):
+        http_url(where)  # a malformed URL is the caller's mistake, not an unreadable tree
         client = new_client()
         base = where.rstrip("/")
 
@@ -696,19 +727,77 @@ def open_tree(where: str) -> tuple[Callable[[str], bytes | None], list[str] | No
             try:
                 return fetch(f"{base}/{path}", client=client).data
             except NetworkError as e:
+                if e.status not in _ABSENT:
+                    raise
                 logger.debug("%s/%s: %s", shown_url(base), path, e.message)
                 return None
 
-        return fetch_url, None
+        return _checkpoint_once(fetch_url), None
     root = Path(where)
     if not root.is_dir():
         raise UsageError(f"not a published tree: {where}", hint="give its directory or base URL")
 
     def fetch_file(path: str) -> bytes | None:
-        return _read_bytes(root / path)
+        return _read_tree_file(root / path)
 
     listed = sorted(p.name for p in (root / "pith").iterdir()) if (root / "pith").is_dir() else []
-    return fetch_file, listed
+    return _checkpoint_once(fetch_file), listed
+
+
+def served_checkpoint(fetch: _Fetch) -> bytes | None:
+    """The tree's checkpoint, or None when it is absent or cannot be read (an audit says which)."""
+    try:
+        return fetch(CHECKPOINT_FILE)
+    except Error:
+        return None
+
+
+def _checkpoint_once(fetch: _Fetch) -> _Fetch:
+    """``fetch``, reading the checkpoint at most once: later reads get what the first got."""
+    first: list[bytes | Error | None] = []
+
+    def once(path: str) -> bytes | None:
+        if path != CHECKPOINT_FILE:
+            return fetch(path)
+        if not first:
+            try:
+                first.append(fetch(path))
+            except Error as e:
+                first.append(e)
+        got = first[0]
+        if isinstance(got, Error):
+            raise got
+        return got
+
+    return once
+
+
+def _read_tree_file(path: Path) -> bytes | None:
+    """A file of a published tree: None if there is none; at most the largest document.
+
+    Raises:
+        UnreadableInputError: it is there but cannot be read, is not a regular
+            file (a FIFO would block the reader), or is over the size limit.
+    """
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat refuses it below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # as a server answers 404: no such file, or a file where a directory is
+    except OSError as e:
+        raise UnreadableInputError(f"{path}: {e.strerror or e}") from e
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a directory, not a file" if stat.S_ISDIR(mode) else "not a regular file"
+        raise UnreadableInputError(f"{path}: {what}")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return read_at_most(f, MAX_BUNDLE_BYTES)
+        except OSError as e:
+            raise UnreadableInputError(f"{path}: {e.strerror or e}") from e
+        except FormatError as e:  # over the limit
+            raise UnreadableInputError(f"{path}: {e.message}") from e
 
 
 def log_verifier_keys(

@@ -14,7 +14,7 @@ from issuer.cli._output import emit_json, home_of, note, open_registry, open_sig
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError
 from issuer.fetch import is_url, shown_url
-from issuer.publish import log_origin, log_verifier_keys, open_tree
+from issuer.publish import log_origin, log_verifier_keys, open_tree, served_checkpoint
 from issuer.tlog import (
     SEEN_CHECKPOINTS,
     Checkpoint,
@@ -172,7 +172,7 @@ def audit_command(
     printed as a portable proof. Exit 0 when consistent, 1 otherwise.
     """
     fetch, listed = open_tree(tree)
-    served = fetch("checkpoint")
+    served = served_checkpoint(fetch)  # None: the audit says why
     vkeys = log_verifier_keys(log_keys or [], keys or [], served)
     seen_file = home_of(ctx) / SEEN_CHECKPOINTS
     seen = load_seen(seen_file)

@@ -17,7 +17,9 @@ a ``fetch(path)`` callable (files or HTTP: the caller's concern), and:
    published bundle implies is in the log (and, when the tree can be listed,
    no bundle is published outside the log).
 
-Problems are collected, not raised: an audit reports everything it found.
+Problems are collected, not raised: an audit reports everything it found. A
+path ``fetch`` finds absent is missing; one it cannot read (a server error, a
+timeout, a file that is a directory) is reported as such, never as missing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 from issuer import cjson
 from issuer._fs import atomic_write, locked, read_file_at_most
-from issuer.errors import FormatError, StoreError, VerificationError
+from issuer.errors import Error, FormatError, StoreError, VerificationError
 from issuer.tlog._appender import Appender
 from issuer.tlog._checkpoint import Checkpoint
 from issuer.tlog._log import RECORD, bundle_entries, parse_entry
@@ -43,7 +45,11 @@ from issuer.tlog._vkey import VerifierKey
 logger = logging.getLogger(__name__)
 
 Fetch = Callable[[str], bytes | None]
-"""Returns the bytes at a path of the tree (``checkpoint``, ``tile/…``), or None if absent."""
+"""Returns the bytes at a path of the tree (``checkpoint``, ``tile/…``), or None if absent.
+
+It raises an :class:`~issuer.errors.Error` (``NetworkError``, ``UnreadableInputError``)
+when the path may be there but could not be read: the audit reports that, with the error.
+"""
 
 
 @dataclass(frozen=True)
@@ -114,9 +120,8 @@ def audit(
     """
     report = AuditReport()
     # (1) checkpoint
-    served = fetch("checkpoint")
+    served = _read(fetch, "checkpoint", "checkpoint", report, missing="the tree has no checkpoint")
     if served is None:
-        report.problems.append(("checkpoint", "the tree has no checkpoint"))
         return report
     try:
         note = Note.parse(served)
@@ -145,13 +150,27 @@ def audit(
     return report
 
 
+def _read(fetch: Fetch, path: str, step: str, report: AuditReport, *, missing: str) -> bytes | None:
+    """The bytes at ``path``, or None once ``step``'s problem is reported: ``missing``, or why not.
+
+    The one place an absent path is told from one that could not be read.
+    """
+    try:
+        data = fetch(path)
+    except Error as e:  # the fetch's contract: whatever it could not read, and why
+        report.problems.append((step, f"{path} could not be read: {e.message}"))
+        return None
+    if data is None:
+        report.problems.append((step, missing))
+    return data
+
+
 def _entries(fetch: Fetch, checkpoint: Checkpoint, report: AuditReport) -> list[bytes] | None:
     """Every entry of the tree, checked against the served tiles and root; None on a failure."""
     entries: list[bytes] = []
     for bundle in entry_bundles(checkpoint.size):
-        data = fetch(bundle.path)
+        data = _read(fetch, bundle.path, "tiles", report, missing=f"{bundle.path} is missing")
         if data is None:
-            report.problems.append(("tiles", f"{bundle.path} is missing"))
             return None
         try:
             entries += decode_bundle(data, bundle)
@@ -177,9 +196,10 @@ def _entries(fetch: Fetch, checkpoint: Checkpoint, report: AuditReport) -> list[
     for path, (item, data) in recomputed.items():
         if not isinstance(item, Tile):
             continue
-        served = fetch(path)
-        if served != data:
-            report.problems.append(("tiles", f"{path} is not the tile its entries give"))
+        wrong = f"{path} is not the tile its entries give"
+        served = _read(fetch, path, "tiles", report, missing=wrong)
+        if served is not None and served != data:
+            report.problems.append(("tiles", wrong))
         if not right and served is not None and item.level == 0:
             start = item.index * TILE_WIDTH
             for k in range(len(served) // HASH_SIZE):
@@ -259,9 +279,9 @@ def _published(
     report.records = len(numbers)
     implied: set[bytes] = set()
     for code in sorted(set(numbers) | set(listed or ())):
-        data = fetch(f"pith/{code}/bundle.json")
+        missing = f"{numbers.get(code, code)}: no bundle"
+        data = _read(fetch, f"pith/{code}/bundle.json", "published", report, missing=missing)
         if data is None:
-            report.problems.append(("published", f"{numbers.get(code, code)}: no bundle"))
             continue
         try:
             bundle = cjson.loads(data)
@@ -272,10 +292,10 @@ def _published(
             report.problems.append(("published", f"pith/{code}/bundle.json: unreadable: {e}"))
             continue
         report.bundles_checked += 1
-        missing = [e for e in mine if e not in in_log]
-        if missing:
+        absent = [e for e in mine if e not in in_log]
+        if absent:
             report.problems.append(
-                ("published", f"{bundle['pith_number']}: {len(missing)} leaves not in the log")
+                ("published", f"{bundle['pith_number']}: {len(absent)} leaves not in the log")
             )
         implied.update(mine)
     unpublished = len(in_log - implied)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import http.server
 import json
 import os
@@ -29,6 +30,7 @@ from typing import Any
 import pytest
 
 from issuer import cjson
+from issuer.fetch import MAX_BUNDLE_BYTES
 from issuer.publish import CHECKPOINT_FILE, WITNESSES_FILE
 from issuer.tlog import Checkpoint, EntryBundle, Note, Tile, VerifierKey, verify_cosignature
 from tests import factory
@@ -390,3 +392,104 @@ def test_a_witness_answering_under_another_witness_key_displaces_nothing(
     recorded = json.loads((copy / WITNESSES_FILE).read_bytes())["witnesses"]
     assert impostor not in recorded
     assert recorded[w1]["key"] == w1_key
+
+
+class _Faulty(http.server.SimpleHTTPRequestHandler):
+    """Serves a tree, but answers each path in its server's ``faults`` with that status.
+
+    A status of 200 is an answer declaring a body over the fetch's size limit.
+    """
+
+    server: Any
+
+    def do_GET(self) -> None:
+        status = self.server.faults.get(self.path.lstrip("/"))
+        if status is None:
+            super().do_GET()
+            return
+        self.send_response(status)
+        self.send_header("Content-Length", str(MAX_BUNDLE_BYTES + 1 if status == 200 else 0))
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def faulty_server(site: Path, faults: dict[str, int]) -> Iterator[str]:
+    """Serve ``site`` on 127.0.0.1 with ``faults``; its base URL, with a user and password."""
+    handler = functools.partial(_Faulty, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.faults = faults  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://operator:s3cret@127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# name: (the path that fails, its status, the step and message the audit reports; {url} is the
+# tree's URL as printed, {code} the first record's code)
+FAULTS: dict[str, tuple[str, int, str]] = {
+    "the checkpoint answers 500": (
+        CHECKPOINT_FILE,
+        500,
+        "checkpoint: checkpoint could not be read: {url}/checkpoint: HTTP 500",
+    ),
+    "a tile answers 403": (
+        Tile(0, 0, 10).path,
+        403,
+        "tiles: tile/0/000.p/10 could not be read: {url}/tile/0/000.p/10: HTTP 403",
+    ),
+    "an entry bundle is over the size limit": (
+        EntryBundle(0, 10).path,
+        200,
+        "tiles: tile/entries/000.p/10 could not be read: {url}/tile/entries/000.p/10: "
+        "16777217 bytes is over the 16777216-byte limit",
+    ),
+    "a bundle answers 502": (
+        "pith/{code}/bundle.json",
+        502,
+        "published: pith/{code}/bundle.json could not be read: {url}/pith/{code}/bundle.json: "
+        "HTTP 502",
+    ),
+    # Absent: the audit's messages for what is missing.
+    "the checkpoint answers 404": (CHECKPOINT_FILE, 404, "checkpoint: the tree has no checkpoint"),
+    "an entry bundle answers 410": (
+        EntryBundle(0, 10).path,
+        410,
+        "tiles: tile/entries/000.p/10 is missing",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS), ids=list(FAULTS))
+def test_a_server_failing_is_told_from_a_file_missing_by_audit(world: World, name: str) -> None:
+    where, status, line = FAULTS[name]
+    code = world.codes()[0]
+    with faulty_server(world.site, {where.format(code=code): status}) as url:
+        shown = url.replace("operator:s3cret@", "***@")
+        expected = line.format(url=shown, code=code)
+        step, message = expected.split(": ", 1)
+        audited = pith(world.home, "log", "audit", url, "--keys", world.keys, "--json")
+    assert audited.exit_code == 1, audited.stderr
+    assert f"FAIL: {shown}: {expected}\n" in audited.stderr, audited.stderr
+    report = json.loads(audited.stdout)
+    assert report["ok"] is False
+    assert {"step": step, "message": message} in report["problems"], report["problems"]
+    assert "s3cret" not in audited.stdout + audited.stderr
+
+
+def test_a_tree_whose_server_is_down_could_not_be_read_by_audit(world: World) -> None:
+    down = closed_port_url()
+    audited = pith(world.home, "log", "audit", down, "--keys", world.keys, "--json")
+    assert audited.exit_code == 1, audited.stderr
+    [problem] = json.loads(audited.stdout)["problems"]
+    assert problem["step"] == "checkpoint"
+    assert problem["message"].startswith(f"checkpoint could not be read: {down}/checkpoint: "), (
+        problem
+    )
+    assert f"FAIL: {down}: checkpoint: checkpoint could not be read: " in audited.stderr

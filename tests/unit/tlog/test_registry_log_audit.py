@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from issuer import cjson
+from issuer.errors import NetworkError, UnreadableInputError
 from issuer.pipeline import Issuer
 from issuer.publish import CHECKPOINT_FILE, open_tree, publish
 from issuer.store import open_store
@@ -108,6 +112,205 @@ def test_tampering_is_detected_and_named(tmp_path: Path, name: str) -> None:
     tamper(out)
     problems, _ = _audit(out)
     assert step in problems, problems
+
+
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _a_loop(path: Path) -> None:
+    path.unlink()
+    path.symlink_to(path.name)  # a symbolic link to itself: ELOOP
+
+
+def _oversized(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.truncate(cjson.MAX_DOCUMENT_BYTES + 1)  # sparse: nothing is written
+
+
+@contextlib.contextmanager
+def _unblocked_if_fifo(path: Path) -> Iterator[None]:
+    """Within the block, a reader waiting to open the FIFO ``path`` is let go after 2 minutes.
+
+    A reader that opened it without waiting for a writer (the audit) never needs this;
+    one that waited fails the test rather than hang it.
+    """
+    done = threading.Event()
+    rescued: list[bool] = []
+
+    def rescue() -> None:
+        if not done.wait(120):
+            rescued.append(True)
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+    rescuer = threading.Thread(target=rescue, daemon=True)
+    if stat.S_ISFIFO(path.lstat().st_mode):
+        rescuer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if rescuer.is_alive():
+            rescuer.join()
+    assert not rescued, f"opening {path} waited for a writer"
+
+
+# name: (the file spoilt, how, the problem the audit reports)
+UNREADABLE: dict[str, tuple[str, Callable[[Path], None], tuple[str, str]]] = {
+    "the checkpoint is a FIFO": (
+        CHECKPOINT_FILE,
+        _fifo,
+        ("checkpoint", "checkpoint could not be read: {file}: not a regular file"),
+    ),
+    "a tile is a directory": (
+        Tile(0, 0, 6).path,
+        _a_directory,
+        ("tiles", "tile/0/000.p/6 could not be read: {file}: a directory, not a file"),
+    ),
+    "an entry bundle is a link to itself": (
+        EntryBundle(0, 6).path,
+        _a_loop,
+        (
+            "tiles",
+            "tile/entries/000.p/6 could not be read: {file}: Too many levels of symbolic links",
+        ),
+    ),
+    "a bundle is over the size limit": (
+        "pith/{code}/bundle.json",
+        _oversized,
+        (
+            "published",
+            "pith/{code}/bundle.json could not be read: {file}: more than 16,777,216 bytes, "
+            "the most a document may hold",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE), ids=list(UNREADABLE))
+def test_a_file_of_the_tree_that_cannot_be_read_is_named_so_not_missing(
+    tmp_path: Path, name: str
+) -> None:
+    out = _tree(tmp_path, "site", range(1, 4))
+    code = sorted(p.name for p in (out / "pith").iterdir())[0]
+    where, spoil, (step, message) = UNREADABLE[name]
+    file = out / where.format(code=code)
+    spoil(file)
+    with _unblocked_if_fifo(file):
+        _, report = _audit(out)
+    assert not report.ok
+    assert (step, message.format(code=code, file=file)) in report.problems, report.problems
+    absent = ("is missing", "the tree has no checkpoint", ": no bundle")
+    assert not any(m.endswith(absent) for _, m in report.problems), report.problems
+
+
+def test_a_file_under_a_file_of_the_tree_is_missing(tmp_path: Path) -> None:
+    """``tile/entries/000.p`` a file: no ``000.p/6`` in it (ENOTDIR), as a server says 404."""
+    out = _tree(tmp_path, "site", range(1, 4))
+    bundle = out / EntryBundle(0, 6).path
+    shutil.rmtree(bundle.parent)
+    bundle.parent.write_bytes(b"")
+    _, report = _audit(out)
+    assert report.problems == [("tiles", "tile/entries/000.p/6 is missing")]
+
+
+def test_a_tree_is_read_with_one_checkpoint(tmp_path: Path) -> None:
+    """Keys chosen by the checkpoint read first are those of the checkpoint audited."""
+    out = _tree(tmp_path, "site", range(1, 4))
+    checkpoint = out / CHECKPOINT_FILE
+    fetch, _ = open_tree(str(out))
+    first = fetch(CHECKPOINT_FILE)
+    checkpoint.write_bytes(b"another checkpoint\n")
+    assert first is not None and fetch(CHECKPOINT_FILE) == first
+    _a_directory(checkpoint)
+    unreadable, _ = open_tree(str(out))
+    with pytest.raises(UnreadableInputError, match="a directory, not a file"):
+        unreadable(CHECKPOINT_FILE)
+    checkpoint.rmdir()
+    checkpoint.write_bytes(first)
+    with pytest.raises(UnreadableInputError, match="a directory, not a file"):
+        unreadable(CHECKPOINT_FILE)
+
+
+class _Failing:
+    """A tree read over a network that fails for the paths in ``failing``."""
+
+    def __init__(self, served: dict[str, bytes], failing: set[str]) -> None:
+        self.served, self.failing = served, failing
+
+    def __call__(self, path: str) -> bytes | None:
+        if path in self.failing:
+            raise NetworkError(f"https://registry.example/{path}: HTTP 503")
+        return self.served.get(path)
+
+
+def _served(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and (p.name == CHECKPOINT_FILE or "tile" in p.parts or "pith" in p.parts)
+    }
+
+
+# name: (the path that fails, the problem the audit reports, and whether it reads on)
+FAILING: dict[str, tuple[str, tuple[str, str]]] = {
+    "the checkpoint": (
+        CHECKPOINT_FILE,
+        (
+            "checkpoint",
+            "checkpoint could not be read: https://registry.example/checkpoint: HTTP 503",
+        ),
+    ),
+    "a tile": (
+        Tile(0, 0, 6).path,
+        (
+            "tiles",
+            "tile/0/000.p/6 could not be read: https://registry.example/tile/0/000.p/6: HTTP 503",
+        ),
+    ),
+    "an entry bundle": (
+        EntryBundle(0, 6).path,
+        (
+            "tiles",
+            "tile/entries/000.p/6 could not be read: "
+            "https://registry.example/tile/entries/000.p/6: HTTP 503",
+        ),
+    ),
+    "a bundle": (
+        "pith/{code}/bundle.json",
+        (
+            "published",
+            "pith/{code}/bundle.json could not be read: "
+            "https://registry.example/pith/{code}/bundle.json: HTTP 503",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FAILING), ids=list(FAILING))
+def test_a_path_that_fails_to_read_is_a_problem_of_its_step_not_an_absence(
+    tmp_path: Path, name: str
+) -> None:
+    out = _tree(tmp_path, "site", range(1, 4))
+    served = _served(out)
+    code = sorted(p.name for p in (out / "pith").iterdir())[0]
+    path, (step, message) = FAILING[name]
+    report = audit(_Failing(served, {path.format(code=code)}), [LOG_KEY])
+    assert report.to_dict()["ok"] is False
+    assert report.problems[0] == (step, message.format(code=code)), report.problems
+    # Absent, the same paths keep their messages.
+    del served[path.format(code=code)]
+    absent = audit(served.get, [LOG_KEY]).problems[0][1]
+    assert "could not be read" not in absent
+    assert absent.endswith(
+        ("no checkpoint", "is missing", "is not the tile its entries give", ": no bundle")
+    ), absent
 
 
 def test_a_second_history_at_the_same_size_is_a_split_view(tmp_path: Path) -> None:
