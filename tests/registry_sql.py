@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
+from issuer.pipeline import Issuer
 from issuer.store import Store
 from issuer.store._db import Db
 from issuer.store._sql import SqlStore
+from tests import factory
 
 
 def db_of(store: Store) -> Db:
@@ -35,3 +38,10 @@ def rows(store: Store, sql: str, params: Sequence[Any] = ()) -> list[Any]:
 def record_row_id(store: Store, pith_number: str) -> int:
     """The row id of a record (what signed_batch and publish rows are keyed by)."""
     return cast(SqlStore, store)._id(pith_number)
+
+
+def issue(store: Store, folder: Path, numbers: range) -> None:
+    """Issue the factory's records ``numbers`` into ``store`` (one worker, the factory's key)."""
+    Issuer(store, factory.signer(), lambda: factory.T0, workers=1).run(
+        [str(factory.snapshot(folder / "in.json", numbers))]
+    )

@@ -148,10 +148,19 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def http_server(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` (followed as a symlink at each request) on 127.0.0.1; its base URL."""
-    handler = functools.partial(_Quiet, directory=str(directory))
+def http_server(
+    directory: Path,
+    handler_class: type[http.server.SimpleHTTPRequestHandler] = _Quiet,
+    **attributes: object,
+) -> Iterator[str]:
+    """Serve ``directory`` (followed as a symlink at each request) on 127.0.0.1; its base URL.
+
+    ``handler_class`` answers the requests; ``attributes`` are set on the server, for it.
+    """
+    handler = functools.partial(handler_class, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    for name, value in attributes.items():
+        setattr(server, name, value)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import http.server
 import json
 import os
@@ -418,17 +417,8 @@ class _Faulty(http.server.SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def faulty_server(site: Path, faults: dict[str, int]) -> Iterator[str]:
     """Serve ``site`` on 127.0.0.1 with ``faults``; its base URL, with a user and password."""
-    handler = functools.partial(_Faulty, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.faults = faults  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://operator:s3cret@127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_server(site, _Faulty, faults=faults) as url:
+        yield url.replace("http://", "http://operator:s3cret@")
 
 
 # name: (the path that fails, its status, the step and message the audit reports; {url} is the

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from issuer import cjson, registry
 from issuer.bundles import build_bundle, build_bundle_bytes
 from issuer.merge import merge
-from issuer.pipeline import Issuer
 from issuer.registry import trusted_keys
 from issuer.store import Store, open_store
 from tests import factory
+from tests.registry_sql import issue
 
 A = "https://a.example"
 TEXTS = ["plain", "Schrödinger", "\ue000 private use", "😀 astral", "\uffff", 'quote " and \\']
@@ -33,9 +33,7 @@ TEXTS = ["plain", "Schrödinger", "\ue000 private use", "😀 astral", "\uffff",
 def store(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp: Path = tmp_path_factory.mktemp("bundle-bytes")
     with open_store(tmp / "r.sqlite3") as opened:
-        Issuer(opened, factory.signer(), lambda: factory.T0, workers=1).run(
-            [str(factory.snapshot(tmp / "in.json", range(1, 4)))]
-        )
+        issue(opened, tmp, range(1, 4))
         [number] = opened.current_arxiv("2401.00002")
         for text in TEXTS:
             registry.add_event(

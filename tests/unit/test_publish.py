@@ -18,12 +18,11 @@ import pytest
 from issuer import _pages, cjson, registry
 from issuer.errors import EXIT_REFUSED, FormatError
 from issuer.keys.keyset import KeySet
-from issuer.pipeline import Issuer
 from issuer.publish import PublishSummary, publish
 from issuer.store import Store, open_store
 from issuer.verify import verify_bundle
 from tests import factory
-from tests.registry_sql import execute, record_row_id
+from tests.registry_sql import execute, issue, record_row_id
 
 A = "https://a.example"
 B = "https://b.example"
@@ -36,9 +35,7 @@ class Crash(BaseException):
 @pytest.fixture
 def store(tmp_path: Path, registry_url: str) -> Iterator[Store]:
     with open_store(registry_url) as opened:
-        Issuer(opened, factory.signer(), lambda: factory.T0, workers=1).run(
-            [str(factory.snapshot(tmp_path / "in.json", range(1, 51)))]
-        )
+        issue(opened, tmp_path, range(1, 51))
         yield opened
 
 

@@ -23,11 +23,10 @@ from issuer import cjson, registry
 from issuer import publish as publishing
 from issuer.bundles import BuiltBundle, build_bundle
 from issuer.errors import FormatError
-from issuer.pipeline import Issuer
 from issuer.publish import publish
 from issuer.store import PublishSource, Store, _sql_publish, open_store
 from tests import factory
-from tests.registry_sql import db_of, execute, record_row_id, rows
+from tests.registry_sql import db_of, execute, issue, record_row_id, rows
 
 A = "https://a.example"
 
@@ -36,9 +35,7 @@ A = "https://a.example"
 def store(tmp_path: Path, registry_url: str) -> Iterator[Store]:
     """Fifty records, some with events of other kinds and rows kept whole, one broken."""
     with open_store(registry_url) as opened:
-        Issuer(opened, factory.signer(), lambda: factory.T0, workers=1).run(
-            [str(factory.snapshot(tmp_path / "in.json", range(1, 51)))]
-        )
+        issue(opened, tmp_path, range(1, 51))
         _vary(opened)
         yield opened
 

@@ -24,7 +24,7 @@ from issuer.store import Store, open_store
 from issuer.tlog import make_checkpoint
 from issuer.verify import verify_bundle
 from tests import factory
-from tests.registry_sql import execute, record_row_id, rows
+from tests.registry_sql import execute, issue, record_row_id, rows
 
 BASE = "https://a.example"
 ORIGIN = "a.example"
@@ -33,9 +33,7 @@ ORIGIN = "a.example"
 @pytest.fixture
 def store(tmp_path: Path, registry_url: str) -> Iterator[Store]:
     with open_store(registry_url) as opened:
-        Issuer(opened, factory.signer(), lambda: factory.T0, workers=1).run(
-            [str(factory.snapshot(tmp_path / "in.json", range(1, 5)))]
-        )
+        issue(opened, tmp_path, range(1, 5))
         yield opened
 
 
@@ -161,9 +159,7 @@ def _refused(store: Store, tmp_path: Path) -> None:
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     with open_store(tmp_path / "registry.sqlite3") as opened:
-        Issuer(opened, factory.signer(), lambda: factory.T0, workers=1).run(
-            [str(factory.snapshot(tmp_path / "in.json", range(1, 5)))]
-        )
+        issue(opened, tmp_path, range(1, 5))
         yield opened
 
 
