@@ -16,6 +16,9 @@ that cannot be read one way only cannot be trusted at all:
 - rotation times that do not increase along the chain;
 - a revocation of a trusted key that no other trusted key signed.
 
+Of two records of one key, the earlier ``rotates_at`` wins, whether the key
+is an anchor or reached by rotation.
+
 Statements about keys outside the trusted set are ignored: they belong to
 someone else's chain and say nothing about ours.
 """
@@ -58,8 +61,12 @@ class Trust:
 class _Builder:
     def __init__(self, records: Sequence[PublicKey]) -> None:
         self.keys: dict[str, PublicKey] = {}
-        # Published records (url, notes, rotates_at) for keys a statement brings in.
-        self.records = {(r.key_id, r.raw): r for r in records}
+        # Published records (url, notes, rotates_at) for the keys admitted; of two
+        # records of one key, the earlier rotates_at wins, as it does among anchors.
+        self.records: dict[tuple[str, bytes], PublicKey] = {}
+        for r in records:
+            known = self.records.get((r.key_id, r.raw))
+            self.records[(r.key_id, r.raw)] = r if known is None else earliest(known, r)
         self.accepted: dict[bytes, Rotation] = {}  # by the raw key rotated from
 
     def admit(self, key: PublicKey) -> None:
