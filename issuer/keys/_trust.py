@@ -14,7 +14,8 @@ that cannot be read one way only cannot be trusted at all:
 - two different rotations from one key (the old key forked: equivocation);
 - a key rotated into from two different keys, or a rotation back into the chain (a cycle);
 - rotation times that do not increase along the chain;
-- a revocation of a trusted key that no other trusted key signed.
+- a revocation of a trusted key that no other trusted key signed;
+- one key under two ids (a revocation of one id would leave the other counting).
 
 Of two records of one key, the earlier ``rotates_at`` wins, whether the key
 is an anchor or reached by rotation.
@@ -71,6 +72,12 @@ class _Builder:
 
     def admit(self, key: PublicKey) -> None:
         known = self.keys.get(key.key_id)
+        other = next((k for k in self.keys.values() if k.raw == key.raw), None)
+        if other is not None and other.key_id != key.key_id:
+            # A revocation names one id: the key under the other would still count.
+            raise refused(
+                f"one key ({key.fingerprint}) is called both {other.key_id} and {key.key_id}"
+            )
         if known is None:
             record = self.records.get((key.key_id, key.raw))
             self.keys[key.key_id] = earliest(record, key) if record is not None else key

@@ -182,6 +182,20 @@ def trust_cases() -> None:
         doc=document(pub(K1), [rotation(alias, K3, r1)]),
     )
     _trust_case(
+        "trust_one_key_two_ids_fail",
+        "keys.json lists test-registry-2's key also as test-registry-2-alias, and revokes "
+        "test-registry-2 (signed by test-registry-1); the revocation names one id only.",
+        "is called both",
+        deleted(
+            "the search for the key under another id in `_Builder.admit`",
+            "the key set was accepted, with test-registry-2-alias unrevoked",
+        ),
+        doc=document(
+            [*pub(K1, K2), PublicKey("test-registry-2-alias", K2.public_key.raw)],
+            revocations=[revocation(K2, K1)],
+        ),
+    )
+    _trust_case(
         "trust_rotated_into_twice_fail",
         "test-registry-1 and test-registry-2 (both trusted) each rotate into test-registry-3.",
         "is rotated into from two different keys",
