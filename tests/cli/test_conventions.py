@@ -356,3 +356,31 @@ def test_a_mirror_serving_malformed_documents_fails_those_records_only(
     assert [(c["pith_number"], c["ok"]) for c in lines] == list(
         zip(numbers, [False, False, True], strict=True)
     )
+
+
+# --- bad arguments: one ERROR line, the documented exit code, never a traceback -----------
+
+
+@pytest.mark.parametrize("when", ["99999999999999999999", "253402300800"], ids=["time_t", "y10k"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["derive", "-", "--now"],
+        ["issue", "-", "--now"],
+        ["bundle", "pith:2026:AAAAAAAAAAAAAAAAAAAAAAAAAA", "--now"],
+        ["publish", "site", "--base-url", "https://r.example", "--now"],
+        ["reissue", "--now"],
+        ["log", "checkpoint", "--now"],
+        ["keys", "rotate", "--to", "k2", "--now"],
+        ["keys", "revoke", "k1", "--reason", "lost", "--compromised-since"],
+    ],
+    ids=lambda args: " ".join(a for a in args if not a.startswith(("-", "pith:", "http"))),
+)
+def test_an_epoch_time_out_of_range_is_a_usage_error(
+    tmp_path: Path, args: list[str], when: str
+) -> None:
+    result = pith(tmp_path / "home", *args, when)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, OverflowError)
+    assert "ERROR: " in result.stderr or "Invalid value" in result.stderr
+    assert when in result.stderr
