@@ -63,6 +63,10 @@ def parse_registry_url(value: str | Path, *, from_command_line: bool = False) ->
     if isinstance(value, Path):
         return RegistryUrl(path=value.expanduser())
     text = value.strip()
+    if not text:  # Path("") is the working directory: never a registry meant
+        raise UsageError(
+            "the registry URL is empty", hint="give a path, sqlite:PATH or postgresql://…"
+        )
     if text.startswith(_POSTGRES):
         if from_command_line and _has_password(text):
             raise UsageError(

@@ -384,3 +384,21 @@ def test_an_epoch_time_out_of_range_is_a_usage_error(
     assert "Traceback" not in result.output and not isinstance(result.exception, OverflowError)
     assert "ERROR: " in result.stderr or "Invalid value" in result.stderr
     assert when in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["issue", "-", "--registry", ""],
+        ["resolve", "2401.00001", "--registry", ""],
+        ["registry", "migrate", "--registry", ""],
+        ["registry", "copy", "", "copy.sqlite3"],
+        ["registry", "copy", "registry.sqlite3", ""],
+    ],
+    ids=["issue", "resolve", "migrate", "copy from", "copy to"],
+)
+def test_an_empty_registry_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    result = pith(tmp_path / "home", *args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "ERROR: the registry URL is empty" in result.stderr
