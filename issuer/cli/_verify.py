@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from issuer._fs import read_at_most
+from issuer._fs import read_at_most, shown_path
 from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.cli._output import emit_json, home_of, note
 from issuer.errors import (
@@ -85,9 +85,10 @@ def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
             path = Path(name)
             files = sorted(_bundles_under(path), key=_PATH_ORDER) if path.is_dir() else [path]
             if path.is_dir() and not files:
-                yield name, FileNotFoundError(f"no *.json files under {name}"), None
+                shown = shown_path(name)
+                yield shown, FileNotFoundError(f"no *.json files under {shown}"), None
             for file in files:
-                yield str(file), file, None
+                yield shown_path(file), file, None
 
 
 # Files a published tree holds beside its bundles: not bundles, so not inputs.

@@ -402,3 +402,34 @@ def test_an_empty_registry_is_a_usage_error(tmp_path: Path, args: list[str]) -> 
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert "ERROR: the registry URL is empty" in result.stderr
+
+
+BAD_NAME = os.fsdecode(b"bad\xffname.json")  # not UTF-8: the bytes a Latin-1 system names with
+
+
+def test_verify_json_names_a_file_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / BAD_NAME).write_text("not json")
+    shutil.copy(BUNDLE_PATH, tmp_path / "z-good.json")
+    result = runner.invoke(app, ["verify", str(tmp_path), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "ERROR" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["source"], r["ok"]) for r in lines] == [
+        (f"{tmp_path}/bad\\xffname.json", False),
+        (str(tmp_path / "z-good.json"), True),
+    ]
+
+
+def test_issue_refuses_a_file_whose_name_is_not_utf8_and_goes_on(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    (tmp_path / BAD_NAME).write_text("not arXiv metadata\n")
+    good = factory.snapshot(tmp_path / "in.json", range(1, 3))
+    result = pith(home, "issue", str(tmp_path / BAD_NAME), str(good), "--workers", "1", "--json")
+    assert result.exit_code == 1, result.output
+    assert "ERROR" not in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["issued"] == 2
+    assert summary["failed_inputs"] == [f"{tmp_path}/bad\\xffname.json"]
+    [reject] = (home / "rejects.jsonl").read_text().splitlines()
+    assert json.loads(reject)["location"] == f"{tmp_path}/bad\\xffname.json"
