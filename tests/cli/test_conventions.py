@@ -433,3 +433,12 @@ def test_issue_refuses_a_file_whose_name_is_not_utf8_and_goes_on(tmp_path: Path)
     assert summary["failed_inputs"] == [f"{tmp_path}/bad\\xffname.json"]
     [reject] = (home / "rejects.jsonl").read_text().splitlines()
     assert json.loads(reject)["location"] == f"{tmp_path}/bad\\xffname.json"
+
+
+def test_a_file_signer_that_is_a_directory_is_named_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    (tmp_path / "keydir").mkdir(mode=0o700)
+    result = pith(home, "issue", "-", "--signer", f"file:{tmp_path / 'keydir'}")
+    assert result.exit_code == 3, result.output
+    assert f"ERROR: key file {tmp_path / 'keydir'} is not a regular file" in result.stderr
