@@ -14,6 +14,7 @@ from issuer import cjson
 from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock, format_seconds, parse_user_time
 from issuer.cli._output import AlwaysJsonOpt, emit_json, home_of
+from issuer.cli._params import path_parser
 from issuer.cli._registry import NowOpt
 from issuer.cli._secrets import (
     NEW_PASSPHRASE_ENV,
@@ -151,7 +152,10 @@ def show(
 def export(
     ctx: typer.Context,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", parser=path_parser, help="Write here (atomically) instead of stdout."
+        ),
     ] = None,
     log_origin: Annotated[
         str | None,

@@ -29,6 +29,7 @@ from issuer.cli._output import (
     quiet,
     registry_url,
 )
+from issuer.cli._params import path_parser
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
 from issuer.keys import DEFAULT_BASE_URL
@@ -106,6 +107,7 @@ def issue(
         Path | None,
         typer.Option(
             "--rejects",
+            parser=path_parser,
             help="Append refused records here as JSON lines "
             "(default: rejects.jsonl beside the registry).",
         ),
@@ -297,7 +299,10 @@ def bundle(
     ctx: typer.Context,
     pith_number: Annotated[str, typer.Argument(help="A full Pith number.")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", parser=path_parser, help="Write here (atomically) instead of stdout."
+        ),
     ] = None,
     base_url: Annotated[
         str, typer.Option("--base-url", help="Where the registry publishes.")

@@ -82,6 +82,9 @@ def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
                 else:
                     yield shown_url(fetched.url), fetched.data, fetched.code
                 continue
+            if not name:  # an unset shell variable, not the working directory
+                yield name, FileNotFoundError("an empty path; name a file or directory"), None
+                continue
             path = Path(name)
             files = sorted(_bundles_under(path), key=_PATH_ORDER) if path.is_dir() else [path]
             if path.is_dir() and not files:

@@ -442,3 +442,28 @@ def test_a_file_signer_that_is_a_directory_is_named_so(tmp_path: Path) -> None:
     result = pith(home, "issue", "-", "--signer", f"file:{tmp_path / 'keydir'}")
     assert result.exit_code == 3, result.output
     assert f"ERROR: key file {tmp_path / 'keydir'} is not a regular file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["publish", "", "--base-url", "https://r.example"],
+        ["reissue", "--out", ""],
+        ["bundle", "pith:2026:AAAAAAAAAAAAAAAAAAAAAAAAAA", "--out", ""],
+        ["keys", "export", "--out", ""],
+        ["issue", "-", "--rejects", ""],
+        ["issue", "-", "--passphrase-file", ""],
+        ["verify", ""],
+    ],
+    ids=["publish", "reissue", "bundle", "keys export", "rejects", "passphrase", "verify"],
+)
+def test_an_empty_path_is_a_usage_error_not_the_working_directory(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = pith(home, *args)
+    assert result.exit_code == 2, result.output
+    assert "empty path" in result.stderr
+    assert list(cwd.iterdir()) == []
