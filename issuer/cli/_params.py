@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
+
+from issuer.errors import UsageError
+from issuer.fetch import shown_url
 
 
 def path_parser(value: str) -> Path:
@@ -19,3 +23,21 @@ def path_parser(value: str) -> Path:
 
 
 path_parser.__name__ = "path"  # the metavar typer shows, <path> as for every other path
+
+
+def check_base_url(base_url: str) -> None:
+    """Refuse a ``--base-url`` that is not a public http(s) URL.
+
+    It is written into every bundle, key record and page, for anyone to read:
+    a user or password in it would be published with them.
+
+    Raises:
+        UsageError: not http(s), or holding a user or password (exit 2).
+    """
+    if not base_url.startswith(("https://", "http://")):
+        raise UsageError("--base-url must be an http(s) URL")
+    if "@" in urlsplit(base_url).netloc:
+        raise UsageError(
+            f"--base-url must be public, without a user or password: {shown_url(base_url)}",
+            hint="it is written into every bundle and page; give the URL readers use",
+        )

@@ -18,7 +18,7 @@ from issuer.cli._output import (
     progress_bar,
     registry_url,
 )
-from issuer.cli._params import path_parser
+from issuer.cli._params import check_base_url, path_parser
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import UsageError
 from issuer.fetch import TIMEOUT_SECONDS, http_url
@@ -75,8 +75,7 @@ def publish_command(
     witness URL: why) and the tree is published with the other cosignatures;
     that alone does not change the exit code (--json counts witness_warnings).
     """
-    if not base_url.startswith(("https://", "http://")):
-        raise UsageError("--base-url must be an http(s) URL")
+    check_base_url(base_url)
     for url in witnesses or []:
         try:
             http_url(url)

@@ -29,7 +29,7 @@ from issuer.cli._output import (
     quiet,
     registry_url,
 )
-from issuer.cli._params import path_parser
+from issuer.cli._params import check_base_url, path_parser
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
 from issuer.keys import DEFAULT_BASE_URL
@@ -316,6 +316,7 @@ def bundle(
     json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Write the signed bundle of a record; `pith verify` accepts it with the registry's key."""
+    check_base_url(base_url)
     when = fixed_or_system_clock(now)()
     with open_registry(ctx, registry_file) as store:
         sign = open_signer(

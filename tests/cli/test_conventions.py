@@ -467,3 +467,25 @@ def test_an_empty_path_is_a_usage_error_not_the_working_directory(
     assert result.exit_code == 2, result.output
     assert "empty path" in result.stderr
     assert list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["publish", "site"],
+        ["bundle", "{number}"],
+        ["keys", "generate", "k2", "--signer", "file:k2.p8"],
+    ],
+    ids=["publish", "bundle", "keys generate"],
+)
+@pytest.mark.parametrize("base_url", ["https://operator:s3cret@r.example", "ftp://r.example"])
+def test_a_base_url_with_a_password_or_not_http_is_refused(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], base_url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    number = _number(home)
+    result = pith(home, *(number if a == "{number}" else a for a in args), "--base-url", base_url)
+    assert result.exit_code == 2, result.output
+    assert "ERROR: --base-url must be" in result.stderr
+    assert "s3cret" not in result.output
+    assert not (tmp_path / "site").exists() and not (tmp_path / "k2.p8").exists()
