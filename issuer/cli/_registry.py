@@ -140,8 +140,7 @@ def issue(
         def on_reject(reject: Reject) -> None:
             rejects_file.write(cjson.dumps(reject.to_dict()) + b"\n")
             rejects_file.flush()
-            if not json_out:
-                typer.echo(f"refused: {reject}", err=True)
+            typer.echo(f"refused: {reject}", err=True)  # stderr, with --json too
 
         progress = _RichProgress() if sys.stderr.isatty() and not quiet() else None
         summary = Issuer(

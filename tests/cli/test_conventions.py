@@ -489,3 +489,13 @@ def test_a_base_url_with_a_password_or_not_http_is_refused(
     assert "ERROR: --base-url must be" in result.stderr
     assert "s3cret" not in result.output
     assert not (tmp_path / "site").exists() and not (tmp_path / "k2.p8").exists()
+
+
+def test_issue_json_still_says_on_stderr_why_an_input_was_refused(
+    home: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.json"
+    result = pith(home, "issue", str(missing), "--workers", "1", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["failed_inputs"] == [str(missing)]
+    assert f"refused: {missing}: cannot read: No such file or directory" in result.stderr
