@@ -220,6 +220,7 @@ def rotate(
         Path | None,
         typer.Option(
             "--new-passphrase-file",
+            parser=path_parser,
             help=f"The new key's passphrase, from the first line of this file (else "
             f"--new-passphrase-fd, {NEW_PASSPHRASE_ENV}, then the current key's passphrase).",
         ),

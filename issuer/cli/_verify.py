@@ -18,6 +18,7 @@ import typer
 from issuer._fs import read_at_most, shown_path
 from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.cli._output import emit_json, home_of, note
+from issuer.cli._params import path_parser
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -190,6 +191,7 @@ def verify(
         list[Path] | None,
         typer.Option(
             "--keys",
+            parser=path_parser,
             help="Also trust these keys: a directory of key-record files, or one file holding "
             "a record, a list, or a pith-signing-key.json document (local files only, not "
             "URLs). Repeatable.",

@@ -454,8 +454,24 @@ def test_a_file_signer_that_is_a_directory_is_named_so(tmp_path: Path) -> None:
         ["issue", "-", "--rejects", ""],
         ["issue", "-", "--passphrase-file", ""],
         ["verify", ""],
+        ["verify", "b.json", "--keys", ""],
+        ["log", "audit", "site", "--keys", ""],
+        ["keys", "rotate", "--to", "k2", "--new-passphrase-file", ""],
+        ["witness", "cosign", "-", "--name", "w1", "--log", "x", "--state", ""],
     ],
-    ids=["publish", "reissue", "bundle", "keys export", "rejects", "passphrase", "verify"],
+    ids=[
+        "publish",
+        "reissue",
+        "bundle",
+        "keys export",
+        "rejects",
+        "passphrase",
+        "verify",
+        "verify keys",
+        "audit keys",
+        "new passphrase",
+        "witness state",
+    ],
 )
 def test_an_empty_path_is_a_usage_error_not_the_working_directory(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
