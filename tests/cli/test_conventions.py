@@ -515,3 +515,9 @@ def test_issue_json_still_says_on_stderr_why_an_input_was_refused(
     assert result.exit_code == 2
     assert json.loads(result.stdout)["failed_inputs"] == [str(missing)]
     assert f"refused: {missing}: cannot read: No such file or directory" in result.stderr
+
+
+def test_a_witness_name_that_is_not_unicode_is_a_usage_error(home: Path) -> None:
+    result = pith(home, "witness", "vkey", "--name", os.fsdecode(b"w\xff"))
+    assert result.exit_code == 2, result.output
+    assert "ERROR: --name" in result.stderr
