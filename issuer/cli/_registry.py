@@ -13,7 +13,7 @@ import typer
 from rich.progress import TaskID
 
 from issuer import cjson, registry
-from issuer._fs import atomic_write
+from issuer._fs import atomic_write, shown_path
 from issuer._time import fixed_or_system_clock
 from issuer.cli._output import (
     AlwaysJsonOpt,
@@ -151,7 +151,11 @@ def issue(
             on_reject=on_reject,
             workers=workers or os.cpu_count() or 1,
         ).run(files)
-    result = {**summary.to_dict(), "registry": url.display, "rejects_file": str(rejects_path)}
+    result = {
+        **summary.to_dict(),
+        "registry": url.display,
+        "rejects_file": shown_path(rejects_path),
+    }
     if json_out:
         emit_json(result)
     else:

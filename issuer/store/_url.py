@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+from issuer._fs import shown_path
 from issuer.errors import UsageError
 
 SCHEMES = ("sqlite:PATH", "postgresql://", "postgres://")
@@ -40,7 +41,7 @@ class RegistryUrl:
     def display(self) -> str:
         """How messages and ``--json`` name the registry: never with a password."""
         if self.path is not None:
-            return str(self.path)
+            return shown_path(self.path)
         return redact(self.conninfo or "")
 
     @property

@@ -521,3 +521,20 @@ def test_a_witness_name_that_is_not_unicode_is_a_usage_error(home: Path) -> None
     result = pith(home, "witness", "vkey", "--name", os.fsdecode(b"w\xff"))
     assert result.exit_code == 2, result.output
     assert "ERROR: --name" in result.stderr
+
+
+def test_json_names_a_registry_whose_path_is_not_utf8(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    data = factory.snapshot(tmp_path / "in.json", range(1, 3))
+    directory = tmp_path / os.fsdecode(b"d\xff")
+    directory.mkdir()
+    registry, copy = directory / "r.sqlite3", tmp_path / os.fsdecode(b"copy\xff.sqlite3")
+    issued = pith(home, "issue", str(data), "--workers", "1", "--registry", str(registry), "--json")
+    assert issued.exit_code == 0, issued.output
+    summary = json.loads(issued.stdout)
+    assert summary["registry"] == f"{tmp_path}/d\\xff/r.sqlite3"
+    assert summary["rejects_file"] == f"{tmp_path}/d\\xff/rejects.jsonl"
+    copied = pith(home, "registry", "copy", str(registry), str(copy), "--json")
+    assert copied.exit_code == 0, copied.output
+    assert json.loads(copied.stdout)["destination"] == f"{tmp_path}/copy\\xff.sqlite3"
