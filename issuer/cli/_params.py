@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from issuer._fs import shown_path
 from issuer.errors import UsageError
 from issuer.fetch import shown_url
 
@@ -32,10 +33,17 @@ def check_base_url(base_url: str) -> None:
     a user or password in it would be published with them.
 
     Raises:
-        UsageError: not http(s), or holding a user or password (exit 2).
+        UsageError: not http(s), not Unicode text, or holding a user or password (exit 2).
     """
     if not base_url.startswith(("https://", "http://")):
         raise UsageError("--base-url must be an http(s) URL")
+    try:
+        base_url.encode()
+    except UnicodeEncodeError as e:  # a command-line byte that is not UTF-8
+        raise UsageError(
+            f"--base-url must be Unicode text: {shown_path(base_url)}",
+            hint="write a byte that is not UTF-8 percent-encoded, as %FF",
+        ) from e
     if "@" in urlsplit(base_url).netloc:
         raise UsageError(
             f"--base-url must be public, without a user or password: {shown_url(base_url)}",

@@ -494,7 +494,15 @@ def test_an_empty_path_is_a_usage_error_not_the_working_directory(
     ],
     ids=["publish", "bundle", "keys generate"],
 )
-@pytest.mark.parametrize("base_url", ["https://operator:s3cret@r.example", "ftp://r.example"])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://operator:s3cret@r.example",
+        "ftp://r.example",
+        os.fsdecode(b"https://r.example/\xff"),
+    ],
+    ids=["password", "ftp", "not utf-8"],
+)
 def test_a_base_url_with_a_password_or_not_http_is_refused(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], base_url: str
 ) -> None:
