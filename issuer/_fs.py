@@ -122,3 +122,12 @@ def read_file_at_most(path: Path, limit: int) -> bytes:
     """
     with path.open("rb") as f:
         return read_at_most(f, limit)
+
+
+def shown_path(path: str | Path) -> str:
+    r"""``path`` as text to print and to write in JSON, whatever bytes its name holds.
+
+    A name that is not UTF-8 reaches Python with lone surrogates, which no
+    UTF-8 output (canonical JSON) can hold: each such byte is shown as ``\xNN``.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

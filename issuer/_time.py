@@ -133,7 +133,12 @@ def parse_user_time(text: str) -> datetime:
     """
     stripped = text.strip()
     if stripped.isdigit():
-        return datetime.fromtimestamp(int(stripped), tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(stripped), tz=UTC)
+        except (OverflowError, OSError, ValueError) as e:  # past time_t, or past year 9999
+            raise FormatError(
+                f"time {text!r} is out of range", hint="use epoch seconds before year 10000"
+            ) from e
     try:
         when = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
     except ValueError as e:

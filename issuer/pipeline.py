@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from issuer._fs import shown_path
 from issuer._issuance import (
     Batch,
     BlockResult,
@@ -283,12 +284,14 @@ class Issuer:
         try:
             stream: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         except OSError as e:
-            self._file_failed(UnreadableInputError(f"cannot read: {e.strerror}", location=path))
+            self._file_failed(
+                UnreadableInputError(f"cannot read: {e.strerror}", location=shown_path(path))
+            )
             return
         self._counting = counting = _Counting(stream)
         self._reported = 0
         batch: list[SourceMetadata | RawRecord] = []
-        name = "<stdin>" if path == "-" else path
+        name = "<stdin>" if path == "-" else shown_path(path)
         try:
             # A damaged gzip file issues nothing. Checked here: read_blocks cannot, since
             # the counting wrapper it gets does not seek.

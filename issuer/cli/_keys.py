@@ -14,6 +14,7 @@ from issuer import cjson
 from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock, format_seconds, parse_user_time
 from issuer.cli._output import AlwaysJsonOpt, emit_json, home_of
+from issuer.cli._params import check_base_url, path_parser
 from issuer.cli._registry import NowOpt
 from issuer.cli._secrets import (
     NEW_PASSPHRASE_ENV,
@@ -71,6 +72,7 @@ def generate(
     json_out: JsonFlag = False,
 ) -> None:
     """Generate a signing key and record its public key; never overwrites a key."""
+    check_base_url(base_url)
     local = LocalKeys(home_of(ctx))
     url = f"{base_url.rstrip('/')}/pith-signing-key.json"
     secrets = secrets_for(passphrase_source(passphrase_file, passphrase_fd))
@@ -151,7 +153,10 @@ def show(
 def export(
     ctx: typer.Context,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", parser=path_parser, help="Write here (atomically) instead of stdout."
+        ),
     ] = None,
     log_origin: Annotated[
         str | None,
@@ -215,6 +220,7 @@ def rotate(
         Path | None,
         typer.Option(
             "--new-passphrase-file",
+            parser=path_parser,
             help=f"The new key's passphrase, from the first line of this file (else "
             f"--new-passphrase-fd, {NEW_PASSPHRASE_ENV}, then the current key's passphrase).",
         ),

@@ -11,6 +11,7 @@ import typer
 
 from issuer._time import fixed_or_system_clock, format_seconds
 from issuer.cli._output import emit_json, home_of, note, open_registry, open_signer, registry_url
+from issuer.cli._params import path_parser
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError
 from issuer.fetch import is_url, shown_url
@@ -158,7 +159,9 @@ def audit_command(
     ] = None,
     keys: Annotated[
         list[Path] | None,
-        typer.Option("--keys", help="Also trust these keys (a key file or directory)."),
+        typer.Option(
+            "--keys", parser=path_parser, help="Also trust these keys (a key file or directory)."
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:

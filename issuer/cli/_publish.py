@@ -18,6 +18,7 @@ from issuer.cli._output import (
     progress_bar,
     registry_url,
 )
+from issuer.cli._params import check_base_url, path_parser
 from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import UsageError
 from issuer.fetch import TIMEOUT_SECONDS, http_url
@@ -31,7 +32,9 @@ def register(app: typer.Typer) -> None:
 
 def publish_command(
     ctx: typer.Context,
-    outdir: Annotated[Path, typer.Argument(help="Directory to write the tree into.")],
+    outdir: Annotated[
+        Path, typer.Argument(parser=path_parser, help="Directory to write the tree into.")
+    ],
     base_url: Annotated[
         str,
         typer.Option("--base-url", help="Where the tree will be served (links, mirror_hints)."),
@@ -72,8 +75,7 @@ def publish_command(
     witness URL: why) and the tree is published with the other cosignatures;
     that alone does not change the exit code (--json counts witness_warnings).
     """
-    if not base_url.startswith(("https://", "http://")):
-        raise UsageError("--base-url must be an http(s) URL")
+    check_base_url(base_url)
     for url in witnesses or []:
         try:
             http_url(url)

@@ -13,7 +13,7 @@ import typer
 from rich.progress import TaskID
 
 from issuer import cjson, registry
-from issuer._fs import atomic_write
+from issuer._fs import atomic_write, shown_path
 from issuer._time import fixed_or_system_clock
 from issuer.cli._output import (
     AlwaysJsonOpt,
@@ -29,6 +29,7 @@ from issuer.cli._output import (
     quiet,
     registry_url,
 )
+from issuer.cli._params import check_base_url, path_parser
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
 from issuer.keys import DEFAULT_BASE_URL
@@ -106,6 +107,7 @@ def issue(
         Path | None,
         typer.Option(
             "--rejects",
+            parser=path_parser,
             help="Append refused records here as JSON lines "
             "(default: rejects.jsonl beside the registry).",
         ),
@@ -138,8 +140,7 @@ def issue(
         def on_reject(reject: Reject) -> None:
             rejects_file.write(cjson.dumps(reject.to_dict()) + b"\n")
             rejects_file.flush()
-            if not json_out:
-                typer.echo(f"refused: {reject}", err=True)
+            typer.echo(f"refused: {reject}", err=True)  # stderr, with --json too
 
         progress = _RichProgress() if sys.stderr.isatty() and not quiet() else None
         summary = Issuer(
@@ -150,7 +151,11 @@ def issue(
             on_reject=on_reject,
             workers=workers or os.cpu_count() or 1,
         ).run(files)
-    result = {**summary.to_dict(), "registry": url.display, "rejects_file": str(rejects_path)}
+    result = {
+        **summary.to_dict(),
+        "registry": url.display,
+        "rejects_file": shown_path(rejects_path),
+    }
     if json_out:
         emit_json(result)
     else:
@@ -297,7 +302,10 @@ def bundle(
     ctx: typer.Context,
     pith_number: Annotated[str, typer.Argument(help="A full Pith number.")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", parser=path_parser, help="Write here (atomically) instead of stdout."
+        ),
     ] = None,
     base_url: Annotated[
         str, typer.Option("--base-url", help="Where the registry publishes.")
@@ -311,6 +319,7 @@ def bundle(
     json_out: AlwaysJsonOpt = False,
 ) -> None:
     """Write the signed bundle of a record; `pith verify` accepts it with the registry's key."""
+    check_base_url(base_url)
     when = fixed_or_system_clock(now)()
     with open_registry(ctx, registry_file) as store:
         sign = open_signer(

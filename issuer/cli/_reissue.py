@@ -18,6 +18,7 @@ from issuer.cli._output import (
     progress_bar,
     registry_url,
 )
+from issuer.cli._params import path_parser
 from issuer.cli._registry import JsonOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import UsageError
@@ -40,6 +41,7 @@ def reissue_command(
         Path | None,
         typer.Option(
             "--out",
+            parser=path_parser,
             help="A tree written by pith publish: re-sign its bundles too (republished "
             "for the same base URL).",
         ),

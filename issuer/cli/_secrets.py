@@ -28,6 +28,7 @@ from typing import Annotated
 
 import typer
 
+from issuer.cli._params import path_parser
 from issuer.errors import KeyAccessError, UsageError
 from issuer.keys import SecretsHandler
 from issuer.keys.local import SecretsFor
@@ -180,6 +181,7 @@ PassphraseFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--passphrase-file",
+        parser=path_parser,
         help="Read the key file passphrase from the first line of this file "
         "(else PITH_KEY_PASSPHRASE_FILE, PITH_KEY_PASSPHRASE, or a prompt).",
     ),

@@ -15,9 +15,10 @@ from typing import Annotated
 
 import typer
 
-from issuer._fs import read_at_most
+from issuer._fs import read_at_most, shown_path
 from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.cli._output import emit_json, home_of, note
+from issuer.cli._params import path_parser
 from issuer.errors import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -82,12 +83,16 @@ def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
                 else:
                     yield shown_url(fetched.url), fetched.data, fetched.code
                 continue
+            if not name:  # an unset shell variable, not the working directory
+                yield name, FileNotFoundError("an empty path; name a file or directory"), None
+                continue
             path = Path(name)
             files = sorted(_bundles_under(path), key=_PATH_ORDER) if path.is_dir() else [path]
             if path.is_dir() and not files:
-                yield name, FileNotFoundError(f"no *.json files under {name}"), None
+                shown = shown_path(name)
+                yield shown, FileNotFoundError(f"no *.json files under {shown}"), None
             for file in files:
-                yield str(file), file, None
+                yield shown_path(file), file, None
 
 
 # Files a published tree holds beside its bundles: not bundles, so not inputs.
@@ -186,6 +191,7 @@ def verify(
         list[Path] | None,
         typer.Option(
             "--keys",
+            parser=path_parser,
             help="Also trust these keys: a directory of key-record files, or one file holding "
             "a record, a list, or a pith-signing-key.json document (local files only, not "
             "URLs). Repeatable.",

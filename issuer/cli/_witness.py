@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from issuer.cli._output import open_signer
+from issuer.cli._params import path_parser
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError, VerificationError
 from issuer.tlog import (
@@ -56,7 +57,9 @@ SignerOpt = Annotated[
 StateOpt = Annotated[
     Path,
     typer.Option(
-        "--state", help="The witness's state file: the last checkpoint cosigned for each log."
+        "--state",
+        parser=path_parser,
+        help="The witness's state file: the last checkpoint cosigned for each log.",
     ),
 ]
 LogOpt = Annotated[

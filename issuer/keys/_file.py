@@ -127,10 +127,11 @@ class FileSigner(SeedSigner):
                     hint=f"point the signer at the file itself: file:{path.resolve()}",
                 ) from e
             raise KeyAccessError(f"cannot read key file {path}: {e.strerror}") from e
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a directory
+            os.close(fd)
+            raise KeyAccessError(f"key file {path} is not a regular file")
         with os.fdopen(fd, "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise KeyAccessError(f"key file {path} is not a regular file")
             if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise KeyAccessError(
                     f"key file {path} is accessible by others "

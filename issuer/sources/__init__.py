@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, cast
 
+from issuer._fs import shown_path
 from issuer.errors import SourceError, UnreadableInputError
 from issuer.sources import _atom, _blocks, _gzip, _oai, _snapshot
 from issuer.sources._blocks import LineBlock
@@ -125,7 +126,7 @@ def read(path: str | Path) -> Iterator[Item]:
     Raises:
         SourceError: if the file cannot be read or is not a format that can issue.
     """
-    name = str(path)
+    name = shown_path(path)
     if name == STDIN:
         yield from read_stream(sys.stdin.buffer, "<stdin>")
         return

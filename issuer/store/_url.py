@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+from issuer._fs import shown_path
 from issuer.errors import UsageError
 
 SCHEMES = ("sqlite:PATH", "postgresql://", "postgres://")
@@ -40,7 +41,7 @@ class RegistryUrl:
     def display(self) -> str:
         """How messages and ``--json`` name the registry: never with a password."""
         if self.path is not None:
-            return str(self.path)
+            return shown_path(self.path)
         return redact(self.conninfo or "")
 
     @property
@@ -63,6 +64,10 @@ def parse_registry_url(value: str | Path, *, from_command_line: bool = False) ->
     if isinstance(value, Path):
         return RegistryUrl(path=value.expanduser())
     text = value.strip()
+    if not text:  # Path("") is the working directory: never a registry meant
+        raise UsageError(
+            "the registry URL is empty", hint="give a path, sqlite:PATH or postgresql://…"
+        )
     if text.startswith(_POSTGRES):
         if from_command_line and _has_password(text):
             raise UsageError(

@@ -30,11 +30,13 @@ COSIGNATURE_ED25519 = 0x04
 KEY_ID_SIZE = 4
 _TYPES = {ED25519: "Ed25519 note signature", COSIGNATURE_ED25519: "Ed25519 cosignature"}
 _PRIVATE_PREFIX = "PRIVATE+KEY+"
-_NAME_RE = re.compile(r"[^\s+]+")  # \s on str is Unicode whitespace, as str.isspace()
+# \s on str is Unicode whitespace, as str.isspace(); a lone surrogate (a command-line
+# byte that is not UTF-8) is not text, and a name is hashed as UTF-8.
+_NAME_RE = re.compile(r"[^\s+\ud800-\udfff]+")
 
 
 def is_valid_name(name: str) -> bool:
-    """Whether ``name`` may name a note key: non-empty, no Unicode space, no ``+``."""
+    """Whether ``name`` may name a note key: non-empty Unicode text, no space, no ``+``."""
     return _NAME_RE.fullmatch(name) is not None
 
 

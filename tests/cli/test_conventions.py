@@ -356,3 +356,193 @@ def test_a_mirror_serving_malformed_documents_fails_those_records_only(
     assert [(c["pith_number"], c["ok"]) for c in lines] == list(
         zip(numbers, [False, False, True], strict=True)
     )
+
+
+# --- bad arguments: one ERROR line, the documented exit code, never a traceback -----------
+
+
+@pytest.mark.parametrize("when", ["99999999999999999999", "253402300800"], ids=["time_t", "y10k"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["derive", "-", "--now"],
+        ["issue", "-", "--now"],
+        ["bundle", "pith:2026:AAAAAAAAAAAAAAAAAAAAAAAAAA", "--now"],
+        ["publish", "site", "--base-url", "https://r.example", "--now"],
+        ["reissue", "--now"],
+        ["log", "checkpoint", "--now"],
+        ["keys", "rotate", "--to", "k2", "--now"],
+        ["keys", "revoke", "k1", "--reason", "lost", "--compromised-since"],
+    ],
+    ids=lambda args: " ".join(a for a in args if not a.startswith(("-", "pith:", "http"))),
+)
+def test_an_epoch_time_out_of_range_is_a_usage_error(
+    tmp_path: Path, args: list[str], when: str
+) -> None:
+    result = pith(tmp_path / "home", *args, when)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, OverflowError)
+    assert "ERROR: " in result.stderr or "Invalid value" in result.stderr
+    assert when in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["issue", "-", "--registry", ""],
+        ["resolve", "2401.00001", "--registry", ""],
+        ["registry", "migrate", "--registry", ""],
+        ["registry", "copy", "", "copy.sqlite3"],
+        ["registry", "copy", "registry.sqlite3", ""],
+    ],
+    ids=["issue", "resolve", "migrate", "copy from", "copy to"],
+)
+def test_an_empty_registry_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    result = pith(tmp_path / "home", *args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "ERROR: the registry URL is empty" in result.stderr
+
+
+BAD_NAME = os.fsdecode(b"bad\xffname.json")  # not UTF-8: the bytes a Latin-1 system names with
+
+
+def test_verify_json_names_a_file_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / BAD_NAME).write_text("not json")
+    shutil.copy(BUNDLE_PATH, tmp_path / "z-good.json")
+    result = runner.invoke(app, ["verify", str(tmp_path), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "ERROR" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["source"], r["ok"]) for r in lines] == [
+        (f"{tmp_path}/bad\\xffname.json", False),
+        (str(tmp_path / "z-good.json"), True),
+    ]
+
+
+def test_issue_refuses_a_file_whose_name_is_not_utf8_and_goes_on(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    (tmp_path / BAD_NAME).write_text("not arXiv metadata\n")
+    good = factory.snapshot(tmp_path / "in.json", range(1, 3))
+    result = pith(home, "issue", str(tmp_path / BAD_NAME), str(good), "--workers", "1", "--json")
+    assert result.exit_code == 1, result.output
+    assert "ERROR" not in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["issued"] == 2
+    assert summary["failed_inputs"] == [f"{tmp_path}/bad\\xffname.json"]
+    [reject] = (home / "rejects.jsonl").read_text().splitlines()
+    assert json.loads(reject)["location"] == f"{tmp_path}/bad\\xffname.json"
+
+
+def test_a_file_signer_that_is_a_directory_is_named_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    (tmp_path / "keydir").mkdir(mode=0o700)
+    result = pith(home, "issue", "-", "--signer", f"file:{tmp_path / 'keydir'}")
+    assert result.exit_code == 3, result.output
+    assert f"ERROR: key file {tmp_path / 'keydir'} is not a regular file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["publish", "", "--base-url", "https://r.example"],
+        ["reissue", "--out", ""],
+        ["bundle", "pith:2026:AAAAAAAAAAAAAAAAAAAAAAAAAA", "--out", ""],
+        ["keys", "export", "--out", ""],
+        ["issue", "-", "--rejects", ""],
+        ["issue", "-", "--passphrase-file", ""],
+        ["verify", ""],
+        ["verify", "b.json", "--keys", ""],
+        ["log", "audit", "site", "--keys", ""],
+        ["keys", "rotate", "--to", "k2", "--new-passphrase-file", ""],
+        ["witness", "cosign", "-", "--name", "w1", "--log", "x", "--state", ""],
+    ],
+    ids=[
+        "publish",
+        "reissue",
+        "bundle",
+        "keys export",
+        "rejects",
+        "passphrase",
+        "verify",
+        "verify keys",
+        "audit keys",
+        "new passphrase",
+        "witness state",
+    ],
+)
+def test_an_empty_path_is_a_usage_error_not_the_working_directory(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = pith(home, *args)
+    assert result.exit_code == 2, result.output
+    assert "empty path" in result.stderr
+    assert list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["publish", "site"],
+        ["bundle", "{number}"],
+        ["keys", "generate", "k2", "--signer", "file:k2.p8"],
+    ],
+    ids=["publish", "bundle", "keys generate"],
+)
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://operator:s3cret@r.example",
+        "ftp://r.example",
+        os.fsdecode(b"https://r.example/\xff"),
+    ],
+    ids=["password", "ftp", "not utf-8"],
+)
+def test_a_base_url_with_a_password_or_not_http_is_refused(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], base_url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    number = _number(home)
+    result = pith(home, *(number if a == "{number}" else a for a in args), "--base-url", base_url)
+    assert result.exit_code == 2, result.output
+    assert "ERROR: --base-url must be" in result.stderr
+    assert "s3cret" not in result.output
+    assert not (tmp_path / "site").exists() and not (tmp_path / "k2.p8").exists()
+
+
+def test_issue_json_still_says_on_stderr_why_an_input_was_refused(
+    home: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.json"
+    result = pith(home, "issue", str(missing), "--workers", "1", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["failed_inputs"] == [str(missing)]
+    assert f"refused: {missing}: cannot read: No such file or directory" in result.stderr
+
+
+def test_a_witness_name_that_is_not_unicode_is_a_usage_error(home: Path) -> None:
+    result = pith(home, "witness", "vkey", "--name", os.fsdecode(b"w\xff"))
+    assert result.exit_code == 2, result.output
+    assert "ERROR: --name" in result.stderr
+
+
+def test_json_names_a_registry_whose_path_is_not_utf8(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(pith(home, "keys", "generate", "k1", "--signer", f"file:{tmp_path / 'k1.p8'}"))
+    data = factory.snapshot(tmp_path / "in.json", range(1, 3))
+    directory = tmp_path / os.fsdecode(b"d\xff")
+    directory.mkdir()
+    registry, copy = directory / "r.sqlite3", tmp_path / os.fsdecode(b"copy\xff.sqlite3")
+    issued = pith(home, "issue", str(data), "--workers", "1", "--registry", str(registry), "--json")
+    assert issued.exit_code == 0, issued.output
+    summary = json.loads(issued.stdout)
+    assert summary["registry"] == f"{tmp_path}/d\\xff/r.sqlite3"
+    assert summary["rejects_file"] == f"{tmp_path}/d\\xff/rejects.jsonl"
+    copied = pith(home, "registry", "copy", str(registry), str(copy), "--json")
+    assert copied.exit_code == 0, copied.output
+    assert json.loads(copied.stdout)["destination"] == f"{tmp_path}/copy\\xff.sqlite3"
