@@ -35,7 +35,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -69,13 +69,8 @@ class Refusal:
         return f"{self.pith_number}: {what}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` form."""
-        return {
-            "pith_number": self.pith_number,
-            "event_id": self.event_id,
-            "reason": self.reason,
-            "hint": self.hint,
-        }
+        """The ``--json`` form: its fields."""
+        return asdict(self)
 
 
 @dataclass

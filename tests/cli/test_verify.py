@@ -99,6 +99,16 @@ def test_an_input_over_the_document_limit_is_refused_and_the_others_checked(
     assert piped.exit_code == 1 and "more than" in piped.stderr
 
 
+def _many(tmp_path: Path, count: int) -> tuple[Path, list[Path]]:
+    """``tmp_path/many`` holding the first ``count`` conformance cases' bundles, numbered."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    cases = sorted(p for p in CASES.iterdir() if (p / "bundle.json").is_file())[:count]
+    for i, case in enumerate(cases):
+        shutil.copy(case / "bundle.json", folder / f"{i:03d}.json")
+    return folder, cases
+
+
 def test_a_chunks_ok_lines_are_written_together_as_they_would_be_one_by_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,11 +116,7 @@ def test_a_chunks_ok_lines_are_written_together_as_they_would_be_one_by_one(
     from issuer.cli._output import note
     from issuer.verify import _batch
 
-    folder = tmp_path / "many"
-    folder.mkdir()
-    cases = sorted(p for p in CASES.iterdir() if (p / "bundle.json").is_file())[:16]
-    for i, case in enumerate(cases):
-        shutil.copy(case / "bundle.json", folder / f"{i:03d}.json")
+    folder, _ = _many(tmp_path, 16)
     for i in range(16, 40):  # runs of valid bundles, so that chunks hold several OK lines
         shutil.copy(BUNDLE_PATH, folder / f"{i:03d}.json")
     notes: list[str] = []
@@ -143,11 +149,7 @@ def test_jobs_give_the_same_results_in_the_same_order(
 
     from issuer.verify import _batch
 
-    folder = tmp_path / "many"
-    folder.mkdir()
-    cases = sorted(p for p in CASES.iterdir() if (p / "bundle.json").is_file())[:24]
-    for i, case in enumerate(cases):
-        shutil.copy(case / "bundle.json", folder / f"{i:03d}.json")
+    folder, cases = _many(tmp_path, 24)
     pools: list[int] = []
 
     class CountedPool(ProcessPoolExecutor):
