@@ -23,15 +23,16 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import httpcore
-import httpx
 
 from issuer import __version__
 from issuer.cjson import MAX_DOCUMENT_BYTES
 from issuer.errors import NetworkError, UsageError
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_BUNDLE_BYTES = MAX_DOCUMENT_BYTES  # the registry's largest bundles are a few hundred KB
 TIMEOUT_SECONDS = 20.0
@@ -51,7 +52,7 @@ _RECORD_PATH = re.compile(
 )
 
 # The monotonic time by which the current fetch must be done (None outside a fetch).
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "pith_fetch_deadline", default=None
 )
 
@@ -92,6 +93,8 @@ def http_url(text: str) -> httpx.URL:
     Raises:
         UsageError: not an http(s) URL, or not a URL at all (an open ``[``, a control character).
     """
+    import httpx  # noqa: PLC0415 - loaded by what goes on the network, not by every command
+
     try:
         parsed = httpx.URL(text)
         urlsplit(text)  # what shown_url reads; it refuses some URLs httpx takes
@@ -127,15 +130,17 @@ def fetch(
         NetworkError: connection, TLS, deadline, HTTP status (its ``status``),
             encoding or size-limit failure, naming the URL.
     """
+    import httpx  # noqa: PLC0415 - see http_url
+
     target, code = bundle_url(url)
     shown = shown_url(target)  # errors name it without any user or password
     own = client is None
     http = client or new_client(timeout)
     deadline = time.monotonic() + timeout
-    token = _DEADLINE.set(deadline)
+    token = DEADLINE.set(deadline)
     try:
         with http.stream("GET", target) as response:
-            if response.status_code != httpx.codes.OK:
+            if response.status_code != HTTPStatus.OK:
                 status = response.status_code
                 raise NetworkError(f"{shown}: HTTP {status}", status=status)
             declared = response.headers.get("content-length")
@@ -158,7 +163,7 @@ def fetch(
     except httpx.HTTPError as e:
         raise NetworkError(f"{shown}: {type(e).__name__}: {e}") from e
     finally:
-        _DEADLINE.reset(token)
+        DEADLINE.reset(token)
         if own:
             http.close()
     return Fetched(target, bytes(body), code)
@@ -193,9 +198,11 @@ def post(
         NetworkError: connection, TLS or deadline failure, an encoded answer, or
             an answer over ``max_bytes``.
     """
+    import httpx  # noqa: PLC0415 - see http_url
+
     shown = name or shown_url(url)
     deadline = time.monotonic() + timeout
-    token = _DEADLINE.set(deadline)
+    token = DEADLINE.set(deadline)
     try:
         headers = {"Content-Type": content_type, "Accept-Encoding": _IDENTITY}
         with client.stream("POST", url, content=body, headers=headers) as response:
@@ -217,7 +224,7 @@ def post(
     except httpx.HTTPError as e:
         raise NetworkError(f"{shown}: {type(e).__name__}: {e}") from e
     finally:
-        _DEADLINE.reset(token)
+        DEADLINE.reset(token)
 
 
 def shown_url(url: str) -> str:
@@ -240,6 +247,10 @@ def new_client(timeout: float = TIMEOUT_SECONDS) -> httpx.Client:
 
     Its connections honour the overall deadline of each :func:`fetch` made with it.
     """
+    import httpx  # noqa: PLC0415 - see http_url
+
+    from issuer._deadline import DeadlineBackend  # noqa: PLC0415 - it imports httpcore
+
     client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=True,
@@ -255,80 +266,8 @@ def new_client(timeout: float = TIMEOUT_SECONDS) -> httpx.Client:
     for transport in (client._transport, *client._mounts.values()):
         pool = getattr(transport, "_pool", None)
         if pool is not None and hasattr(pool, "_network_backend"):
-            pool._network_backend = _DeadlineBackend(pool._network_backend)
+            pool._network_backend = DeadlineBackend(pool._network_backend)
     return client
-
-
-# -- the deadline, at the socket ------------------------------------------------------
-
-
-def _bounded(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
-    """``timeout`` cut to what is left of the current fetch's deadline."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise expired("the fetch deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write ends by the fetch's deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
-        )
-        return _DeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """Opens :class:`_DeadlineStream` connections through another backend."""
-
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(
-            host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
-        )
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_unix_socket(
-            path, _bounded(timeout, httpcore.ConnectTimeout), socket_options
-        )
-        return _DeadlineStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
 
 
 # -- bounded decoding -----------------------------------------------------------------

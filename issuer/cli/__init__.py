@@ -12,11 +12,15 @@ through one.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import traceback
+from collections.abc import Callable
+from difflib import get_close_matches
 from typing import Any, NoReturn
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from issuer import __version__
@@ -28,8 +32,57 @@ logger = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: run the same command again to resume"
 
 
+# Each command and the module that defines it, in the order `pith --help` lists them. A
+# command's module, and all it imports (the registry for `issue`, rich's progress bars,
+# lxml for arXiv XML...), is imported only when one of its commands runs: `pith verify
+# FILE` starts without the rest. A test holds this table to what the modules define.
+COMMANDS: dict[str, str] = {
+    "derive": "_derive",
+    "issue": "_registry",
+    "resolve": "_registry",
+    "show": "_registry",
+    "bundle": "_registry",
+    "publish": "_publish",
+    "reissue": "_reissue",
+    "verify": "_verify",
+    "keys": "_keys",
+    "event": "_registry",
+    "log": "_log",
+    "witness": "_witness",
+    "registry": "_registry_ops",
+}
+
+
+def commands_of(module: str) -> dict[str, Any]:
+    """The click commands (and groups) that ``issuer.cli.<module>`` registers, by name."""
+    register: Callable[[typer.Typer], None] = importlib.import_module(
+        f"issuer.cli.{module}"
+    ).register
+    commands = typer.Typer()
+    register(commands)
+    return dict(typer.main.get_group(commands).commands)
+
+
 class _PithGroup(TyperGroup):
-    """Routes the toolkit's errors to one place: stderr and the error's exit code."""
+    """Loads each command when it is asked for; routes errors to stderr and an exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:  # typer vendors click; Context is private
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            for name, command in commands_of(COMMANDS[cmd_name]).items():
+                self.add_command(command, name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # typer suggests from the commands loaded so far: here, from all of them.
+        matches = get_close_matches(args[0], list(COMMANDS)) if args else []
+        if matches and args[0] not in COMMANDS:
+            ctx.fail(
+                f"No such command {args[0]!r}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            )
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
         try:
@@ -99,35 +152,6 @@ def _root(
     set_quiet(quiet and not verbose)
     level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-def _register() -> None:
-    # Imported here so `import issuer.cli` stays cheap and command modules
-    # can import `app` without a cycle.
-    from issuer.cli import (  # noqa: PLC0415
-        _derive,
-        _keys,
-        _log,
-        _publish,
-        _registry,
-        _registry_ops,
-        _reissue,
-        _verify,
-        _witness,
-    )
-
-    _derive.register(app)
-    _keys.register(app)
-    _registry.register(app)
-    _publish.register(app)
-    _reissue.register(app)
-    _verify.register(app)
-    _log.register(app)
-    _witness.register(app)
-    _registry_ops.register(app)
-
-
-_register()
 
 
 def main() -> None:

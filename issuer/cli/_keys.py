@@ -13,9 +13,8 @@ from rich.table import Table
 from issuer import cjson
 from issuer._fs import atomic_write
 from issuer._time import fixed_or_system_clock, format_seconds, parse_user_time
-from issuer.cli._output import AlwaysJsonOpt, emit_json, home_of
+from issuer.cli._output import AlwaysJsonOpt, NowOpt, emit_json, home_of
 from issuer.cli._params import check_base_url, path_parser
-from issuer.cli._registry import NowOpt
 from issuer.cli._secrets import (
     NEW_PASSPHRASE_ENV,
     PassphraseFdOpt,
@@ -28,7 +27,6 @@ from issuer.errors import FormatError, KeyAccessError, UsageError
 from issuer.keys import DEFAULT_BASE_URL, validate_key_id
 from issuer.keys.keyset import KeySet
 from issuer.keys.local import LocalKeys
-from issuer.publish import with_log_keys
 
 keys_app = typer.Typer(
     help="Generate, list, show, export, rotate and revoke signing keys.", no_args_is_help=True
@@ -174,6 +172,9 @@ def export(
         raise KeyAccessError("no local keys to export", hint="pith keys generate KEY_ID")
     document = keys.to_document()
     if log_origin is not None:
+        # Here only: issuer.publish brings the registry, which no other keys command needs.
+        from issuer.publish import with_log_keys  # noqa: PLC0415
+
         document = with_log_keys(document, keys, log_origin)
     if out is None:
         emit_json(document)

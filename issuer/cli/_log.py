@@ -10,9 +10,18 @@ from typing import Annotated
 import typer
 
 from issuer._time import fixed_or_system_clock, format_seconds
-from issuer.cli._output import emit_json, home_of, note, open_registry, open_signer, registry_url
+from issuer.cli._open import open_registry, open_signer, registry_url
+from issuer.cli._output import (
+    JsonOpt,
+    KeyOpt,
+    NowOpt,
+    RegistryOpt,
+    SignerOpt,
+    emit_json,
+    home_of,
+    note,
+)
 from issuer.cli._params import path_parser
-from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
 from issuer.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError
 from issuer.fetch import is_url, shown_url
 from issuer.publish import log_origin, log_verifier_keys, open_tree, served_checkpoint

@@ -8,18 +8,19 @@ from typing import Annotated
 import typer
 
 from issuer._time import fixed_or_system_clock
+from issuer.cli._open import local_keys, open_registry, open_signer, registry_url
 from issuer.cli._output import (
+    JsonOpt,
+    KeyOpt,
+    NowOpt,
+    RegistryOpt,
+    SignerOpt,
     emit_json,
-    local_keys,
     make_dir,
     note,
-    open_registry,
-    open_signer,
-    progress_bar,
-    registry_url,
 )
 from issuer.cli._params import check_base_url, path_parser
-from issuer.cli._registry import JsonOpt, KeyOpt, NowOpt, RegistryOpt, SignerOpt
+from issuer.cli._progress import progress_bar
 from issuer.errors import UsageError
 from issuer.fetch import TIMEOUT_SECONDS, http_url
 from issuer.publish import PublishSummary, publish

@@ -15,48 +15,27 @@ from rich.progress import TaskID
 from issuer import cjson, registry
 from issuer._fs import atomic_write, shown_path
 from issuer._time import fixed_or_system_clock
+from issuer.cli._open import local_keys, open_registry, open_signer, registry_url
 from issuer.cli._output import (
     AlwaysJsonOpt,
+    JsonOpt,
+    KeyOpt,
+    NowOpt,
+    RegistryOpt,
+    SignerOpt,
     emit_json,
     home_of,
-    local_keys,
     note,
-    now_option,
-    open_registry,
-    open_signer,
     output_error,
-    progress_bar,
     quiet,
-    registry_url,
 )
 from issuer.cli._params import check_base_url, path_parser
+from issuer.cli._progress import progress_bar
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, FormatError, NotFoundError, UnreadableInputError
 from issuer.keys import DEFAULT_BASE_URL
 from issuer.pipeline import Issuer, IssueSummary, Reject
 
-RegistryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--registry",
-        envvar="PITH_REGISTRY",
-        help="Registry: a path or sqlite:PATH (default registry.sqlite3 in --home / "
-        "$PITH_HOME), or postgresql://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass).",
-        show_default=False,
-    ),
-]
-SignerOpt = Annotated[
-    str | None,
-    typer.Option("--signer", help="Signer URI (default: where the key was generated)."),
-]
-KeyOpt = Annotated[
-    str | None, typer.Option("--key", help="Key id to sign with (default: the current key).")
-]
-NowOpt = Annotated[
-    str | None,
-    typer.Option("--now", callback=now_option, help="Fix the clock (ISO 8601 with Z, or epoch)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 event_app = typer.Typer(help="Append signed events to a record's chains.", no_args_is_help=True)
 
 

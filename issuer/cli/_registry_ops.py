@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 from rich.progress import TaskID
 
-from issuer.cli._output import emit_json, note, open_registry, progress_bar, registry_url
-from issuer.cli._registry import JsonOpt, RegistryOpt
+from issuer.cli._open import open_registry, registry_url
+from issuer.cli._output import JsonOpt, RegistryOpt, emit_json, note
+from issuer.cli._progress import progress_bar
 from issuer.registry_copy import BATCH, CopyResult, copy_registry
 from issuer.store import SCHEMA_VERSION, parse_registry_url
 

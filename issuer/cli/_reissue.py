@@ -9,17 +9,10 @@ from typing import Annotated
 import typer
 
 from issuer._time import fixed_or_system_clock
-from issuer.cli._output import (
-    emit_json,
-    local_keys,
-    note,
-    open_registry,
-    open_signer,
-    progress_bar,
-    registry_url,
-)
+from issuer.cli._open import local_keys, open_registry, open_signer, registry_url
+from issuer.cli._output import JsonOpt, NowOpt, RegistryOpt, SignerOpt, emit_json, note
 from issuer.cli._params import path_parser
-from issuer.cli._registry import JsonOpt, NowOpt, RegistryOpt, SignerOpt
+from issuer.cli._progress import progress_bar
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import UsageError
 from issuer.publish import publish, published_base_url

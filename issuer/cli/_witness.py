@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from issuer.cli._output import open_signer
+from issuer.cli._open import open_signer
 from issuer.cli._params import path_parser
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
 from issuer.errors import EXIT_REFUSED, EXIT_USAGE, FormatError, UsageError, VerificationError

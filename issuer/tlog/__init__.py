@@ -23,15 +23,10 @@ docs/transparency-log.md.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from issuer.tlog._appender import Appender, TileSink
-from issuer.tlog._audit import (
-    SEEN_CHECKPOINTS,
-    AuditReport,
-    SplitView,
-    audit,
-    load_seen,
-    save_seen,
-)
 from issuer.tlog._checkpoint import MAX_TREE_SIZE, Checkpoint
 from issuer.tlog._cosignature import (
     Cosignature,
@@ -145,8 +140,41 @@ from issuer.tlog._witness_client import (
     add_cosignatures,
     ask_witness,
 )
-from issuer.tlog._witness_server import WitnessServer, submit
 from issuer.tlog._witness_state import Cosigned, WitnessState
+
+# Loaded when first used (PEP 562): the audit and the witness's HTTP server are not part
+# of verifying a bundle, and the server's http.server brings ssl and email with it.
+_LAZY = {
+    "SEEN_CHECKPOINTS": "_audit",
+    "AuditReport": "_audit",
+    "SplitView": "_audit",
+    "audit": "_audit",
+    "load_seen": "_audit",
+    "save_seen": "_audit",
+    "WitnessServer": "_witness_server",
+    "submit": "_witness_server",
+}
+
+if TYPE_CHECKING:
+    from issuer.tlog._audit import (
+        SEEN_CHECKPOINTS,
+        AuditReport,
+        SplitView,
+        audit,
+        load_seen,
+        save_seen,
+    )
+    from issuer.tlog._witness_server import WitnessServer, submit
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "COSIGNATURE_ED25519",

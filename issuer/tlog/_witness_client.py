@@ -19,8 +19,8 @@ import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-
-import httpx
+from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from issuer.errors import FormatError, NetworkError
 from issuer.fetch import TIMEOUT_SECONDS, post, shown_url
@@ -28,6 +28,9 @@ from issuer.tlog._checkpoint import Checkpoint
 from issuer.tlog._note import Note, NoteSignature
 from issuer.tlog._vkey import COSIGNATURE_ED25519, KEY_ID_SIZE, is_valid_name
 from issuer.tlog._witness import SIZE_CONTENT_TYPE, AddCheckpoint
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_WITNESS_ANSWER = 16 * 1024
 _COSIGNATURE_SIZE = 8 + 64  # timestamp, Ed25519 signature (c2sp.org/tlog-cosignature)
@@ -67,9 +70,9 @@ def ask_witness(
             timeout=timeout,
             name=f"witness {shown}",
         )
-        if answer.status == httpx.codes.OK:
+        if answer.status == HTTPStatus.OK:
             return _cosignature_lines(shown, note, answer.data)
-        if answer.status == httpx.codes.CONFLICT and answer.content_type.startswith(
+        if answer.status == HTTPStatus.CONFLICT and answer.content_type.startswith(
             SIZE_CONTENT_TYPE
         ):
             size = _size_line(answer.data)

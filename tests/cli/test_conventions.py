@@ -25,7 +25,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from issuer.cli import app
-from issuer.cli._output import progress_bar
+from issuer.cli._progress import progress_bar
 from issuer.publish import open_tree
 from tests import factory
 from tests.cli._run import http_server, issued_home, ok, pith, pith_env

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import httpcore
 import pytest
 
-from issuer import fetch as fetch_module
+from issuer import _deadline
 from issuer.errors import NetworkError, UsageError
 from issuer.fetch import MAX_ENCODINGS, fetch, new_client
 
@@ -231,7 +231,7 @@ def test_a_body_over_the_limit_is_refused_whatever_content_length_says() -> None
 
 
 def test_the_deadline_applies_only_inside_a_fetch() -> None:
-    assert fetch_module._bounded(3.0, httpcore.ReadTimeout) == 3.0
+    assert _deadline.bounded(3.0, httpcore.ReadTimeout) == 3.0
 
 
 @pytest.mark.parametrize("url", ["http://[::1/pith/x", "http://exa\x00mple/b.json"])
