@@ -111,4 +111,4 @@ def test_the_log_packages_lazy_names_are_its_modules_own() -> None:
     assert issuer.tlog.SplitView is _audit.SplitView
     assert issuer.tlog.WitnessServer is _witness_server.WitnessServer
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
-        _ = issuer.tlog.nothing_here
+        _ = issuer.tlog.nothing_here  # type: ignore[attr-defined]
