@@ -113,14 +113,14 @@ def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     return data
 
 
-def read_file_at_most(path: Path, limit: int) -> bytes:
+def read_file_at_most(path: Path | str, limit: int) -> bytes:
     """The bytes of ``path``, refused past ``limit`` without reading the rest.
 
     Raises:
         OSError: the file cannot be opened or read.
         FormatError: it holds more than ``limit`` bytes.
     """
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         return read_at_most(f, limit)
 
 

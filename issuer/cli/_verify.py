@@ -87,37 +87,46 @@ def _inputs(paths: list[str]) -> Iterator[VerifyInput]:
                 yield name, FileNotFoundError("an empty path; name a file or directory"), None
                 continue
             path = Path(name)
-            files = sorted(_bundles_under(path), key=_PATH_ORDER) if path.is_dir() else [path]
-            if path.is_dir() and not files:
+            if not path.is_dir():
+                yield shown_path(path), path, None
+                continue
+            found = False
+            for file in _bundles_under(str(path)):
+                found = True
+                yield shown_path(file), file, None
+            if not found:
                 shown = shown_path(name)
                 yield shown, FileNotFoundError(f"no *.json files under {shown}"), None
-            for file in files:
-                yield shown_path(file), file, None
 
 
 # Files a published tree holds beside its bundles: not bundles, so not inputs.
 _NOT_BUNDLES = {"state.json", "pith-signing-key.json"}
-# The order paths sort in, by a key compared in C: on POSIX a path compares as its
-# parts do (elsewhere the flavour folds case, so the paths are compared themselves).
-_PATH_ORDER = None if os.name == "nt" else operator.attrgetter("parts")
+# The order a directory's entries are taken in: by name, as pathlib compares each part of
+# a path (POSIX: as they are; Windows: case folded).
+_NAME_ORDER: Callable[[os.DirEntry[str]], str] = (
+    (lambda entry: entry.name.lower()) if os.name == "nt" else operator.attrgetter("name")
+)
 
 
-def _bundles_under(path: Path) -> Iterator[Path]:
-    """Every ``*.json`` file under ``path``, except a published tree's non-bundle files.
+def _bundles_under(path: str) -> Iterator[str]:
+    """Every ``*.json`` file under ``path``, in path order, except a tree's non-bundle files.
 
     Those are ``state.json``, the key document, hidden settings files, and the
     ``.well-known`` copies of bundles (each record is checked once, at
     ``pith/CODE/bundle.json``; name a ``.well-known`` directory to check those).
 
-    The files ``path.rglob("*.json")`` finds, less those: directories are read
-    once each with :func:`os.scandir`, whose entries know their own type (a
-    ``stat`` only for a symlink), and hidden directories are not entered.
-    Like ``rglob``, it does not follow a symlink to a directory, skips a
-    directory it may not read, and compares the suffix in the platform's case.
+    The files ``sorted(Path(path).rglob("*.json"))`` gives, less those, found
+    as they are needed: each directory is read once with :func:`os.scandir`,
+    whose entries know their own type (a ``stat`` only for a symlink), and its
+    entries are taken in name order, a directory's files where its name
+    sorts, which is the order of the whole paths' parts. Hidden directories are
+    not entered. Like ``rglob``, it does not follow a symlink to a directory,
+    skips a directory it may not read, and compares the suffix in the
+    platform's case.
     """
     try:
         with os.scandir(path) as listing:
-            entries = list(listing)
+            entries = sorted(listing, key=_NAME_ORDER)
     except PermissionError:
         return
     for entry in entries:
@@ -125,13 +134,13 @@ def _bundles_under(path: Path) -> Iterator[Path]:
         if name.startswith("."):
             continue
         if _is(entry.is_dir, follow_symlinks=False):
-            yield from _bundles_under(path / name)
+            yield from _bundles_under(entry.path)
         elif (
             os.path.normcase(name).endswith(".json")
             and name not in _NOT_BUNDLES
             and _is(entry.is_file)
         ):
-            yield path / name
+            yield entry.path
 
 
 # The errors Path.is_dir() and Path.is_file() answer False to (a name gone since it was

@@ -34,8 +34,9 @@ from issuer.verify._verifier import VerificationReport, VerifiedBundle, verify_b
 
 logger = logging.getLogger(__name__)
 
-# An input's bytes, the error getting them, or a file to read where it is verified.
-InputSource = bytes | Exception | Path
+# An input's bytes, the error getting them, or a file to read where it is verified (a
+# path, as a Path or as its text: a str is no other kind of source).
+InputSource = bytes | Exception | Path | str
 VerifyInput = tuple[str, InputSource, str | None]
 
 
@@ -137,8 +138,8 @@ _PER_JOB = 512  # inputs in flight per process
 _CHUNK = 64  # inputs sent to a process at a time
 _worker_trust: tuple[KeySet, LogPolicy | None] | None = None
 
-# A file to read goes to a worker as its path's text (a str is no other kind of source):
-# a Path pickles as its parts and is parsed again on arrival.
+# A file to read goes to a worker as its path's text: a Path pickles as its parts and
+# is parsed again on arrival.
 _SentSource = bytes | Exception | str
 _Sent = tuple[str, _SentSource, str | None]
 
@@ -158,7 +159,7 @@ def _check_chunk(chunk: list[_Sent]) -> list[_Packed]:
     return [
         _packed(
             name,
-            _check(name, Path(source) if isinstance(source, str) else source, code, *_worker_trust),
+            _check(name, source, code, *_worker_trust),
         )
         for name, source, code in chunk
     ]
@@ -230,7 +231,7 @@ def _check(
     """One input's report: unreadable (step ``read``), too large (malformed), or verified."""
     data = (
         read_input(functools.partial(read_file_at_most, source, LIMIT))
-        if isinstance(source, Path)
+        if isinstance(source, Path | str)
         else source
     )
     if isinstance(data, FormatError):  # larger than any document: read no further

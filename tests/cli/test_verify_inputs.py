@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from issuer.cli import app
-from issuer.cli._verify import _PATH_ORDER, _bundles_under, _inputs
+from issuer.cli._verify import _bundles_under, _inputs
 from tests.conftest import BUNDLE_PATH
 
 runner = CliRunner()
@@ -96,17 +96,20 @@ def _awkward_tree(root: Path) -> None:
     (root / "loop.json").symlink_to(root / "loop.json")
     (root / ".hidden-dir" / "sub").mkdir(parents=True)
     (root / ".hidden-dir" / "sub" / "h.json").write_bytes(b"{}")
+    for name in ("a-z.json", "a0.json", "A.json"):  # around the directory a/
+        (root / name).write_bytes(b"{}")
 
 
 @pytest.mark.parametrize("start", ["", "a", ".hidden-dir"])
 def test_the_walk_lists_what_rglob_lists(tmp_path: Path, start: str) -> None:
     _awkward_tree(tmp_path)
     top = tmp_path / start
-    walked = sorted(_bundles_under(top), key=_PATH_ORDER)
-    assert walked == sorted(_rglob_listing(top), key=_PATH_ORDER)
-    assert [str(p) for p in walked] == [str(p) for p in sorted(_rglob_listing(top))]
+    walked = list(_bundles_under(str(top)))
+    # Found in the order of the sorted paths (by parts: a/b.json before a-z.json).
+    assert walked == [str(p) for p in sorted(_rglob_listing(top))]
     if not start:
-        names = {p.relative_to(tmp_path).as_posix() for p in walked}
+        names = {Path(p).relative_to(tmp_path).as_posix() for p in walked}
+        assert names.issuperset({"a-z.json", "a0.json", "A.json", "a/b.json"})
         assert {"dir.json/inner.json", "file-link.json", "deep/er/est/z.json"} <= names
         assert not names & {"to-a.json", "link-dir/b.json", "broken.json", "loop.json"}
 
@@ -126,8 +129,8 @@ def test_an_unreadable_directory_is_skipped_as_rglob_skips_it(
         return scandir(path)
 
     monkeypatch.setattr(os, "scandir", refusing)
-    walked = sorted(_bundles_under(tmp_path))
-    assert walked == sorted(_rglob_listing(tmp_path))
+    walked = list(_bundles_under(str(tmp_path)))
+    assert walked == [str(p) for p in sorted(_rglob_listing(tmp_path))]
     assert len(walked) == len(EXPECTED)
 
 
