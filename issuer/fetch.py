@@ -176,6 +176,8 @@ class Posted:
     status: int
     content_type: str
     data: bytes
+    retry_after: float | None = None
+    """``Retry-After`` in seconds, when the answer gave it so (not as a date)."""
 
 
 def post(
@@ -217,7 +219,10 @@ def post(
                 if time.monotonic() > deadline:
                     raise NetworkError(_late(shown, timeout))
             return Posted(
-                response.status_code, response.headers.get("content-type", ""), bytes(data)
+                response.status_code,
+                response.headers.get("content-type", ""),
+                bytes(data),
+                _seconds(response.headers.get("retry-after")),
             )
     except httpx.TimeoutException as e:
         raise NetworkError(_late(shown, timeout), hint=_LATE_HINT) from e
@@ -225,6 +230,12 @@ def post(
         raise NetworkError(f"{shown}: {type(e).__name__}: {e}") from e
     finally:
         DEADLINE.reset(token)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` of delay seconds (RFC 9110 §10.2.3); None for a date or anything else."""
+    value = (value or "").strip()
+    return float(value) if value.isascii() and value.isdigit() else None
 
 
 def shown_url(url: str) -> str:

@@ -15,7 +15,9 @@ or replace a cosignature obtained from another.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +34,13 @@ from issuer.tlog._witness import SIZE_CONTENT_TYPE, AddCheckpoint
 if TYPE_CHECKING:
     import httpx
 
+logger = logging.getLogger(__name__)
+
 MAX_WITNESS_ANSWER = 16 * 1024
+BUSY_RETRIES = 2
+"""Times a witness that answers 503 (busy) is asked again."""
+MAX_BUSY_WAIT = 5.0
+"""The longest wait before asking a busy witness again, whatever its ``Retry-After`` says."""
 _COSIGNATURE_SIZE = 8 + 64  # timestamp, Ed25519 signature (c2sp.org/tlog-cosignature)
 
 
@@ -45,22 +53,27 @@ def ask_witness(
     old: int,
     proof: Callable[[int], list[bytes]],
     timeout: float = TIMEOUT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[NoteSignature]:
     """The cosignature lines a witness returns for ``note``, asked from size ``old``.
 
     ``proof(old)`` is the consistency proof from ``old`` to the checkpoint's
     size. When the witness answers 409 with the size it cosigned last, the
-    request is made once more from that size.
+    request is made once more from that size. When it answers 503 (busy), the
+    request is made again after its ``Retry-After`` (1 s when it gives none, at
+    most :data:`MAX_BUSY_WAIT`), up to :data:`BUSY_RETRIES` times.
 
     Raises:
         NetworkError: the witness cannot be reached, is too slow or too verbose,
-            refuses (its status and why), or answers with something that is not
-            a cosignature.
+            refuses (its status and why), stays busy, or answers with something
+            that is not a cosignature.
     """
     shown = shown_url(url)
     if old > checkpoint.size:
         old = 0  # not a size of this log: the witness's 409 says which
-    for attempt in range(2):
+    asked_again = False
+    busy = 0
+    while True:
         body = AddCheckpoint(old, tuple(proof(old)), Note(note.text, note.signatures), checkpoint)
         answer = post(
             client,
@@ -72,6 +85,12 @@ def ask_witness(
         )
         if answer.status == HTTPStatus.OK:
             return _cosignature_lines(shown, note, answer.data)
+        if answer.status == HTTPStatus.SERVICE_UNAVAILABLE and busy < BUSY_RETRIES:
+            busy += 1
+            wait = min(MAX_BUSY_WAIT, 1.0 if answer.retry_after is None else answer.retry_after)
+            logger.info("witness %s is busy (503): asking again in %g s", shown, wait)
+            sleep(wait)
+            continue
         if answer.status == HTTPStatus.CONFLICT and answer.content_type.startswith(
             SIZE_CONTENT_TYPE
         ):
@@ -83,13 +102,14 @@ def ask_witness(
                     f"witness {shown}: it cosigned size {size} of {checkpoint.origin}, larger "
                     f"than this log's {checkpoint.size} (a rollback, or another history)"
                 )
-            if attempt == 0 and size != old:
+            if not asked_again and size != old:
+                asked_again = True
                 old = size
                 continue
+        tries = f" ({busy + 1} tries)" if busy else ""
         raise NetworkError(
-            f"witness {shown}: refused: HTTP {answer.status}: {_first_line(answer.data)}"
+            f"witness {shown}: refused: HTTP {answer.status}{tries}: {_first_line(answer.data)}"
         )
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def add_cosignatures(note: Note, lines: Sequence[NoteSignature]) -> Note:
