@@ -22,7 +22,7 @@ from issuer.identifiers import (
     parse_pith_number,
 )
 from issuer.keys import Signer
-from issuer.keys.keyset import KeySet
+from issuer.keys.keyset import KeySet, shipped_material
 from issuer.merge import merge
 from issuer.reasons import Reason
 from issuer.record import ARXIV_ID_RE
@@ -142,10 +142,20 @@ def trusted_keys(store: Store, extra: KeySet | None = None) -> KeySet:
     """The keys the registry's own state is computed with: every key it has signed with.
 
     ``extra``: the operator's own key set, which carries the rotations and
-    revocations (:meth:`issuer.keys.local.LocalKeys.keys`).
+    revocations (:meth:`issuer.keys.local.LocalKeys.keys`). The shipped keys,
+    the keys signed with and ``extra`` are trusted together, by the same
+    builder as a verifier's (:mod:`issuer.keys._trust`), so a rule that spans
+    two of them (a fork, one key under two ids, a retired key's revocation)
+    refuses here what every verifier would refuse.
+
+    Raises:
+        VerificationError: a key set that cannot be trusted (``bad_key_statement``).
     """
-    keys = KeySet.shipped().merged(KeySet(store.keys_used()))
-    return keys.merged(extra) if extra is not None else keys
+    material = shipped_material()
+    material.keys.extend(store.keys_used())
+    if extra is not None:
+        material.extend(extra.material())
+    return KeySet.trusting(material)
 
 
 def _require(store: Store, pith_number: str) -> IssuedRecord:

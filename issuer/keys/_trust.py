@@ -14,7 +14,10 @@ that cannot be read one way only cannot be trusted at all:
 - two different rotations from one key (the old key forked: equivocation);
 - a key rotated into from two different keys, or a rotation back into the chain (a cycle);
 - rotation times that do not increase along the chain;
-- a revocation of a trusted key that no other trusted key signed;
+- a revocation of a trusted key that no other trusted key signed, or that every
+  other signer signed after its own ``rotates_at`` (a retired key cannot revoke);
+- a revocation of a key that rotated, signed by a key outside that key's chain of
+  rotations: the rotation would rest on the revoked key's word alone;
 - one key under two ids (a revocation of one id would leave the other counting).
 
 Of two records of one key, the earlier ``rotates_at`` wins, whether the key
@@ -144,15 +147,52 @@ class _Builder:
                 self.admit(rotation.to_key)
                 changed = True
 
+    def chain(self, raw: bytes) -> set[bytes]:
+        """``raw``, the keys it was rotated from, and the keys it leads to (cycles are refused)."""
+        found = {raw}
+        before = self.predecessor(raw)
+        while before is not None:
+            found.add(before.from_key.raw)
+            before = self.predecessor(before.from_key.raw)
+        after = self.accepted.get(raw)
+        while after is not None:
+            found.add(after.to_key.raw)
+            after = self.accepted.get(after.to_key.raw)
+        return found
+
+    def revokers(self, rv: Revocation) -> list[PublicKey]:
+        """The trusted keys other than the revoked one that signed ``rv``, by key id."""
+        others = sorted(self.keys.values(), key=lambda k: k.key_id)
+        return [k for k in others if k.raw != rv.key.raw and signed_by(rv.envelope, k)]
+
     def revocations(self, revocations: Sequence[Revocation]) -> list[Revocation]:
         found: dict[str, Revocation] = {}
         for rv in revocations:
             if not self.trusted(rv.key):
                 continue
-            if not any(
-                k.raw != rv.key.raw and signed_by(rv.envelope, k) for k in self.keys.values()
-            ):
+            signers = self.revokers(rv)
+            if not signers:
                 raise refused(f"{rv} is not signed by another trusted key")
+            # §10: a signature by K counts only before K's rotates_at. A retired key's
+            # authority ended when it handed over; its thief must not take the successor down.
+            # Statements carry whole seconds, and `pith keys revoke` then `rotate --at now` in
+            # one second signs the revocation at the rotation's instant: that second still counts.
+            current = [k for k in signers if k.rotates is None or rv.issued_at <= k.rotates]
+            if not current:
+                retired = signers[0]
+                raise refused(
+                    f"{rv} is signed by {retired.key_id} only after it rotated away at "
+                    f"{retired.rotates_at}: a retired key cannot revoke"
+                )
+            rotation = self.accepted.get(rv.key.raw)
+            outside = [k for k in current if k.raw not in self.chain(rv.key.raw)]
+            if rotation is not None and outside:
+                # The rotation is the revoked key's word (and a new key's, maybe the thief's);
+                # only the revoked key's own chain can vouch that it was the genuine one.
+                raise refused(
+                    f"{rv} is signed by {outside[0].key_id}, outside the chain of "
+                    f"{rv.key.key_id}, so {rotation} rests on the revoked key's word alone"
+                )
             known = found.get(rv.key.key_id)
             if known is None or rv.compromised_since < known.compromised_since:
                 found[rv.key.key_id] = rv

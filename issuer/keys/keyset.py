@@ -51,6 +51,15 @@ def shipped_keys_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "keys"
 
 
+def shipped_material() -> Material:
+    """The published key records and statements shipped with the toolkit, not yet trusted.
+
+    Raises:
+        FormatError: a malformed shipped key file.
+    """
+    return load_material(shipped_keys_dir())
+
+
 @dataclass
 class Material:
     """Key records and statements as read from files, before any trust is decided."""
@@ -252,6 +261,10 @@ class KeySet:
         anchors: Sequence[PublicKey] = material.keys if root is None else [root]
         trust = follow(anchors, material.statements, material.keys)
         return cls(trust.keys, rotations=trust.rotations, revocations=trust.revocations)
+
+    def material(self) -> Material:
+        """This set's keys and accepted statements, to be trusted again with other material."""
+        return Material(list(self), [*self.rotations, *self.revocations])
 
     def merged(self, other: KeySet) -> KeySet:
         """A new set with the keys, rotations and revocations of both."""

@@ -6,12 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 from issuer.keys import PublicKey, SeedSigner
+from issuer.keys.keyset import KeySet
 from tests.conformance.forge import (
     DAY,
     GOOD,
     K1,
     K2,
     K3,
+    LATER,
     T0,
     Json,
     bundle,
@@ -144,12 +146,20 @@ def revocation_cases() -> None:
 
 
 def _trust_case(
-    name: str, how: str, message: str, check: str, *, doc: Json | None = None, **kw: Any
+    name: str,
+    how: str,
+    message: str,
+    check: str,
+    *,
+    doc: Json | None = None,
+    data: Json | None = None,
+    **kw: Any,
 ) -> None:
     write(
         name,
-        f"test_key_issued, with a key set that cannot be trusted: {how}",
-        GOOD,
+        f"{'test_key_issued' if data is None else 'A bundle'}, with a key set that cannot be "
+        f"trusted: {how}",
+        GOOD if data is None else data,
         keys=doc,
         step="keys",
         reason="bad_key_statement",
@@ -271,4 +281,39 @@ def trust_cases() -> None:
         "is not signed by another trusted key",
         deleted("`k.raw != rv.key.raw` in `_Builder.revocations`"),
         doc=document(pub(K1, K2), revocations=[revocation(K2, K2)]),
+    )
+    handover = LATER + DAY  # after the test bundle was signed by test-registry-1
+    _trust_case(
+        "trust_revocation_by_retired_key_fail",
+        f"test-registry-1 rotates to test-registry-2 at {handover:%Y-%m-%dT%H:%M:%SZ}, then "
+        "signs a revocation of test-registry-2 a day later: a retired key (its thief, say) "
+        "revoking the key it handed over to.",
+        "a retired key cannot revoke",
+        deleted(
+            "the window `rv.issued_at <= k.rotates` in `_Builder.revocations`",
+            "the key set was accepted, with test-registry-2 revoked by its predecessor",
+        ),
+        doc=document(
+            pub(K1),
+            [rotation(K1, K2, handover)],
+            revocations=[revocation(K2, K1, issued_at=handover + DAY)],
+        ),
+    )
+    thief = [created(receipt_by=K3, event_by=K3), snapshot(K3)]
+    _trust_case(
+        "trust_rotation_out_of_revoked_key_fail",
+        "test-registry-2 revokes test-registry-1 (compromised); a rotation from test-registry-1 "
+        "to test-registry-3, signed by both and dated before the compromise, is not vouched "
+        "for by test-registry-2. The bundle is all by test-registry-3.",
+        "rests on the revoked key's word alone",
+        deleted(
+            "the chain check (`outside`) in `_Builder.revocations`",
+            "the key set was accepted and the bundle by test-registry-3 verified",
+        ),
+        data=bundle(thief, keys=KeySet([K3.public_key]), signer=K3),
+        doc=document(
+            pub(K1, K2),
+            [rotation(K1, K3, T0 - 2 * DAY)],
+            revocations=[revocation(K1, K2)],
+        ),
     )

@@ -72,7 +72,7 @@ def rotation(old: SeedSigner, new: SeedSigner, at: Any, *, drop: str = "") -> Js
     return envelope
 
 
-def revocation(key: SeedSigner, by: SeedSigner) -> Json:
+def revocation(key: SeedSigner, by: SeedSigner, issued_at: Any = T0 + DAY) -> Json:
     """A revocation of ``key`` signed by ``by`` (which may be ``key`` itself: a forgery)."""
     signer = K4 if by.public_key.raw == key.public_key.raw else by
     envelope = sign_revocation(
@@ -80,7 +80,7 @@ def revocation(key: SeedSigner, by: SeedSigner) -> Json:
         signer,
         compromised_since=T0 - DAY,
         reason="key file leaked",
-        issued_at=T0 + DAY,
+        issued_at=issued_at,
     )
     if signer is by:
         return envelope

@@ -49,10 +49,19 @@ def rotation(old: SeedSigner, new: SeedSigner, at: datetime, *, drop: str = "") 
     return envelope
 
 
-def revocation(key: SeedSigner, by: SeedSigner, since: datetime = T0) -> Envelope:
+def revocation(
+    key: SeedSigner, by: SeedSigner, since: datetime = T0, issued: datetime = R1 + DAY
+) -> Envelope:
     return sign_revocation(
-        key.public_key, by, compromised_since=since, reason="key file leaked", issued_at=R1 + DAY
+        key.public_key, by, compromised_since=since, reason="key file leaked", issued_at=issued
     )
+
+
+def also_signed_by(envelope: Envelope, key: SeedSigner) -> Envelope:
+    """``envelope`` with a signature by ``key`` added (DSSE signatures are not signed)."""
+    message = pae(envelope["payloadType"], base64.b64decode(envelope["payload"]))
+    sig = {"keyid": key.key_id, "sig": base64.b64encode(key.sign(message)).decode()}
+    return {**envelope, "signatures": [*envelope["signatures"], sig]}
 
 
 def resigned_by(envelope: Envelope, key: SeedSigner) -> Envelope:
@@ -99,9 +108,14 @@ def reissued_registry(tmp_path: Path) -> list[dict[str, Any]]:
         ]
 
 
-def trust_from(statements: list[Envelope], root: SeedSigner | None = K1) -> KeySet:
-    """What a verifier pinned to ``root`` (None: trusting every key) makes of the statements."""
-    material = Material([k.public_key for k in ALL], [parse_statement(s) for s in statements])
+def trust_from(
+    statements: list[Envelope],
+    root: SeedSigner | None = K1,
+    given: tuple[SeedSigner, ...] = ALL,
+) -> KeySet:
+    """What a verifier pinned to ``root`` (None: trusting every key ``given``) makes of the
+    statements."""
+    material = Material([k.public_key for k in given], [parse_statement(s) for s in statements])
     return KeySet.trusting(material, None if root is None else material.find(root.key_id))
 
 
@@ -113,6 +127,7 @@ class Scenario:
     expect: str | None = None  # None: every bundle verifies; else the reason of the refusal
     seen_before: list[Envelope] = field(default_factory=list)
     root: SeedSigner | None = K1
+    given: tuple[SeedSigner, ...] = ALL  # the key records the verifier is handed
 
 
 SCENARIOS = [
@@ -242,14 +257,114 @@ SCENARIOS = [
         lambda _: [signed(K1, T0)],
         Reason.BAD_KEY_STATEMENT,
     ),
+    # A rotation out of a revoked key (spec §10: nothing the compromised key signed counts
+    # on its own say-so; the times a rotation claims are its signers' word, so they cannot
+    # tell a rotation made before the compromise from the thief's, backdated).
+    Scenario(
+        "revoked key: its rotation made before the compromise, revoked by the new key",
+        [rotation(K1, K2, R1), revocation(K1, K2, since=R2, issued=R2 + DAY)],
+        lambda _: [signed(K2, R1 + DAY)],
+    ),
+    Scenario(
+        "revoked key: rotated away after the compromise, then revoked by the new key (recovery)",
+        [rotation(K1, K2, R1), revocation(K1, K2, since=T0)],
+        lambda _: [signed(K2, R1 + DAY)],
+    ),
+    Scenario(
+        "revoked key: the thief's second rotation forks from the genuine one",
+        [rotation(K1, K2, R1), revocation(K1, K2, since=R2, issued=R2 + DAY), rotation(K1, K3, R1)],
+        lambda _: [signed(K2, R1 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+    ),
+    Scenario(
+        "revoked key: a rotation after the compromise, revoked by a key outside its chain",
+        [revocation(K1, K2, since=T0), rotation(K1, K3, R1)],
+        lambda _: [signed(K3, R1 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+        root=None,
+        given=(K1, K2),
+    ),
+    Scenario(
+        "revoked key: a rotation claiming to predate the compromise, revoked from outside",
+        [revocation(K1, K2, since=R2, issued=R2 + DAY), rotation(K1, K3, R1)],
+        lambda _: [signed(K3, R1 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+        root=None,
+        given=(K1, K2),
+    ),
+    Scenario(
+        "revoked key: the new key's signature added to an outside revocation does not help",
+        [also_signed_by(revocation(K1, K2), K3), rotation(K1, K3, R1)],
+        lambda _: [signed(K3, R1 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+        root=None,
+        given=(K1, K2),
+    ),
+    Scenario(
+        "revoked key without a rotation, revoked by a key outside its chain",
+        [revocation(K1, K2)],
+        lambda _: [signed(K2, R1)],
+        root=None,
+        given=(K1, K2),
+    ),
+    # Who may revoke (spec §10: a signature by K counts only before K's rotates_at).
+    Scenario(
+        "a retired key cannot revoke the key it rotated to",
+        [rotation(K1, K2, R1), revocation(K2, K1, issued=R1 + DAY)],
+        lambda _: [signed(K2, R1 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+    ),
+    Scenario(
+        "a revocation signed in the second its signer rotates away still counts",
+        [rotation(K1, K2, R1), rotation(K2, K3, R2), revocation(K1, K2, issued=R2)],
+        lambda _: [signed(K1, T0)],
+        Reason.KEY_REVOKED,
+    ),
+    Scenario(
+        "a retired key cannot revoke the current key further down the chain",
+        [rotation(K1, K2, R1), rotation(K2, K3, R2), revocation(K3, K2, issued=R2 + DAY)],
+        lambda _: [signed(K3, R2 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+    ),
+    Scenario(
+        "a retired key's revocation is not rescued by a signature of an untrusted key",
+        [rotation(K1, K2, R1), also_signed_by(revocation(K2, K1, issued=R1 + DAY), K3)],
+        lambda _: [signed(K2, R1 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+    ),
+    Scenario(
+        "a retired key cannot revoke a key of another chain either",
+        [rotation(K1, K3, R1), revocation(K2, K1, issued=R1 + DAY)],
+        lambda _: [signed(K2, R1 + DAY)],
+        Reason.BAD_KEY_STATEMENT,
+        root=None,
+        given=(K1, K2),
+    ),
+    Scenario(
+        "the current key revokes a retired one (the documented order)",
+        [rotation(K1, K2, R1), rotation(K2, K3, R2), revocation(K2, K3, issued=R2 + DAY)],
+        lambda _: [signed(K1, T0), signed(K3, R2 + DAY)],
+    ),
+    Scenario(
+        "a revocation made before its signer's scheduled rotation still counts after it",
+        [rotation(K1, K2, R2), rotation(K2, K3, R3), revocation(K1, K2, issued=R2 + DAY)],
+        lambda _: [signed(K1, T0)],
+        Reason.KEY_REVOKED,
+    ),
+    Scenario(
+        "limit: a key revokes its scheduled successor before the rotation takes effect",
+        [rotation(K1, K2, R2), revocation(K2, K1, issued=R2 - DAY)],
+        lambda _: [signed(K1, T0), signed(K2, R2 + DAY)],
+        Reason.KEY_REVOKED,
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", SCENARIOS, ids=lambda c: c.name)
 def test_scenario(case: Scenario, tmp_path: Path) -> None:
     try:
-        keys = trust_from(case.statements, case.root)
-        check_rollback(keys, Seen.of(trust_from(case.seen_before, case.root)))
+        keys = trust_from(case.statements, case.root, case.given)
+        check_rollback(keys, Seen.of(trust_from(case.seen_before, case.root, case.given)))
         for bundle in case.bundles(tmp_path):
             verify_bundle(bundle, keys)
     except VerificationError as e:
