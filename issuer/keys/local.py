@@ -313,6 +313,9 @@ class LocalKeys:
             else:
                 uri = storable_uri(signer_uri or default_signer_uri(to))
                 new_signer = Signer.generate_at(uri, to, new_secrets(to, uri, new=True))
+                # Recorded at once: a run that dies before the statement is written
+                # leaves a key the rerun opens, not one it refuses to overwrite.
+                self.add(PublicKey(to, new_signer.public_key.raw, url=old.url), uri)
             done = self.rotation_from(old.key_id)
             envelope = (
                 done.envelope

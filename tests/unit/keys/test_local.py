@@ -96,3 +96,24 @@ def test_no_module_outside_issuer_keys_imports_its_private_modules() -> None:
                 if n.startswith("issuer.keys._") or n.startswith("issuer.keys.local._")
             ]
     assert offenders == []
+
+
+def test_a_rotation_interrupted_once_the_new_key_is_made_is_finished_by_running_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between making the new key and signing the statement: the rerun uses that key."""
+    local = _home(tmp_path)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr("issuer.keys.local.sign_rotation", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _rotate(local, "k2")
+    assert local.current().key_id == "k1"
+    made = (tmp_path / "k2.pem").read_bytes()
+    _rotate(local, "k2")  # not "key file … exists already"
+    assert local.current().key_id == "k2"
+    assert (tmp_path / "k2.pem").read_bytes() == made
+    assert [r.to_key.raw for r in local.keys().rotations] == [local.get("k2").raw]
