@@ -261,8 +261,9 @@ class LocalKeys:
             if self.keys().get(key_id) is not None:
                 raise KeyAccessError(f"key {key_id} exists already in {self.keys_dir}")
             uri = storable_uri(signer_uri or default_signer_uri(key_id))
-            made = Signer.generate_at(uri, key_id, secrets(key_id, uri, new=True))
-            key = PublicKey(key_id, made.public_key.raw, url=url)
+            # Closed once used: a PKCS#11 login outlives its signer otherwise (the process's).
+            with Signer.generate_at(uri, key_id, secrets(key_id, uri, new=True)) as made:
+                key = PublicKey(key_id, made.public_key.raw, url=url)
             self.add(key, uri)
             return key, uri
 
@@ -287,7 +288,7 @@ class LocalKeys:
                 or ``to`` is the current key.
             KeyAccessError: the home is busy, a key or signer is unavailable.
         """
-        with self.changing():
+        with self.changing(), contextlib.ExitStack() as opened:
             when = now if at is None else at
             if when < now:
                 raise UsageError(
@@ -305,14 +306,20 @@ class LocalKeys:
                     f"{into_old.from_key.key_id} rotates to {old.key_id}"
                 )
             old_uri = self.signer_uri(old.key_id)
-            old_signer = Signer.from_uri(old_uri, old, old_secrets(old.key_id, old_uri))
+            old_signer = opened.enter_context(
+                Signer.from_uri(old_uri, old, old_secrets(old.key_id, old_uri))
+            )
             existing = keys.get(to)
             if existing is not None:
                 uri = storable_uri(signer_uri or self.signer_uri(to))
-                new_signer = Signer.from_uri(uri, existing, new_secrets(to, uri))
+                new_signer = opened.enter_context(
+                    Signer.from_uri(uri, existing, new_secrets(to, uri))
+                )
             else:
                 uri = storable_uri(signer_uri or default_signer_uri(to))
-                new_signer = Signer.generate_at(uri, to, new_secrets(to, uri, new=True))
+                new_signer = opened.enter_context(
+                    Signer.generate_at(uri, to, new_secrets(to, uri, new=True))
+                )
                 # Recorded at once: a run that dies before the statement is written
                 # leaves a key the rerun opens, not one it refuses to overwrite.
                 self.add(PublicKey(to, new_signer.public_key.raw, url=old.url), uri)
@@ -358,10 +365,14 @@ class LocalKeys:
             if path.exists():
                 raise KeyAccessError(f"{key_id} is revoked already ({path})")
             uri = self.signer_uri(signing.key_id)
-            signer = Signer.from_uri(uri, signing, secrets(signing.key_id, uri))
-            envelope = sign_revocation(
-                target, signer, compromised_since=compromised_since, reason=reason, issued_at=now
-            )
+            with Signer.from_uri(uri, signing, secrets(signing.key_id, uri)) as signer:
+                envelope = sign_revocation(
+                    target,
+                    signer,
+                    compromised_since=compromised_since,
+                    reason=reason,
+                    issued_at=now,
+                )
             return RevocationDone(self.record_revocation(envelope), signing, path)
 
     def record_rotation(self, envelope: dict[str, Any], new_signer_uri: str) -> Rotation:

@@ -117,3 +117,30 @@ def test_a_rotation_interrupted_once_the_new_key_is_made_is_finished_by_running_
     assert local.current().key_id == "k2"
     assert (tmp_path / "k2.pem").read_bytes() == made
     assert [r.to_key.raw for r in local.keys().rotations] == [local.get("k2").raw]
+
+
+def test_generate_rotate_and_revoke_leave_no_token_logged_in(tmp_path: Path, softhsm: str) -> None:
+    """A PKCS#11 login is the process's: a signer left open lets the next one in without the PIN."""
+    from issuer.keys import PublicKey, Signer
+
+    local = LocalKeys(tmp_path / "home")
+
+    def pin(key_id: str, signer_uri: str, *, new: bool = False) -> SecretsHandler:
+        return lambda _: "1234"
+
+    def wrong_pin(key_id: str, signer_uri: str, *, new: bool = False) -> SecretsHandler:
+        return lambda _: "0000"
+
+    def uri(key_id: str) -> str:
+        return f"pkcs11:token=pith;object={key_id}?module-path={softhsm}"
+
+    def refuses_a_wrong_pin(key: PublicKey) -> None:
+        with pytest.raises(KeyAccessError, match="PinIncorrect"):
+            Signer.from_uri(uri(key.key_id), key, wrong_pin(key.key_id, uri(key.key_id)))
+
+    local.generate("k1", uri("k1"), "https://r.example/k.json", pin)
+    refuses_a_wrong_pin(local.get("k1"))
+    local.rotate("k2", signer_uri=uri("k2"), at=None, now=T0, old_secrets=pin, new_secrets=pin)
+    refuses_a_wrong_pin(local.get("k2"))
+    local.revoke("k1", compromised_since=T0, reason="test", now=T0, secrets=pin)
+    refuses_a_wrong_pin(local.get("k2"))
