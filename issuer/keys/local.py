@@ -142,7 +142,10 @@ class LocalKeys:
             return
         path = self.home / LOCK_FILE
         try:
+            # keys/ too, not by atomic_write with the umask's mode: under 002 it was
+            # group-writable, and a key added there is one `pith keys export` publishes.
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.keys_dir.mkdir(exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise KeyAccessError(f"cannot lock the key home {self.home}: {e.strerror}") from e

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,3 +145,14 @@ def test_generate_rotate_and_revoke_leave_no_token_logged_in(tmp_path: Path, sof
     refuses_a_wrong_pin(local.get("k2"))
     local.revoke("k1", compromised_since=T0, reason="test", now=T0, secrets=pin)
     refuses_a_wrong_pin(local.get("k2"))
+
+
+def test_the_key_home_is_made_writable_by_its_owner_alone(tmp_path: Path) -> None:
+    """Under a umask of 002, keys/ was 775: a group member could add a key that export publishes."""
+    previous = os.umask(0o002)
+    try:
+        local = _home(tmp_path)
+    finally:
+        os.umask(previous)
+    for folder in (local.home, local.keys_dir):
+        assert folder.stat().st_mode & 0o077 == 0, oct(folder.stat().st_mode)
