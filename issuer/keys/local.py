@@ -22,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from issuer import cjson
 from issuer._fs import atomic_write
@@ -45,6 +47,7 @@ from issuer.keys._statements import (
 from issuer.keys.keyset import KeySet, load_key_file
 
 HOME_ENV = "PITH_HOME"
+_MODULE_PATH = re.compile(r"[?&;]module-path=([^&;]*)")
 LOCK_FILE = "keys.lock"
 
 
@@ -62,15 +65,25 @@ def default_signer_uri(key_id: str) -> str:
 
 
 def check_storable(signer_uri: str) -> None:
-    """Refuse a signer URI that carries a secret, before any key is made with it.
+    """Refuse a signer URI that carries a secret, or names a module by where the command runs.
+
+    Checked before any key is made with it.
 
     Raises:
-        KeyAccessError: if the URI holds a PIN.
+        KeyAccessError: if the URI holds a PIN, or names a PKCS#11 module by a relative path.
     """
     if "pin-value=" in signer_uri:
         raise KeyAccessError(
             "refusing to store a signer URI that contains a PIN",
             hint="use pin-source=FILE or PITH_PKCS11_PIN instead of pin-value",
+        )
+    module = _MODULE_PATH.search(signer_uri)
+    if module is not None and "/" in module[1] and not unquote(module[1]).startswith("/"):
+        # dlopen resolves it against each later command's directory: another library there runs.
+        raise KeyAccessError(
+            f"refusing to store a signer URI whose module-path is relative ({module[1]})",
+            hint="give the PKCS#11 module's absolute path, e.g. "
+            "module-path=/usr/lib/softhsm/libsofthsm2.so",
         )
 
 
@@ -81,7 +94,7 @@ def storable_uri(signer_uri: str) -> str:
     runs from another directory.
 
     Raises:
-        KeyAccessError: if the URI holds a PIN.
+        KeyAccessError: if the URI holds a PIN or a relative PKCS#11 module path.
     """
     check_storable(signer_uri)
     scheme, _, body = signer_uri.partition(":")
