@@ -14,7 +14,9 @@ PIN, password or secret (a worker needs only the seed, and a secret in its
 environment would be readable in ``/proc/PID/environ`` for as long as it
 runs). The parent's own environment is left as it is. multiprocessing has
 no option for a child's environment, so the spawn start method's launch is
-repeated here with ``os.posix_spawn``, which takes one.
+repeated here with ``os.posix_spawn``, which takes one. The same goes for
+multiprocessing's resource tracker, a child that the pool's queues start
+and that lives as long as the parent does.
 """
 
 from __future__ import annotations
@@ -160,8 +162,24 @@ def worker_signer() -> Signer:
     return _signer
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker, if it is not running, without the secrets.
+
+    CPython starts it with ``util.spawnv_passfds``, which hands the child our
+    whole environment; for this one start, that function is :func:`_spawn`
+    (the same arguments, the worker environment).
+    """
+    launch = util.spawnv_passfds
+    util.spawnv_passfds = _spawn  # type: ignore[assignment] # paths and args are str here
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        util.spawnv_passfds = launch
+
+
 def signing_pool(signer: SeedSigner, workers: int) -> ProcessPoolExecutor:
     """``workers`` spawned processes, each holding ``signer``'s key and none of the secrets."""
+    _start_resource_tracker()
     return ProcessPoolExecutor(
         workers,
         mp_context=_Context(),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import getpass
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ import typer
 
 from issuer.cli._params import path_parser
 from issuer.errors import KeyAccessError, UsageError
-from issuer.keys import SecretsHandler
+from issuer.keys import SecretsHandler, shown_uri
 from issuer.keys.local import SecretsFor
 
 PASSPHRASE_ENV = "PITH_KEY_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
@@ -119,14 +118,6 @@ def _read_fd(fd: int) -> str:
         raise KeyAccessError(f"the passphrase from file descriptor {fd} is not UTF-8") from e
 
 
-_PIN_VALUE = re.compile(r"(pin-value=)[^;&]*")
-
-
-def shown(signer_uri: str) -> str:
-    """``signer_uri`` as a prompt may show it: a PIN in it is masked."""
-    return _PIN_VALUE.sub(r"\1***", signer_uri)
-
-
 def prompt_secrets(
     key_id: str,
     signer_uri: str,
@@ -143,7 +134,7 @@ def prompt_secrets(
         passphrase: where a passphrase comes from (default: the environment).
     """
     source = passphrase or PassphraseSource()
-    where = f"key {key_id} ({shown(signer_uri)})"
+    where = f"key {key_id} ({shown_uri(signer_uri)})"
 
     def handler(name: str) -> str:
         if name == "passphrase":

@@ -22,6 +22,7 @@ from issuer.keys._signer import (
     SeedSigner,
     Signer,
     no_secrets,
+    shown_uri,
 )
 from issuer.keys._verifier_trust import (
     VerifierTrust,
@@ -49,6 +50,7 @@ __all__ = [
     "no_secrets",
     "remember",
     "seen_keys_path",
+    "shown_uri",
     "validate_key_id",
     "verifier_keys",
     "verifier_trust",

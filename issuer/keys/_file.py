@@ -9,11 +9,20 @@ someone else: a directory writable by its group or by everyone (unless it
 has the sticky bit, as ``/tmp`` does, which stops others renaming what is
 ours). The passphrase comes from the secrets handler: the CLI reads a
 passphrase file or descriptor, ``PITH_KEY_PASSPHRASE``, or prompts.
+
+Before a passphrase is stretched into a key, the file's key derivation is
+read, and one that would cost more than any key file needs is refused:
+pyca/cryptography sets no limit, so a planted or damaged file naming 2^31
+PBKDF2 rounds, or scrypt with a terabyte of memory, would hang the command
+or take the machine's memory (or crash it outright).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -29,6 +38,26 @@ SCHEME = "file"
 MIN_PASSPHRASE = 8
 #: The largest key file read. An encrypted PKCS#8 Ed25519 key in PEM is well under 1 KiB.
 MAX_KEY_FILE_BYTES = 64 * 1024
+#: The most PBKDF2 rounds a key file may ask for (about 1.5 s here; pyca and
+#: OpenSSL write 2048, and OWASP's advice for PBKDF2-HMAC-SHA256 is 600,000).
+MAX_PBKDF2_ITERATIONS = 10_000_000
+#: The most memory scrypt may take (128 * r * N bytes; ``openssl pkcs8 -scrypt``: 16 MiB).
+MAX_SCRYPT_MEMORY = 256 << 20
+#: The most scrypt work (N * r * p; ``openssl pkcs8 -scrypt``: 2^17, about 0.05 s).
+MAX_SCRYPT_WORK = 1 << 22
+
+_PEM = re.compile(
+    rb"\A\s*-----BEGIN ENCRYPTED PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\s]*)"
+    rb"-----END ENCRYPTED PRIVATE KEY-----\s*\Z"
+)
+# DER encodings: the tags read, and the object identifiers' contents.
+_SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
+_PBES2 = bytes.fromhex("2a864886f70d01050d")  # 1.2.840.113549.1.5.13
+_PBKDF2 = bytes.fromhex("2a864886f70d01050c")  # 1.2.840.113549.1.5.12
+_SCRYPT = bytes.fromhex("2b06010401da47040b")  # 1.3.6.1.4.1.11591.4.11 (RFC 7914)
+_LONG_LENGTH, _MAX_LENGTH_BYTES = 0x80, 3
+_SIGN_BIT, _INT64_BYTES, _HUGE = 0x80, 8, 1 << 63  # 8 bytes hold a positive int below 2^63
+_REENCRYPT = "openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000"
 
 
 def path_of(uri: str) -> Path:
@@ -66,6 +95,28 @@ def check_directories(path: Path) -> None:
             )
 
 
+def _make_directories(directory: Path) -> None:
+    """Make ``directory`` and the folders above it that are missing, mode 0700.
+
+    Not the umask's mode: under a umask of 002 (a user's default on Debian and
+    Ubuntu) they would be group-writable, and the key file in them refused
+    from then on (:func:`check_directories`).
+
+    Raises:
+        OSError: a folder cannot be made.
+    """
+    missing = []
+    for folder in (directory, *directory.parents):
+        if os.path.lexists(folder):
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:  # made meanwhile by someone else: checked on every load
+            continue
+
+
 def _write_new(path: Path, data: bytes) -> None:
     """Write a new key file, mode 0600, atomically and durably; never replace one.
 
@@ -78,7 +129,8 @@ def _write_new(path: Path, data: bytes) -> None:
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
     try:
-        atomic_write(tmp, data, mode=0o600)
+        _make_directories(path.parent)
+        atomic_write(tmp, data, mode=0o600, parent_exists=True)
         os.link(tmp, path)
         directory = os.open(path.parent, os.O_RDONLY)
         try:
@@ -93,6 +145,105 @@ def _write_new(path: Path, data: bytes) -> None:
         raise KeyAccessError(f"cannot write key file {path}: {e.strerror}") from e
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _element(data: bytes, tag: int) -> tuple[bytes, bytes]:
+    """The contents of the DER element ``tag`` that ``data`` starts with, and what follows it.
+
+    Raises:
+        ValueError: another tag, or a length that does not fit.
+    """
+    if len(data) < 2 or data[0] != tag:  # noqa: PLR2004 - a tag and a length byte
+        raise ValueError(f"expected DER tag {tag:#04x}")
+    length, rest = data[1], data[2:]
+    if length & _LONG_LENGTH:
+        size = length & ~_LONG_LENGTH
+        if not 0 < size <= _MAX_LENGTH_BYTES or len(rest) < size:
+            raise ValueError("a DER length that no key file has")
+        length, rest = int.from_bytes(rest[:size], "big"), rest[size:]
+    if len(rest) < length:
+        raise ValueError("truncated")
+    return rest[:length], rest[length:]
+
+
+def _integer(data: bytes) -> tuple[int, bytes]:
+    """A positive DER INTEGER (one of 2^63 or more is :data:`_HUGE`), and what follows it.
+
+    Raises:
+        ValueError: not a positive INTEGER.
+    """
+    contents, rest = _element(data, _INTEGER)
+    if not contents or contents[0] & _SIGN_BIT:
+        raise ValueError("a cost that is not a positive integer")
+    if len(contents) > _INT64_BYTES:
+        return _HUGE, rest
+    return int.from_bytes(contents, "big"), rest
+
+
+def _count(value: int) -> str:
+    return f"{value:,}" if value < _HUGE else "2^63 or more"
+
+
+def _kdf_cost(der: bytes) -> str | None:
+    """What is too costly in the key derivation of an encrypted PKCS#8 key, or None.
+
+    Raises:
+        ValueError: ``der`` is not PBES2 with PBKDF2 or scrypt (RFC 8018, RFC 7914).
+    """
+    info, _ = _element(der, _SEQUENCE)
+    algorithm, _ = _element(info, _SEQUENCE)
+    oid, params = _element(algorithm, _OID)
+    if oid != _PBES2:
+        raise ValueError("not PBES2 encryption")
+    pbes2, _ = _element(params, _SEQUENCE)
+    kdf, _ = _element(pbes2, _SEQUENCE)
+    oid, params = _element(kdf, _OID)
+    fields, _ = _element(params, _SEQUENCE)
+    _, fields = _element(fields, _OCTET_STRING)  # the salt
+    if oid == _PBKDF2:
+        rounds, _ = _integer(fields)
+        if rounds > MAX_PBKDF2_ITERATIONS:
+            return f"{_count(rounds)} PBKDF2 rounds (at most {MAX_PBKDF2_ITERATIONS:,})"
+        return None
+    if oid != _SCRYPT:
+        raise ValueError("a key derivation other than PBKDF2 or scrypt")
+    n, fields = _integer(fields)
+    r, fields = _integer(fields)
+    p, _ = _integer(fields)
+    if 128 * r * n > MAX_SCRYPT_MEMORY or n * r * p > MAX_SCRYPT_WORK:
+        return (
+            f"scrypt with N={_count(n)}, r={_count(r)}, p={_count(p)} (at most "
+            f"{MAX_SCRYPT_MEMORY >> 20} MiB of memory, 128*r*N, and N*r*p at most "
+            f"{MAX_SCRYPT_WORK:,})"
+        )
+    return None
+
+
+def _encrypted_der(data: bytes, path: Path) -> bytes:
+    """The DER of the one encrypted PKCS#8 key in ``data``, its key derivation affordable.
+
+    Raises:
+        KeyAccessError: not an encrypted PKCS#8 key, or one whose key derivation costs
+            more than the limits above.
+    """
+    match = _PEM.fullmatch(data)
+    try:
+        if match is None:
+            raise ValueError("no single ENCRYPTED PRIVATE KEY block")
+        der = base64.b64decode(b"".join(match[1].split()), validate=True)
+        too_costly = _kdf_cost(der)
+    except (ValueError, binascii.Error) as e:
+        raise KeyAccessError(
+            f"key file {path} is not an encrypted PKCS#8 key: {e}",
+            hint="point the signer at the key file `pith keys generate` wrote, or "
+            f"re-encrypt the key: {_REENCRYPT}",
+        ) from e
+    if too_costly is not None:
+        raise KeyAccessError(
+            f"key file {path} asks for {too_costly}; refusing to derive its key",
+            hint=f"re-encrypt the key with a cheaper key derivation: {_REENCRYPT}",
+        )
+    return der
 
 
 def _passphrase(secrets: SecretsHandler, path: Path) -> bytes:
@@ -145,8 +296,13 @@ class FileSigner(SeedSigner):
                 "not an encrypted PKCS#8 key",
                 hint="point the signer at the key file `pith keys generate` wrote",
             )
+        der = _encrypted_der(data, path)
         try:
-            key = serialization.load_pem_private_key(data, _passphrase(secrets, path))
+            # The DER decrypted is the DER checked. An RSA key is refused below:
+            # checking one (primality tests on a hostile modulus) is wasted time.
+            key = serialization.load_der_private_key(
+                der, _passphrase(secrets, path), unsafe_skip_rsa_key_validation=True
+            )
         except (ValueError, TypeError) as e:
             # cryptography says "Bad decrypt" or "password was not given"; neither
             # message carries key material.

@@ -18,7 +18,14 @@ import keyring.errors
 
 from issuer.errors import KeyAccessError
 from issuer.keys._public import PublicKey, validate_key_id
-from issuer.keys._signer import SEED_SIZE, SecretsHandler, SeedSigner, Signer, disable_core_dumps
+from issuer.keys._signer import (
+    SEED_SIZE,
+    SecretsHandler,
+    SeedSigner,
+    Signer,
+    disable_core_dumps,
+    shown_uri,
+)
 
 SCHEME = "keyring"
 _PREFIX = "pith-ed25519-seed-v1:"
@@ -40,7 +47,9 @@ def parse(uri: str) -> tuple[str, str]:
     body = uri.removeprefix(f"{SCHEME}:")
     service, sep, key_id = body.rpartition("/")
     if not sep or not service or not key_id:
-        raise KeyAccessError(f"malformed keyring URI {uri!r}", hint="use keyring:SERVICE/KEY_ID")
+        raise KeyAccessError(
+            f"malformed keyring URI {shown_uri(uri)!r}", hint="use keyring:SERVICE/KEY_ID"
+        )
     return service, validate_key_id(key_id)
 
 
@@ -74,7 +83,9 @@ class KeyringSigner(SeedSigner):
         """
         service, key_id = parse(uri)
         if key_id != public_key.key_id:
-            raise KeyAccessError(f"signer URI {uri!r} names key {key_id}, not {public_key.key_id}")
+            raise KeyAccessError(
+                f"signer URI {shown_uri(uri)!r} names key {key_id}, not {public_key.key_id}"
+            )
         disable_core_dumps()
         try:
             stored = _backend().get_password(service, key_id)
@@ -96,7 +107,9 @@ class KeyringSigner(SeedSigner):
         """
         service, uri_key_id = parse(uri)
         if uri_key_id != key_id:
-            raise KeyAccessError(f"signer URI {uri!r} names key {uri_key_id}, not {key_id}")
+            raise KeyAccessError(
+                f"signer URI {shown_uri(uri)!r} names key {uri_key_id}, not {key_id}"
+            )
         disable_core_dumps()
         backend = _backend()
         try:
@@ -119,7 +132,7 @@ def _decode(stored: str, uri: str) -> bytes:
             raise ValueError("unknown entry format")
         seed = base64.b64decode(stored[len(_PREFIX) :], validate=True)
     except (ValueError, binascii.Error) as e:
-        raise KeyAccessError(f"keyring entry for {uri} is not a Pith signing key") from e
+        raise KeyAccessError(f"keyring entry for {shown_uri(uri)} is not a Pith signing key") from e
     if len(seed) != SEED_SIZE:
-        raise KeyAccessError(f"keyring entry for {uri} is not a Pith signing key")
+        raise KeyAccessError(f"keyring entry for {shown_uri(uri)} is not a Pith signing key")
     return seed

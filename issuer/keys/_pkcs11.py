@@ -49,6 +49,8 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 SCHEME = "pkcs11"
 ED25519_OID = "1.3.101.112"
 MODULE_ENV = "PITH_PKCS11_MODULE"
+#: The largest ``pin-source`` file read (a PIN is a line; this is /dev/zero's guard).
+MAX_PIN_FILE_BYTES = 64 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +106,19 @@ def _pin(parsed: Pkcs11Uri, secrets: SecretsHandler) -> str:
     if parsed.pin_source is not None:
         source = parsed.pin_source.removeprefix("file:")
         try:
-            return Path(source).read_text().strip()
+            with Path(source).open("rb") as f:
+                data = f.read(MAX_PIN_FILE_BYTES + 1)
         except OSError as e:
             raise KeyAccessError(f"cannot read PIN from {source}: {e.strerror}") from e
+        if len(data) > MAX_PIN_FILE_BYTES:
+            raise KeyAccessError(
+                f"cannot read PIN from {source}: larger than any PIN file "
+                f"({MAX_PIN_FILE_BYTES >> 10} KiB)"
+            )
+        try:
+            return data.decode("utf-8").strip()
+        except UnicodeDecodeError as e:
+            raise KeyAccessError(f"cannot read PIN from {source}: not UTF-8 text") from e
     return secrets("pin")
 
 

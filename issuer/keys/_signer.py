@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import resource
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -32,6 +33,12 @@ SecretsHandler = Callable[[str], str]
 """Returns the secret called ``name`` (``"passphrase"``, ``"pin"``), e.g. by prompting."""
 
 SEED_SIZE = 32
+_PIN_VALUE = re.compile(r"(pin-value=)[^;&]*")
+
+
+def shown_uri(signer_uri: str) -> str:
+    """``signer_uri`` as a message or prompt may show it: a PIN in it is masked."""
+    return _PIN_VALUE.sub(r"\1***", signer_uri)
 
 
 def no_secrets(name: str) -> str:
@@ -169,8 +176,11 @@ def signer_class(uri: str) -> type[Signer]:
     """
     scheme, sep, _ = uri.partition(":")
     if not sep or scheme not in SIGNER_SCHEMES:
+        # Only the scheme, when there is one: a PIN may follow it, spelled any way.
         raise KeyAccessError(
-            f"unknown signer URI {uri!r}",
+            f"unknown signer URI scheme {scheme!r}"
+            if sep
+            else f"unknown signer URI {shown_uri(uri)!r}",
             hint="use keyring:SERVICE/KEY_ID, file:PATH or pkcs11:… (RFC 7512)",
         )
     return SIGNER_SCHEMES[scheme]()

@@ -22,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from issuer import cjson
 from issuer._fs import atomic_write
@@ -45,6 +47,7 @@ from issuer.keys._statements import (
 from issuer.keys.keyset import KeySet, load_key_file
 
 HOME_ENV = "PITH_HOME"
+_MODULE_PATH = re.compile(r"[?&;]module-path=([^&;]*)")
 LOCK_FILE = "keys.lock"
 
 
@@ -62,15 +65,25 @@ def default_signer_uri(key_id: str) -> str:
 
 
 def check_storable(signer_uri: str) -> None:
-    """Refuse a signer URI that carries a secret, before any key is made with it.
+    """Refuse a signer URI that carries a secret, or names a module by where the command runs.
+
+    Checked before any key is made with it.
 
     Raises:
-        KeyAccessError: if the URI holds a PIN.
+        KeyAccessError: if the URI holds a PIN, or names a PKCS#11 module by a relative path.
     """
     if "pin-value=" in signer_uri:
         raise KeyAccessError(
             "refusing to store a signer URI that contains a PIN",
             hint="use pin-source=FILE or PITH_PKCS11_PIN instead of pin-value",
+        )
+    module = _MODULE_PATH.search(signer_uri)
+    if module is not None and "/" in module[1] and not unquote(module[1]).startswith("/"):
+        # dlopen resolves it against each later command's directory: another library there runs.
+        raise KeyAccessError(
+            f"refusing to store a signer URI whose module-path is relative ({module[1]})",
+            hint="give the PKCS#11 module's absolute path, e.g. "
+            "module-path=/usr/lib/softhsm/libsofthsm2.so",
         )
 
 
@@ -81,7 +94,7 @@ def storable_uri(signer_uri: str) -> str:
     runs from another directory.
 
     Raises:
-        KeyAccessError: if the URI holds a PIN.
+        KeyAccessError: if the URI holds a PIN or a relative PKCS#11 module path.
     """
     check_storable(signer_uri)
     scheme, _, body = signer_uri.partition(":")
@@ -142,7 +155,10 @@ class LocalKeys:
             return
         path = self.home / LOCK_FILE
         try:
+            # keys/ too, not by atomic_write with the umask's mode: under 002 it was
+            # group-writable, and a key added there is one `pith keys export` publishes.
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.keys_dir.mkdir(exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as e:
             raise KeyAccessError(f"cannot lock the key home {self.home}: {e.strerror}") from e
@@ -261,8 +277,9 @@ class LocalKeys:
             if self.keys().get(key_id) is not None:
                 raise KeyAccessError(f"key {key_id} exists already in {self.keys_dir}")
             uri = storable_uri(signer_uri or default_signer_uri(key_id))
-            made = Signer.generate_at(uri, key_id, secrets(key_id, uri, new=True))
-            key = PublicKey(key_id, made.public_key.raw, url=url)
+            # Closed once used: a PKCS#11 login outlives its signer otherwise (the process's).
+            with Signer.generate_at(uri, key_id, secrets(key_id, uri, new=True)) as made:
+                key = PublicKey(key_id, made.public_key.raw, url=url)
             self.add(key, uri)
             return key, uri
 
@@ -287,7 +304,7 @@ class LocalKeys:
                 or ``to`` is the current key.
             KeyAccessError: the home is busy, a key or signer is unavailable.
         """
-        with self.changing():
+        with self.changing(), contextlib.ExitStack() as opened:
             when = now if at is None else at
             if when < now:
                 raise UsageError(
@@ -305,14 +322,23 @@ class LocalKeys:
                     f"{into_old.from_key.key_id} rotates to {old.key_id}"
                 )
             old_uri = self.signer_uri(old.key_id)
-            old_signer = Signer.from_uri(old_uri, old, old_secrets(old.key_id, old_uri))
+            old_signer = opened.enter_context(
+                Signer.from_uri(old_uri, old, old_secrets(old.key_id, old_uri))
+            )
             existing = keys.get(to)
             if existing is not None:
                 uri = storable_uri(signer_uri or self.signer_uri(to))
-                new_signer = Signer.from_uri(uri, existing, new_secrets(to, uri))
+                new_signer = opened.enter_context(
+                    Signer.from_uri(uri, existing, new_secrets(to, uri))
+                )
             else:
                 uri = storable_uri(signer_uri or default_signer_uri(to))
-                new_signer = Signer.generate_at(uri, to, new_secrets(to, uri, new=True))
+                new_signer = opened.enter_context(
+                    Signer.generate_at(uri, to, new_secrets(to, uri, new=True))
+                )
+                # Recorded at once: a run that dies before the statement is written
+                # leaves a key the rerun opens, not one it refuses to overwrite.
+                self.add(PublicKey(to, new_signer.public_key.raw, url=old.url), uri)
             done = self.rotation_from(old.key_id)
             envelope = (
                 done.envelope
@@ -355,10 +381,14 @@ class LocalKeys:
             if path.exists():
                 raise KeyAccessError(f"{key_id} is revoked already ({path})")
             uri = self.signer_uri(signing.key_id)
-            signer = Signer.from_uri(uri, signing, secrets(signing.key_id, uri))
-            envelope = sign_revocation(
-                target, signer, compromised_since=compromised_since, reason=reason, issued_at=now
-            )
+            with Signer.from_uri(uri, signing, secrets(signing.key_id, uri)) as signer:
+                envelope = sign_revocation(
+                    target,
+                    signer,
+                    compromised_since=compromised_since,
+                    reason=reason,
+                    issued_at=now,
+                )
             return RevocationDone(self.record_revocation(envelope), signing, path)
 
     def record_rotation(self, envelope: dict[str, Any], new_signer_uri: str) -> Rotation:

@@ -349,3 +349,19 @@ def test_every_signing_command_reads_the_passphrase_from_a_file(
     result = runner.invoke(app, [*args, "--passphrase-file", str(secret)], env=no_secret)
     assert result.exit_code == 0, result.stderr
     assert PASSPHRASE not in result.output
+
+
+def test_a_relative_pkcs11_module_path_is_never_stored(
+    tmp_path: Path, softhsm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recorded, it would load whatever library sits there in the next command's directory."""
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "module.so").symlink_to(softhsm)
+    monkeypatch.chdir(here)
+    uri = "pkcs11:token=pith;object=hsm-k?module-path=./module.so"
+    result = _run(tmp_path / "home", "keys", "generate", "hsm-k", "--signer", uri,
+                  PITH_PKCS11_PIN="1234")  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "module-path" in result.stderr and "absolute" in result.stderr
+    assert not (tmp_path / "home" / "signers.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,3 +97,62 @@ def test_no_module_outside_issuer_keys_imports_its_private_modules() -> None:
                 if n.startswith("issuer.keys._") or n.startswith("issuer.keys.local._")
             ]
     assert offenders == []
+
+
+def test_a_rotation_interrupted_once_the_new_key_is_made_is_finished_by_running_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between making the new key and signing the statement: the rerun uses that key."""
+    local = _home(tmp_path)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr("issuer.keys.local.sign_rotation", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _rotate(local, "k2")
+    assert local.current().key_id == "k1"
+    made = (tmp_path / "k2.pem").read_bytes()
+    _rotate(local, "k2")  # not "key file … exists already"
+    assert local.current().key_id == "k2"
+    assert (tmp_path / "k2.pem").read_bytes() == made
+    assert [r.to_key.raw for r in local.keys().rotations] == [local.get("k2").raw]
+
+
+def test_generate_rotate_and_revoke_leave_no_token_logged_in(tmp_path: Path, softhsm: str) -> None:
+    """A PKCS#11 login is the process's: a signer left open lets the next one in without the PIN."""
+    from issuer.keys import PublicKey, Signer
+
+    local = LocalKeys(tmp_path / "home")
+
+    def pin(key_id: str, signer_uri: str, *, new: bool = False) -> SecretsHandler:
+        return lambda _: "1234"
+
+    def wrong_pin(key_id: str, signer_uri: str, *, new: bool = False) -> SecretsHandler:
+        return lambda _: "0000"
+
+    def uri(key_id: str) -> str:
+        return f"pkcs11:token=pith;object={key_id}?module-path={softhsm}"
+
+    def refuses_a_wrong_pin(key: PublicKey) -> None:
+        with pytest.raises(KeyAccessError, match="PinIncorrect"):
+            Signer.from_uri(uri(key.key_id), key, wrong_pin(key.key_id, uri(key.key_id)))
+
+    local.generate("k1", uri("k1"), "https://r.example/k.json", pin)
+    refuses_a_wrong_pin(local.get("k1"))
+    local.rotate("k2", signer_uri=uri("k2"), at=None, now=T0, old_secrets=pin, new_secrets=pin)
+    refuses_a_wrong_pin(local.get("k2"))
+    local.revoke("k1", compromised_since=T0, reason="test", now=T0, secrets=pin)
+    refuses_a_wrong_pin(local.get("k2"))
+
+
+def test_the_key_home_is_made_writable_by_its_owner_alone(tmp_path: Path) -> None:
+    """Under a umask of 002, keys/ was 775: a group member could add a key that export publishes."""
+    previous = os.umask(0o002)
+    try:
+        local = _home(tmp_path)
+    finally:
+        os.umask(previous)
+    for folder in (local.home, local.keys_dir):
+        assert folder.stat().st_mode & 0o077 == 0, oct(folder.stat().st_mode)

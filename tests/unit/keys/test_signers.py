@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.backend
@@ -295,3 +296,195 @@ def test_a_huge_key_file_is_refused_within_a_memory_limit(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"key file {path} is larger than any key file"), done.stdout
+
+
+# Encrypted PKCS#8 files built field by field, with the key derivation a hostile file names.
+_PBES2 = "2a864886f70d01050d"
+_PBKDF2 = "2a864886f70d01050c"
+_SCRYPT = "2b06010401da47040b"
+_HMAC_SHA256 = "2a864886f70d0209"
+_AES256_CBC = "60864801650304012a"
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes([tag, size]) + body
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + body
+
+
+def _int(value: int) -> bytes:
+    return _der(2, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _seq(*items: bytes) -> bytes:
+    return _der(0x30, b"".join(items))
+
+
+def _oid(hex_body: str) -> bytes:
+    return _der(6, bytes.fromhex(hex_body))
+
+
+def _encrypted_pkcs8(kdf: str, *cost: int, passphrase: str = PASSPHRASE) -> bytes:
+    """An Ed25519 key in encrypted PKCS#8 PEM, its key derived by ``kdf`` at ``cost``.
+
+    Affordable costs encrypt for real; a cost no test could afford gets random
+    bytes (the toolkit must refuse the file before deriving anything).
+    """
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import padding as sym_padding
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    salt, iv = os.urandom(16), os.urandom(16)
+    sealed = os.urandom(64)
+    if kdf == "pbkdf2":
+        (iterations,) = cost
+        params = _seq(_der(4, salt), _int(iterations), _seq(_oid(_HMAC_SHA256), _der(5, b"")))
+        key = None
+        if iterations <= 1 << 16:
+            key = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(passphrase.encode())
+    else:
+        n, r, p = cost
+        params = _seq(_der(4, salt), _int(n), _int(r), _int(p))
+        key = None
+        if n * r * p <= 1 << 20:
+            key = Scrypt(salt, 32, n, r, p).derive(passphrase.encode())
+    if key is not None:
+        inner = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        padder = sym_padding.PKCS7(128).padder()
+        plain = padder.update(inner) + padder.finalize()
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        sealed = encryptor.update(plain) + encryptor.finalize()
+    kdf_id = _seq(_oid(_PBKDF2 if kdf == "pbkdf2" else _SCRYPT), params)
+    scheme = _seq(_oid(_PBES2), _seq(kdf_id, _seq(_oid(_AES256_CBC), _der(4, iv))))
+    return _pem(_seq(scheme, _der(4, sealed)))
+
+
+def _pem(der: bytes) -> bytes:
+    label = b"ENCRYPTED PRIVATE KEY"
+    return b"-----BEGIN %s-----\n%s-----END %s-----\n" % (label, base64.encodebytes(der), label)
+
+
+def _key_file(tmp_path: Path, pem: bytes) -> str:
+    path = tmp_path / "k.pem"
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    return f"file:{path}"
+
+
+@pytest.mark.parametrize(
+    "cost",
+    [
+        ("pbkdf2", (1 << 31) - 1),  # rounds: minutes of CPU
+        ("pbkdf2", (1 << 32) - 1),  # a count pyca/cryptography panics on
+        ("pbkdf2", 1 << 200),  # more than any machine integer
+        ("scrypt", 1 << 40, 8, 1),  # memory: 128 * r * N bytes, a petabyte
+        ("scrypt", 1 << 14, 8, 1 << 12),  # work: N * r * p, the memory stays small
+        ("scrypt", 1 << 14, 1 << 20, 1),  # memory through r
+    ],
+    ids=["pbkdf2-rounds", "pbkdf2-u32", "pbkdf2-bignum", "scrypt-n", "scrypt-p", "scrypt-r"],
+)
+def test_a_key_file_naming_a_costly_key_derivation_is_refused_before_deriving(
+    tmp_path: Path, cost: tuple[Any, ...]
+) -> None:
+    """A planted or damaged key file must not make pith hang, or eat the machine's memory."""
+    uri = _key_file(tmp_path, _encrypted_pkcs8(*cost))
+    key = SeedSigner("k", bytes(range(32))).public_key
+    with pytest.raises(KeyAccessError, match="refusing to derive") as refused:
+        _reload(uri, key)
+    assert str(tmp_path / "k.pem") in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "cost", [("pbkdf2", 2048), ("scrypt", 1 << 14, 8, 1)], ids=["pbkdf2", "scrypt"]
+)
+def test_a_key_file_other_tools_encrypt_affordably_loads(
+    tmp_path: Path, cost: tuple[Any, ...]
+) -> None:
+    """``openssl genpkey -aes256`` (PBKDF2) and ``openssl pkcs8 -scrypt`` files still load."""
+    uri = _key_file(tmp_path, _encrypted_pkcs8(*cost))
+    with pytest.raises(KeyAccessError, match="holds key k"):  # decrypted, then checked
+        _reload(uri, SeedSigner("k", bytes(range(32))).public_key)
+
+
+@pytest.mark.parametrize(
+    "pem",
+    [
+        b"",
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        b"-----BEGIN PUBLIC KEY-----\n"
+        b"MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+        b"-----END PUBLIC KEY-----\n",
+        b"-----BEGIN PRIVATE KEY-----\n"
+        b"MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n"
+        b"-----END PRIVATE KEY-----\n",
+    ],
+    ids=["empty", "truncated", "public-key", "unencrypted"],
+)
+def test_a_key_file_that_is_no_encrypted_pkcs8_key_is_refused(tmp_path: Path, pem: bytes) -> None:
+    uri = _key_file(tmp_path, pem)
+    with pytest.raises(KeyAccessError, match="not an encrypted PKCS#8 key"):
+        _reload(uri, SeedSigner("k", bytes(range(32))).public_key)
+
+
+def test_a_key_file_in_legacy_pkcs12_encryption_is_refused_before_deriving(tmp_path: Path) -> None:
+    """PBES1 / PKCS#12 encryption (``openssl pkcs8 -v1``) has its own round count: not read."""
+    pbe_sha1_3des = "2a864886f70d010c0103"
+    params = _seq(_der(4, os.urandom(8)), _int((1 << 31) - 1))
+    der = _seq(_seq(_oid(pbe_sha1_3des), params), _der(4, os.urandom(64)))
+    uri = _key_file(tmp_path, _pem(der))
+    with pytest.raises(KeyAccessError, match="not an encrypted PKCS#8 key: not PBES2") as refused:
+        _reload(uri, SeedSigner("k", bytes(range(32))).public_key)
+    assert "openssl pkcs8 -topk8 -v2" in refused.value.diagnostics()
+
+
+def test_generate_makes_missing_key_directories_only_the_owner_can_write(tmp_path: Path) -> None:
+    """With a umask of 002 (a user's default on Debian), new folders would be 775: refused later."""
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o700)
+    uri = f"file:{folder / 'a' / 'b' / 'k.pem'}"
+    previous = os.umask(0o002)
+    try:
+        made = Signer.generate_at(uri, "k", _secrets())
+    finally:
+        os.umask(previous)
+    for made_dir in (folder / "a", folder / "a" / "b"):
+        assert made_dir.stat().st_mode & 0o777 == 0o700, made_dir
+    _assert_signs(_reload(uri, made.public_key))
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "pkcs-11:token=pith;object=k?module-path=/m.so&pin-value=839201",
+        "pkcs11 :token=pith;object=k;pin-value=839201",
+        "keyring:pith?pin-value=839201",
+    ],
+    ids=["typo-scheme", "space-in-scheme", "keyring"],
+)
+def test_a_pin_in_a_signer_uri_never_reaches_an_error(uri: str) -> None:
+    with pytest.raises(KeyAccessError) as refused:
+        Signer.from_uri(uri, SeedSigner("k", bytes(range(32))).public_key, _secrets())
+    assert "839201" not in refused.value.diagnostics()
+
+
+def test_a_pin_source_that_is_no_pin_file_is_the_toolkits_error(tmp_path: Path) -> None:
+    from issuer.keys._pkcs11 import _pin, parse
+
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe\x00 not text")
+    huge = tmp_path / "huge"
+    with huge.open("wb") as f:
+        f.truncate(8 << 30)  # sparse: nothing is read past the limit
+    for source in (binary, huge):
+        parsed = parse(f"pkcs11:token=t;object=k?module-path=/m.so&pin-source=file:{source}")
+        with pytest.raises(KeyAccessError, match=f"PIN from {source}"):
+            _pin(parsed, _secrets())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,38 @@ def test_workers_do_not_inherit_passphrases_or_pins(monkeypatch: pytest.MonkeyPa
 )
 def test_which_variables_are_secrets(name: str, secret: bool) -> None:
     assert is_secret_variable(name) is secret
+
+
+_TRACKER = """
+import json, os
+from multiprocessing import resource_tracker
+from issuer._workers import signing_pool
+from issuer.keys import SeedSigner
+with signing_pool(SeedSigner("w", bytes(32)), 1) as pool:
+    pool.submit(os.getpid).result()
+    pid = resource_tracker._resource_tracker._pid
+    print(json.dumps(open(f"/proc/{pid}/environ", "rb").read().decode("utf-8", "replace")))
+"""
+
+
+def test_the_resource_tracker_starts_without_passphrases_or_pins() -> None:
+    """multiprocessing's resource tracker, started for the pool, lives as long as pith does.
+
+    A fresh interpreter: a tracker that an earlier test started is not the one a run starts.
+    """
+    root = Path(__file__).resolve().parents[3]
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(root), **SECRETS}
+    done = subprocess.run(
+        [sys.executable, "-c", _TRACKER],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    block = json.loads(done.stdout.splitlines()[-1])
+    assert "PYTHONPATH=" in block  # the rest of the environment is passed
+    for name, value in SECRETS.items():
+        assert f"{name}=" not in block
+        assert value not in block
