@@ -35,7 +35,7 @@ from typing import IO, cast
 from issuer._fs import shown_path
 from issuer.errors import SourceError, UnreadableInputError
 from issuer.sources import _atom, _blocks, _gzip, _oai, _snapshot
-from issuer.sources._blocks import LineBlock
+from issuer.sources._blocks import MAX_BLOCK_BYTES, LineBlock
 from issuer.sources._model import (
     Item,
     Notice,
@@ -53,6 +53,7 @@ from issuer.sources._xml import (
 )
 
 __all__ = [
+    "MAX_BLOCK_BYTES",
     "Item",
     "LineBlock",
     "Notice",

@@ -128,6 +128,85 @@ def test_out_of_grammar_arxivraw_record_is_refused() -> None:
     assert "not a category: 'CS.LG'" in _refusal(items).reason
 
 
+# --- One reading: a record two parsers could read differently is refused ----------------
+
+_V1, _V1_OTHER = DATE, "Tue, 2 Jan 2018 03:04:05 GMT"
+_RECORD = _raw_record(json.loads(_line(1)))
+
+
+def _twice(tag: bytes, text: bytes) -> bytes:
+    """The record with a second ``<tag>`` (first in document order) holding ``text``."""
+    at = _RECORD.index(b"<" + tag + b">")
+    return _RECORD[:at] + b"<" + tag + b">" + text + b"</" + tag + b">" + _RECORD[at:]
+
+
+def _version(label: bytes, date: str) -> bytes:
+    return b'<version version="' + label + b'"><date>' + date.encode() + b"</date></version>"
+
+
+_FIRST_VERSION = _RECORD.index(b"<version")
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (_twice(b"id", b"2401.00009"), "2 <id> elements"),
+        (_twice(b"title", b"Another title"), "2 <title> elements"),
+        (_twice(b"abstract", b"Another abstract"), "2 <abstract> elements"),
+        (_twice(b"categories", b"hep-th"), "2 <categories> elements"),
+        (_twice(b"license", b"http://arxiv.org/licenses/assumed-1991-2003/"), "2 <license>"),
+        (
+            _RECORD[:_FIRST_VERSION] + _version(b"v1", _V1_OTHER) + _RECORD[_FIRST_VERSION:],
+            "<version> v1 is listed twice",
+        ),
+        (
+            _RECORD.replace(b"<title>", b"<title>Real <b>injected</b> ", 1),
+            "<title> holds elements",
+        ),
+        (
+            _RECORD.replace(b"<date>", b"<date>" + _V1_OTHER.encode() + b"</date><date>", 1),
+            "2 <date> elements",
+        ),
+    ],
+    ids=[
+        "two ids",
+        "two titles",
+        "two abstracts",
+        "two category lists",
+        "two licenses",
+        "v1 twice with two dates",
+        "element inside the title",
+        "two dates in one version",
+    ],
+)
+def test_an_arxivraw_record_read_two_ways_is_refused_and_the_page_goes_on(
+    record: bytes, reason: str
+) -> None:
+    """The snapshot reader refuses duplicate keys; the arXivRaw reader, duplicate fields."""
+    doc = OAI_HEAD + record + _raw_record(json.loads(_line(2))) + OAI_TAIL
+    found = list(read_blocks(io.BytesIO(doc), "r.xml", 10))
+    assert all(isinstance(i, RawRecord) for i in found)  # and each is read in a worker
+    read_there: list[Item] = [i.read() for i in found if isinstance(i, RawRecord)]
+    for items in (list(read_stream(io.BytesIO(doc), "r.xml")), read_there):
+        assert _kinds(items) == ["Refusal", "SourceMetadata"], items
+        assert reason in _refusal(items).reason, _refusal(items).reason
+        assert _refusal(items).location == "r.xml:3"
+
+
+def test_a_snapshot_version_listed_twice_is_refused() -> None:
+    line = _line(
+        1,
+        versions=[
+            {"version": "v1", "created": _V1},
+            {"version": "v1", "created": _V1_OTHER},
+        ],
+    )
+    items = list(read_stream(io.BytesIO(line + _line(2)), "s.json"))
+    assert _kinds(items) == ["Refusal", "SourceMetadata"]
+    assert _refusal(items).location == "s.json:1"
+    assert '"versions" lists v1 twice' in _refusal(items).reason
+
+
 CATEGORY_TEXT = st.text(alphabet="ab-.ZQ1! \t", min_size=0, max_size=12)
 
 
