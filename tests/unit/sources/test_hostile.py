@@ -7,6 +7,7 @@ zeros is tiny), never written to disk.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
@@ -312,6 +313,39 @@ def test_concatenated_members_and_zero_padding_are_valid_gzip(tmp_path: Path) ->
     assert _kinds(list(read(path))) == ["SourceMetadata", "SourceMetadata"]
 
 
+class _FailingDisk(io.RawIOBase):
+    """Serves ``data``, then fails as a disk or a network file system does (EIO)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = self._data.readinto(buffer)
+        if n:
+            return n
+        raise OSError(errno.EIO, "Input/output error")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"".join(_line(n) for n in range(1, 400)),
+        OAI_HEAD + b"".join(_raw_record(json.loads(_line(n))) for n in range(1, 400)),
+    ],
+    ids=["snapshot", "OAI-PMH"],
+)
+def test_a_read_that_fails_midway_is_our_error_naming_the_file(data: bytes) -> None:
+    """Past the first bytes, a failing read was a raw OSError: a traceback, the run stopped."""
+    assert len(data) > 1 << 17  # past what is read first to tell the format
+    items: list[Item] = []
+    with pytest.raises(UnreadableInputError, match=r"^disk\.in: cannot read: Input/output error"):
+        items.extend(read_stream(io.BufferedReader(_FailingDisk(data)), "disk.in"))
+    assert items  # what was read before the failure
+
+
 # --- Out-of-range values and strict JSON lines ----------------------------------------------
 
 
@@ -415,6 +449,20 @@ def test_doctype_is_refused_wherever_it_hides(doc: bytes) -> None:
 def test_doctype_after_the_prolog_is_malformed_xml(doc: bytes) -> None:
     with pytest.raises(UnreadableInputError, match="malformed XML"):
         list(read_stream(io.BytesIO(doc), "evil.xml"))
+
+
+@pytest.mark.parametrize("encoding", [b"UTF-7", b"ISO-8859-1", b"Windows-1252"])
+def test_xml_in_an_encoding_arxiv_never_serves_is_refused_naming_it(encoding: bytes) -> None:
+    """In UTF-7, ``+ADw-`` is ``<``: parsers that honour the declaration and not read apart."""
+    doc = (
+        OAI_HEAD.replace(b"UTF-8", encoding)
+        + _RECORD.replace(b"<title>", b"<title>+ACY-")
+        + OAI_TAIL
+    )
+    with pytest.raises(
+        SourceError, match=f"^e.xml: XML declared in encoding '{encoding.decode()}'"
+    ):
+        list(read_stream(io.BytesIO(doc), "e.xml"))
 
 
 def test_utf16_arxivraw_without_bom_is_read() -> None:
