@@ -170,7 +170,8 @@ def check_source(
     What readers and :meth:`CanonicalRecord.from_source` both check, so no
     record that :meth:`CanonicalRecord.from_dict` (the verifier) would refuse
     is ever built. ``texts`` are the title and abstract, by name: they are
-    hashed as UTF-8, so they must be valid Unicode.
+    hashed as UTF-8, so they must be valid Unicode, and kept as text, so
+    without U+0000.
 
     Raises:
         FormatError: naming the first field outside the grammar.
@@ -183,6 +184,9 @@ def check_source(
     for name, text in texts.items():
         if not is_unicode(text):
             raise FormatError(f"{name}: not valid Unicode (a lone surrogate)")
+        if "\0" in text:
+            # XML cannot carry it, so arXiv never serves it; a PostgreSQL registry cannot store it.
+            raise FormatError(f"{name}: holds U+0000 (NUL), which no arXiv text holds")
     return checked
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import logging
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -56,6 +57,7 @@ from issuer.errors import (
 )
 from issuer.keys import SeedSigner, Signer
 from issuer.sources import (
+    MAX_BLOCK_BYTES,
     LineBlock,
     Notice,
     RawRecord,
@@ -170,6 +172,28 @@ class IssueSummary:
         }
 
 
+def _size(item: SourceMetadata | RawRecord) -> int:
+    """About how many bytes ``item`` holds, for bounding a batch (see ``MAX_BLOCK_BYTES``)."""
+    if isinstance(item, RawRecord):
+        return len(item.payload)
+    return len(item.title) + len(item.abstract)
+
+
+def _file_size(path: str) -> int | None:
+    """The size of the regular file ``path``; None for anything else or what cannot be looked at.
+
+    A path that cannot be looked at (a name too long, a folder that cannot be searched)
+    is the input's own failure when it is opened, not the run's.
+    """
+    if path == "-":
+        return None
+    try:
+        info = Path(path).stat()
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 class _Counting(io.RawIOBase):
     """Counts bytes as the reader consumes them, for progress in bytes (and so an ETA)."""
 
@@ -209,8 +233,9 @@ class Issuer:
     (of the JSON-lines snapshot), deriving and signing run in that many worker
     processes while this process reads the input and is the registry's single
     writer; an HSM signer signs here. At most ``2 × workers`` batches (blocks
-    of ``batch_size`` lines, or of ``batch_size`` OAI-PMH records) are in
-    flight, so reading waits for the writer and memory stays flat.
+    of ``batch_size`` lines, or of ``batch_size`` OAI-PMH records, and of at
+    most :data:`~issuer.sources.MAX_BLOCK_BYTES` unless one line or record is
+    larger) are in flight, so reading waits for the writer and memory stays flat.
     Workers are spawned, not forked: they inherit no open database handle,
     and receive only the key id and seed, over a pipe.
     """
@@ -244,8 +269,8 @@ class Issuer:
     def run(self, paths: Iterable[str]) -> IssueSummary:
         """Issue every record of every input; one bad record or file never stops the run."""
         paths = list(paths)
-        sizes = [Path(p).stat().st_size for p in paths if p != "-" and Path(p).is_file()]
-        self.progress.start(sum(sizes) if len(sizes) == len(paths) else None)
+        sizes = [_file_size(p) for p in paths]
+        self.progress.start(None if None in sizes else sum(s or 0 for s in sizes))
         self.store.add_key(self.signer.public_key)
         try:
             for path in paths:
@@ -291,6 +316,7 @@ class Issuer:
         self._counting = counting = _Counting(stream)
         self._reported = 0
         batch: list[SourceMetadata | RawRecord] = []
+        batch_bytes = 0
         name = "<stdin>" if path == "-" else shown_path(path)
         try:
             # A damaged gzip file issues nothing. Checked here: read_blocks cannot, since
@@ -300,10 +326,15 @@ class Issuer:
                 if isinstance(item, LineBlock):
                     self._submit(item, self.store.versions_of(item.id_hints()))
                 elif isinstance(item, SourceMetadata | RawRecord):
+                    size = _size(item)
+                    if batch and batch_bytes + size > MAX_BLOCK_BYTES:
+                        self._submit(batch, self.store.versions_of(m.arxiv_id for m in batch))
+                        batch, batch_bytes = [], 0
                     batch.append(item)
+                    batch_bytes += size
                     if len(batch) >= self.batch_size:
                         self._submit(batch, self.store.versions_of(m.arxiv_id for m in batch))
-                        batch = []
+                        batch, batch_bytes = [], 0
                 elif isinstance(item, Refusal):
                     self._later(Reject(item.location, item.reason, item.record_id, item.entries))
                 elif isinstance(item, Notice):

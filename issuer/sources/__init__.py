@@ -21,7 +21,8 @@ to 4 MiB, and every XML element is freed once read.
 
 A UTF-8 byte-order mark at the start of a file is skipped (arXiv never writes
 one, some editors do; it is not part of any record). XML may also be UTF-16,
-with or without a byte-order mark, as the XML declaration says.
+with or without a byte-order mark, as the XML declaration says; XML declared
+in any other encoding is refused as a whole.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import IO, cast
 from issuer._fs import shown_path
 from issuer.errors import SourceError, UnreadableInputError
 from issuer.sources import _atom, _blocks, _gzip, _oai, _snapshot
-from issuer.sources._blocks import LineBlock
+from issuer.sources._blocks import MAX_BLOCK_BYTES, LineBlock
 from issuer.sources._model import (
     Item,
     Notice,
@@ -50,9 +51,11 @@ from issuer.sources._xml import (
     ElementStream,
     looks_like_xml,
     prolog_declares_doctype,
+    refused_encoding,
 )
 
 __all__ = [
+    "MAX_BLOCK_BYTES",
     "Item",
     "LineBlock",
     "Notice",
@@ -75,11 +78,17 @@ STDIN = "-"
 
 
 class _Chain(io.RawIOBase):
-    """A raw stream that serves ``head`` and then the rest of ``stream``."""
+    """A raw stream that serves ``head`` and then the rest of ``stream``.
 
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+    A read of ``stream`` that fails (a disk or network file system error past the
+    first bytes) raises :class:`UnreadableInputError` naming ``name``, wherever the
+    reader is in the input.
+    """
+
+    def __init__(self, head: bytes, stream: IO[bytes], name: str) -> None:
         self._head = memoryview(head)
         self._stream = stream
+        self._name = name
 
     def readable(self) -> bool:
         return True
@@ -90,7 +99,12 @@ class _Chain(io.RawIOBase):
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        data = self._stream.read(len(buffer))
+        try:
+            data = self._stream.read(len(buffer))
+        except OSError as e:
+            raise UnreadableInputError(
+                f"cannot read: {e.strerror or e}", location=self._name
+            ) from e
         buffer[: len(data)] = data
         return len(data)
 
@@ -191,14 +205,14 @@ def _read(
     try:
         head = _read_head(stream)
         if _gzip.is_gzip(head):
-            stream = _gzip.open_gzip(io.BufferedReader(_Chain(head, stream)), name)
+            stream = _gzip.open_gzip(io.BufferedReader(_Chain(head, stream, name)), name)
             head = _read_head(stream)
     except OSError as e:
         raise UnreadableInputError(f"cannot read: {e.strerror or e}", location=name) from e
     kind = detect(head)
     if kind == "jsonl" and head.startswith(UTF8_BOM):
         head = head[len(UTF8_BOM) :]  # documented: a BOM at the start of the file is skipped
-    body = io.BufferedReader(_Chain(head, stream), buffer_size=HEAD_SIZE)
+    body = io.BufferedReader(_Chain(head, stream, name), buffer_size=HEAD_SIZE)
     if kind == "xml":
         yield from _read_xml(head, body, name, raw=lines is not None)
     elif kind == "jsonl" and lines is not None:
@@ -224,6 +238,12 @@ def _read(
 def _read_xml(head: bytes, body: IO[bytes], name: str, raw: bool) -> Iterator[Item | RawRecord]:
     if prolog_declares_doctype(head):
         raise SourceError(DOCTYPE_REFUSED, location=name)
+    if (encoding := refused_encoding(head)) is not None:
+        raise SourceError(
+            f"XML declared in encoding {encoding!r}, which arXiv never serves, is refused",
+            location=name,
+            hint="convert the file to UTF-8 (e.g. iconv -t UTF-8) and fix its XML declaration",
+        )
     stream = ElementStream(body, name)
     events = iter(stream)
     try:

@@ -202,7 +202,10 @@ def _dates(versions: list[Any]) -> dict[int, str]:
                 raise RefuseRecordError(
                     f'"versions" entry is not {{"version", "created"}}: {shown(entry, 100)}'
                 )
-            dates[parse_version_label(str(entry.get("version")), '"versions"')] = entry["created"]
+            number = parse_version_label(str(entry.get("version")), '"versions"')
+            if number in dates:
+                raise RefuseRecordError(f'"versions" lists v{number} twice')
+            dates[number] = entry["created"]
     except RefuseRecordError:
         # Dateless labels (strings) are the other layout, whichever entry failed first;
         # only a failed entry can be one, so every line that reads is spared the search.

@@ -20,6 +20,7 @@ the nesting depth (256) since ``huge_tree`` is off.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from typing import IO, Final, TypedDict
 
@@ -71,6 +72,26 @@ def prolog_declares_doctype(head: bytes) -> bool:
         if end < 0:
             return False  # the parser's own check (ElementStream) decides
         pos = end + 2
+
+
+#: The encodings an XML input may declare: arXiv serves UTF-8; UTF-16 (and ASCII, a part
+#: of UTF-8) read as the same text whatever parser reads them.
+_ENCODINGS = frozenset({"utf-8", "utf8", "utf-16", "utf-16le", "utf-16be", "us-ascii", "ascii"})
+_DECLARED = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([^"']{0,40})["']""")
+
+
+def refused_encoding(head: bytes) -> str | None:
+    """The encoding the XML declaration in ``head`` names, if it is not one read (else None).
+
+    An encoding such as UTF-7 spells ``<`` and ``&`` in other bytes, so a parser that
+    honours the declaration and one that does not read different text (and markup).
+    """
+    text = _decoded_head(head).lstrip(b"\xef\xbb\xbf \t\r\n")
+    m = _DECLARED.match(text)
+    if m is None:
+        return None
+    name = m.group(1).decode("ascii", "replace")
+    return None if name.lower() in _ENCODINGS else name
 
 
 class _Counting(io.RawIOBase):

@@ -163,3 +163,17 @@ def test_a_record_the_verifier_would_refuse_is_refused_at_issue(home: Path, tmp_
         home, "publish", str(tmp_path / "site"), "--base-url", "https://registry.example"
     )
     assert published.exit_code == 0, published.stderr
+
+
+def test_a_path_that_cannot_even_be_looked_at_is_refused_and_the_rest_issues(
+    home: Path, tmp_path: Path
+) -> None:
+    """A name too long to stat used to stop ``pith issue`` before any input was read."""
+    good = factory.snapshot(tmp_path / "good.json", range(1, 3))
+    too_long = str(tmp_path / ("x" * 300))
+    result = pith(home, "issue", too_long, str(good), "--now", NOW, "--json")
+    assert result.exit_code == 2, result.stderr
+    report = json.loads(result.stdout)
+    assert report["issued"] == 2
+    assert report["failed_inputs"] == [too_long]
+    assert f"refused: {too_long}: cannot read: File name too long" in result.stderr

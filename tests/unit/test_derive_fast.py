@@ -164,7 +164,10 @@ def _reference_parse(obj: Any, location: str) -> SourceMetadata | Refusal:
                 raise RefuseRecordError(
                     f'"versions" entry is not {{"version", "created"}}: {shown(entry, 100)}'
                 )
-            dates[parse_version_label(str(entry.get("version")), '"versions"')] = entry["created"]
+            number = parse_version_label(str(entry.get("version")), '"versions"')
+            if number in dates:
+                raise RefuseRecordError(f'"versions" lists v{number} twice')
+            dates[number] = entry["created"]
         if 1 not in dates:
             raise RefuseRecordError('"versions" lists no v1, so the submission time is unknown')
         submitted = parse_arxiv_date(dates[1], '"versions" v1')

@@ -19,11 +19,12 @@ from issuer import cjson
 from issuer._issuance import issue_block
 from issuer.keys import PublicKey, SecretsHandler, SeedSigner, Signer
 from issuer.pipeline import Issuer, IssueSummary, Reject, sign_records
-from issuer.sources import LineBlock, SourceMetadata, _snapshot, read_blocks, read_stream
+from issuer.sources import LineBlock, SourceMetadata, _blocks, _snapshot, read_blocks, read_stream
 from issuer.sources._blocks import blocks
 from issuer.store import CheckedRecord, NewRecord, Store, open_store
 from issuer.store._checked import checked_record
 from tests import factory
+from tests.unit.sources.test_readers import OAI_HEAD, OAI_TAIL, _raw_record
 
 
 class CountingSigner(Signer):
@@ -257,3 +258,68 @@ def test_rows_built_in_one_pass_are_the_rows_of_the_new_record(tmp_path: Path) -
     assert all(
         r.record[6] is None and r.receipt[5] is None and r.event[10] is None for r in expected
     )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_nul_in_a_line_is_refused_on_every_registry_and_the_run_goes_on(
+    store: Store, tmp_path: Path, workers: int
+) -> None:
+    """PostgreSQL text cannot hold U+0000: a NUL in a title, or in a line's raw id, is the
+    line's refusal, never an error of the registry that stops the run."""
+    escaped = json.loads(factory.snapshot_line(2))
+    escaped["title"] = "a\u0000b"
+    path = tmp_path / "in.json"
+    path.write_bytes(
+        factory.snapshot_line(1)
+        + json.dumps(escaped).encode()
+        + b"\n"
+        + b'{"id": "2401.\x0000003"}\n'
+        + factory.snapshot_line(4)
+    )
+    summary, rejects = _issue(store, path, workers=workers, batch=2)
+    assert (summary.issued, summary.refused) == (2, 2)
+    assert [r.location for r in rejects] == [f"{path}:2", f"{path}:3"]
+    assert "title: " in rejects[0].reason and "U+0000" in rejects[0].reason
+    assert store.count() == 2
+
+
+def test_a_block_is_bounded_in_bytes_as_well_as_in_lines() -> None:
+    """A thousand lines of a few MiB each must not make one block of gigabytes."""
+    lines = [
+        factory.snapshot_line(n).replace(b'"title": "', b'"title": "' + b"t" * (1 << 20), 1)
+        for n in range(1, 21)
+    ]
+    every = list(blocks(io.BytesIO(b"".join(lines)), "in.json", 1000))
+    found = [b for b in every if isinstance(b, LineBlock)]
+    assert found == every
+    assert len(found) > 1
+    assert all(len(b.data) <= _blocks.MAX_BLOCK_BYTES or b.lines == 1 for b in found)
+    assert [b.first_line for b in found] == [
+        1 + sum(b.lines for b in found[:i]) for i in range(len(found))
+    ]
+    assert sum(b.lines for b in found) == 20
+
+
+def test_an_oai_batch_is_bounded_in_bytes_as_well_as_in_records(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OAI-PMH records of up to 4 MiB each are sent to the workers in batches of bounded size."""
+    records = b"".join(
+        _raw_record({**json.loads(factory.snapshot_line(n)), "title": "t" * (1 << 20)})
+        for n in range(1, 21)
+    )
+    path = tmp_path / "page.xml"
+    path.write_bytes(OAI_HEAD + records + OAI_TAIL)
+    sizes: list[int] = []
+    submit = Issuer._submit
+
+    def measuring_submit(self: Issuer, source: Any, known: Any) -> None:
+        assert not isinstance(source, LineBlock)
+        sizes.append(sum(len(r.payload) for r in source))
+        submit(self, source, known)
+
+    monkeypatch.setattr(Issuer, "_submit", measuring_submit)
+    summary, _ = _issue(store, path, batch=1000)
+    assert summary.issued == 20
+    assert len(sizes) > 1
+    assert max(sizes) <= _blocks.MAX_BLOCK_BYTES

@@ -32,6 +32,8 @@ _ARXIV_IDS = st.one_of(
 _CATEGORIES = st.from_regex(r"[a-z][a-z-]{0,6}(\.[A-Za-z-]{1,6})?", fullmatch=True)
 # Any valid Unicode: non-ASCII, astral, controls and quotes that need escaping; no lone surrogate.
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
+# A title or abstract is any UTF-8 text but U+0000, which the source grammar refuses.
+_SOURCE_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=60)
 _TIMES = st.datetimes(
     min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
 )
@@ -74,8 +76,8 @@ def _metas(draw: st.DrawFn) -> SourceMetadata:
     return SourceMetadata(
         arxiv_id=draw(_ARXIV_IDS),
         version=draw(st.integers(1, MAX_VERSION)),
-        title=draw(_TEXT),
-        abstract=draw(_TEXT),
+        title=draw(_SOURCE_TEXT),
+        abstract=draw(_SOURCE_TEXT),
         categories=tuple(draw(st.lists(_CATEGORIES, min_size=1, max_size=4))),
         license=draw(st.none() | _TEXT.filter(bool)),
         submitted_at=draw(_TIMES),

@@ -7,6 +7,7 @@ zeros is tiny), never written to disk.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
@@ -128,6 +129,85 @@ def test_out_of_grammar_arxivraw_record_is_refused() -> None:
     assert "not a category: 'CS.LG'" in _refusal(items).reason
 
 
+# --- One reading: a record two parsers could read differently is refused ----------------
+
+_V1, _V1_OTHER = DATE, "Tue, 2 Jan 2018 03:04:05 GMT"
+_RECORD = _raw_record(json.loads(_line(1)))
+
+
+def _twice(tag: bytes, text: bytes) -> bytes:
+    """The record with a second ``<tag>`` (first in document order) holding ``text``."""
+    at = _RECORD.index(b"<" + tag + b">")
+    return _RECORD[:at] + b"<" + tag + b">" + text + b"</" + tag + b">" + _RECORD[at:]
+
+
+def _version(label: bytes, date: str) -> bytes:
+    return b'<version version="' + label + b'"><date>' + date.encode() + b"</date></version>"
+
+
+_FIRST_VERSION = _RECORD.index(b"<version")
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (_twice(b"id", b"2401.00009"), "2 <id> elements"),
+        (_twice(b"title", b"Another title"), "2 <title> elements"),
+        (_twice(b"abstract", b"Another abstract"), "2 <abstract> elements"),
+        (_twice(b"categories", b"hep-th"), "2 <categories> elements"),
+        (_twice(b"license", b"http://arxiv.org/licenses/assumed-1991-2003/"), "2 <license>"),
+        (
+            _RECORD[:_FIRST_VERSION] + _version(b"v1", _V1_OTHER) + _RECORD[_FIRST_VERSION:],
+            "<version> v1 is listed twice",
+        ),
+        (
+            _RECORD.replace(b"<title>", b"<title>Real <b>injected</b> ", 1),
+            "<title> holds elements",
+        ),
+        (
+            _RECORD.replace(b"<date>", b"<date>" + _V1_OTHER.encode() + b"</date><date>", 1),
+            "2 <date> elements",
+        ),
+    ],
+    ids=[
+        "two ids",
+        "two titles",
+        "two abstracts",
+        "two category lists",
+        "two licenses",
+        "v1 twice with two dates",
+        "element inside the title",
+        "two dates in one version",
+    ],
+)
+def test_an_arxivraw_record_read_two_ways_is_refused_and_the_page_goes_on(
+    record: bytes, reason: str
+) -> None:
+    """The snapshot reader refuses duplicate keys; the arXivRaw reader, duplicate fields."""
+    doc = OAI_HEAD + record + _raw_record(json.loads(_line(2))) + OAI_TAIL
+    found = list(read_blocks(io.BytesIO(doc), "r.xml", 10))
+    assert all(isinstance(i, RawRecord) for i in found)  # and each is read in a worker
+    read_there: list[Item] = [i.read() for i in found if isinstance(i, RawRecord)]
+    for items in (list(read_stream(io.BytesIO(doc), "r.xml")), read_there):
+        assert _kinds(items) == ["Refusal", "SourceMetadata"], items
+        assert reason in _refusal(items).reason, _refusal(items).reason
+        assert _refusal(items).location == "r.xml:3"
+
+
+def test_a_snapshot_version_listed_twice_is_refused() -> None:
+    line = _line(
+        1,
+        versions=[
+            {"version": "v1", "created": _V1},
+            {"version": "v1", "created": _V1_OTHER},
+        ],
+    )
+    items = list(read_stream(io.BytesIO(line + _line(2)), "s.json"))
+    assert _kinds(items) == ["Refusal", "SourceMetadata"]
+    assert _refusal(items).location == "s.json:1"
+    assert '"versions" lists v1 twice' in _refusal(items).reason
+
+
 CATEGORY_TEXT = st.text(alphabet="ab-.ZQ1! \t", min_size=0, max_size=12)
 
 
@@ -233,6 +313,39 @@ def test_concatenated_members_and_zero_padding_are_valid_gzip(tmp_path: Path) ->
     assert _kinds(list(read(path))) == ["SourceMetadata", "SourceMetadata"]
 
 
+class _FailingDisk(io.RawIOBase):
+    """Serves ``data``, then fails as a disk or a network file system does (EIO)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = self._data.readinto(buffer)
+        if n:
+            return n
+        raise OSError(errno.EIO, "Input/output error")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"".join(_line(n) for n in range(1, 400)),
+        OAI_HEAD + b"".join(_raw_record(json.loads(_line(n))) for n in range(1, 400)),
+    ],
+    ids=["snapshot", "OAI-PMH"],
+)
+def test_a_read_that_fails_midway_is_our_error_naming_the_file(data: bytes) -> None:
+    """Past the first bytes, a failing read was a raw OSError: a traceback, the run stopped."""
+    assert len(data) > 1 << 17  # past what is read first to tell the format
+    items: list[Item] = []
+    with pytest.raises(UnreadableInputError, match=r"^disk\.in: cannot read: Input/output error"):
+        items.extend(read_stream(io.BufferedReader(_FailingDisk(data)), "disk.in"))
+    assert items  # what was read before the failure
+
+
 # --- Out-of-range values and strict JSON lines ----------------------------------------------
 
 
@@ -336,6 +449,20 @@ def test_doctype_is_refused_wherever_it_hides(doc: bytes) -> None:
 def test_doctype_after_the_prolog_is_malformed_xml(doc: bytes) -> None:
     with pytest.raises(UnreadableInputError, match="malformed XML"):
         list(read_stream(io.BytesIO(doc), "evil.xml"))
+
+
+@pytest.mark.parametrize("encoding", [b"UTF-7", b"ISO-8859-1", b"Windows-1252"])
+def test_xml_in_an_encoding_arxiv_never_serves_is_refused_naming_it(encoding: bytes) -> None:
+    """In UTF-7, ``+ADw-`` is ``<``: parsers that honour the declaration and not read apart."""
+    doc = (
+        OAI_HEAD.replace(b"UTF-8", encoding)
+        + _RECORD.replace(b"<title>", b"<title>+ACY-")
+        + OAI_TAIL
+    )
+    with pytest.raises(
+        SourceError, match=f"^e.xml: XML declared in encoding '{encoding.decode()}'"
+    ):
+        list(read_stream(io.BytesIO(doc), "e.xml"))
 
 
 def test_utf16_arxivraw_without_bom_is_read() -> None:
