@@ -12,6 +12,14 @@ streams, and the error comes after the records read before the damage.
 Several members one after the other (``cat a.gz b.gz``) are one valid file,
 as gzip(1) reads them; zero bytes after the last member (tape padding) are
 ignored, as gzip(1) does.
+
+A gzip file may expand about a thousand times (a decompression bomb: a
+megabyte of gzip can hold a gigabyte of newlines, each a Python step to
+skip). arXiv's metadata compresses five to ten times, so past
+:data:`EXPANSION_FLOOR` a file that has expanded more than
+:data:`MAX_EXPANSION` times the gzip bytes read so far is refused as
+unreadable: a gzip input costs at most what a plain file a hundred times its
+size would.
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ from issuer.errors import UnreadableInputError
 
 MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+MAX_EXPANSION = 100
+"""How many times its gzip bytes a gzip input may expand to, past the floor."""
+EXPANSION_FLOOR = 64 << 20
+"""Decompressed bytes read whatever the expansion (a small file may compress very well)."""
 
 
 def is_gzip(head: bytes) -> bool:
@@ -46,21 +58,50 @@ def _unreadable(error: BaseException, name: str) -> UnreadableInputError:
     )
 
 
+class _Counted(io.RawIOBase):
+    """``stream``, counting the bytes read from it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
 class _Guarded(io.RawIOBase):
-    """The decompressed bytes of a gzip stream; damage raises :class:`UnreadableInputError`."""
+    """The decompressed bytes of a gzip stream; damage or a bomb raises UnreadableInputError."""
 
     def __init__(self, stream: IO[bytes], name: str) -> None:
-        self._gz = gzip.GzipFile(fileobj=stream, mode="rb")
+        self._read = _Counted(stream)
+        self._gz = gzip.GzipFile(fileobj=self._read, mode="rb")
         self._name = name
+        self._out = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         try:
-            return self._gz.readinto(buffer)
+            n = self._gz.readinto(buffer)
         except (OSError, EOFError, zlib.error) as e:
             raise _unreadable(e, self._name) from e
+        self._out += n
+        if self._out > EXPANSION_FLOOR and self._out > MAX_EXPANSION * self._read.count:
+            raise UnreadableInputError(
+                f"cannot read: gzip data that expands more than {MAX_EXPANSION} times "
+                f"({self._out >> 20} MiB from {self._read.count >> 10} KiB): "
+                "no arXiv metadata compresses so well (a decompression bomb?)",
+                location=self._name,
+                hint="if the file is genuine, decompress it (gunzip) and give the result",
+            )
+        return n
 
 
 def open_gzip(stream: IO[bytes], name: str) -> IO[bytes]:

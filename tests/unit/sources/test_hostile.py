@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from issuer.sources import (
     RawRecord,
     Refusal,
     SourceMetadata,
+    _gzip,
     _oai,
     _snapshot,
     read,
@@ -313,6 +315,60 @@ def test_concatenated_members_and_zero_padding_are_valid_gzip(tmp_path: Path) ->
     assert _kinds(list(read(path))) == ["SourceMetadata", "SourceMetadata"]
 
 
+class _Pipe(io.RawIOBase):
+    """``data`` as a stream that cannot seek (standard input)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        return self._data.readinto(buffer)
+
+
+def _gz_of(parts: list[bytes], repeat: int) -> bytes:
+    """gzip of ``parts`` joined, ``repeat`` times over, compressed as it goes."""
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    out = [c.compress(b"".join(parts)) for _ in range(repeat)]
+    return b"".join([*out, c.flush()])
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_a_gzip_bomb_is_refused_past_the_floor_before_its_lines_are_read(
+    seekable: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_gzip, "EXPANSION_FLOOR", 4 << 20)
+    # 64 MiB of newlines in 64 KiB: a million Python steps a MiB, were they read as lines.
+    data = _gz_of([_line(1), b"\n" * (1 << 20)], 64)
+    assert len(data) < 1 << 20
+    stream = io.BytesIO(data) if seekable else io.BufferedReader(_Pipe(data))
+    items: list[Item] = []
+    with pytest.raises(UnreadableInputError) as caught:
+        items.extend(read_stream(stream, "bomb.json.gz"))
+    assert "bomb.json.gz: cannot read: gzip data that expands more than 100 times" in str(
+        caught.value.diagnostics()
+    )
+    assert caught.value.exit_code == 2
+    # A file is checked whole first: nothing from it. A stream that cannot be read twice
+    # gives what it held within the floor (a record a MiB here), then the refusal.
+    assert len(items) == (0 if seekable else 4)
+
+
+def test_a_gzip_file_that_expands_less_than_the_bound_is_read_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_gzip, "EXPANSION_FLOOR", 1 << 20)
+    noise = hashlib.shake_256(b"noise").hexdigest(40 << 10).encode()  # 80 KiB, ratio about 2
+    line = _line(1).rstrip(b"\n") + b"\n"
+    blanks = b" \n" * ((1 << 20) - len(noise) // 2)  # 2 MiB a round, noise included
+    data = _gz_of([line, noise, b"\n", blanks], 4)  # 8 MiB in about 170 KiB: 50 times
+    assert 8 << 20 > 40 * len(data) > 1 << 20
+    items = list(read_stream(io.BytesIO(data), "long.json.gz"))
+    assert _kinds([i for i in items if not isinstance(i, Refusal)]) == ["SourceMetadata"] * 4
+
+
 class _FailingDisk(io.RawIOBase):
     """Serves ``data``, then fails as a disk or a network file system does (EIO)."""
 
@@ -569,7 +625,7 @@ def test_atom_feed_frees_every_element() -> None:
 
 _LIMITED = textwrap.dedent(
     """
-    import io, resource, sys, zlib
+    import hashlib, io, resource, sys, zlib
     sys.path.insert(0, {root!r})
     resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
     from issuer.sources import Refusal, SourceMetadata, read_stream
@@ -577,8 +633,9 @@ _LIMITED = textwrap.dedent(
 
     c = zlib.compressobj(6, zlib.DEFLATED, 31)
     parts = [c.compress(factory.snapshot_line(1))]
-    zeros = bytes(1 << 20)
-    parts += [c.compress(zeros) for _ in range(1024)]  # one line of 1 GiB
+    chunk = hashlib.shake_256(b"noise").hexdigest(20 << 10).encode()  # 40 KiB, ratio about 2
+    chunk += bytes((1 << 20) - len(chunk))  # a MiB that gzip makes about 21 KiB of
+    parts += [c.compress(chunk) for _ in range(1024)]  # one line of 1 GiB, in about 21 MiB
     parts += [c.compress(b"\\n" + factory.snapshot_line(2)), c.flush()]
     data = b"".join(parts)
     del parts
@@ -591,7 +648,11 @@ _LIMITED = textwrap.dedent(
 
 @pytest.mark.slow
 def test_one_gib_line_in_a_small_gzip_under_a_memory_limit() -> None:
-    """Under a 512 MiB address-space limit, a 1 GiB line is refused and the next line read."""
+    """Under a 512 MiB address-space limit, a 1 GiB line is refused and the next line read.
+
+    The gzip expands about a hundred times less than it could: within the bound a
+    gzip input may expand (a bomb is refused whole, above).
+    """
     script = _LIMITED.format(root=str(ROOT), limit=512 << 20)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
