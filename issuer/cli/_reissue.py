@@ -10,7 +10,16 @@ import typer
 
 from issuer._time import fixed_or_system_clock
 from issuer.cli._open import local_keys, open_registry, open_signer, registry_url
-from issuer.cli._output import JsonOpt, NowOpt, RegistryOpt, SignerOpt, emit_json, note
+from issuer.cli._output import (
+    JsonOpt,
+    NowOpt,
+    RegistryOpt,
+    SignerOpt,
+    emit_json,
+    note,
+    refusal_hints,
+    refused_line,
+)
 from issuer.cli._params import path_parser
 from issuer.cli._progress import progress_bar
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
@@ -92,9 +101,8 @@ def reissue_command(
                 extra=keys,
             )
         for refusal in summary.refusals:
-            typer.echo(f"refused: {refusal}", err=True)
-        if summary.refusals:
-            typer.echo(f"Hint: {summary.refusals[0].hint}", err=True)
+            refused_line(refusal)
+        refusal_hints(summary.refusals)
         if out is not None and base_url is not None:
             with progress_bar("re-signing bundles") as bar:
                 task = bar.add_task("publish", total=total, counts="")
