@@ -17,6 +17,8 @@ Exit codes, the same for every ``pith`` command (README, "Exit codes"):
 3    unavailable: not found (record, key, registry), key locked, database,
      network, or an output path that cannot be written
 130  interrupted (Ctrl-C); running the same command again resumes
+141  stdout's reader went away (``pith derive FILE | head -1``), as a shell
+     reports a writer killed by SIGPIPE; nothing more is printed
 ===  =====================================================================
 """
 
@@ -27,6 +29,7 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_OPERATIONAL = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shells report it
 
 
 class Error(Exception):

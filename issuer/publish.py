@@ -76,7 +76,7 @@ from issuer.keys import Signer, verifier_keys
 from issuer.keys.keyset import KeySet
 from issuer.merge import CheckedRecord, merge_explained
 from issuer.record import CanonicalRecord
-from issuer.registry import trusted_keys
+from issuer.registry import RecordRefusal, trusted_keys
 from issuer.store import PublishedRecord, PublishRow, PublishSource, Store, StoredCheckpoint
 from issuer.tlog import (
     CachedNodes,
@@ -130,7 +130,7 @@ class PublishSummary:
     stale_removed: int = 0
     log_size: int = 0  # leaves in the published checkpoint
     log_files: int = 0  # tiles, entry bundles and the checkpoint written
-    refusals: list[tuple[str, str]] = field(default_factory=list)  # (Pith number, why)
+    refusals: list[RecordRefusal] = field(default_factory=list)
     cosigned_by: list[str] = field(default_factory=list)  # witness URLs that cosigned
     witness_failures: list[tuple[str, str]] = field(default_factory=list)  # (witness URL, why)
 
@@ -151,7 +151,7 @@ class PublishSummary:
             "written": self.written,
             "unchanged": self.unchanged,
             "refused": self.refused,
-            "refusals": [{"pith_number": n, "reason": r} for n, r in self.refusals],
+            "refusals": [r.to_dict() for r in self.refusals],
             "files_written": self.files,
             "bytes_written": self.bytes,
             "stale_tmp_removed": self.stale_removed,
@@ -178,7 +178,7 @@ def publish(
     now: datetime,
     force: bool = False,
     on_record: Callable[[PublishSummary], None] | None = None,
-    on_refused: Callable[[str, str], None] | None = None,
+    on_refused: Callable[[RecordRefusal], None] | None = None,
     extra: KeySet | None = None,
     batch: int = BATCH,
     witnesses: Sequence[str] = (),
@@ -189,8 +189,8 @@ def publish(
 
     ``extra``: the operator's key set; its keys, rotations and revocations go
     into ``pith-signing-key.json`` beside every key the registry signed with.
-    ``on_refused(pith_number, reason)`` is called for each record that no
-    longer passes; it is skipped, counted in the summary, and the run goes on.
+    ``on_refused(refusal)`` is called for each record that no longer passes;
+    it is skipped, counted in the summary, and the run goes on.
     ``batch``: records between two commits of what is published (a killed
     run writes at most this many again).
 
@@ -236,10 +236,10 @@ def publish(
                 summary.records += 1
                 if (source := sources.get(row.row_id)) is None:
                     summary.unchanged += 1
-                elif (refusal := run.write_record(source)) is not None:
-                    summary.refusals.append((str(row.number), refusal))
+                elif (error := run.write_record(source)) is not None:
+                    summary.refusals.append(RecordRefusal.of(str(row.number), error))
                     if on_refused is not None:
-                        on_refused(str(row.number), refusal)
+                        on_refused(summary.refusals[-1])
                 if on_record is not None:
                     on_record(summary)
             run.flush()
@@ -373,10 +373,12 @@ class _Run:
             return []
         return inclusion_proofs(leaves, self.checkpoint, self.nodes)
 
-    def write_record(self, source: PublishSource | FormatError) -> str | None:
-        """Build, sign and write one record's files; the reason if the record is refused."""
+    def write_record(
+        self, source: PublishSource | FormatError
+    ) -> FormatError | VerificationError | None:
+        """Build, sign and write one record's files; the error if the record is refused."""
         if isinstance(source, FormatError):  # the store could not read it as a record
-            return source.message
+            return source
         issued, events, row_id = source.issued, source.events, source.row_id
         pith_number = str(issued.number)
         try:
@@ -406,7 +408,7 @@ class _Run:
                 state=state,
             )
         except (FormatError, VerificationError) as e:
-            return e.message
+            return e
         paper = paper_from_state(state, issued.title)
         code = issued.number.code
         where = self.record_dir(code)

@@ -7,12 +7,12 @@ thin wrappers over these functions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from issuer.bundles import build_bundle, require_supported
-from issuer.errors import FormatError, StoreError, UsageError, VerificationError
+from issuer.errors import Error, FormatError, StoreError, UsageError, VerificationError
 from issuer.events import EVENT_TYPES, build_event
 from issuer.identifiers import (
     ARXIV_DOI_PREFIX,
@@ -91,11 +91,40 @@ def resolve(store: Store, text: str) -> Resolution:
 
 
 @dataclass(frozen=True)
+class RecordRefusal:
+    """A record the registry holds but that no longer passes, and what to do about it.
+
+    ``reason`` does not repeat the Pith number: a refusal line names the record once.
+    """
+
+    pith_number: str
+    reason: str
+    hint: str | None = None
+
+    @classmethod
+    def of(cls, pith_number: str, error: Error) -> RecordRefusal:
+        """The refusal of ``pith_number`` that ``error`` stands for.
+
+        Errors about one record name it first (``NUMBER: why``), for a command
+        that prints the error alone; that prefix is left out here.
+        """
+        reason = error.message.removeprefix(f"{pith_number}: ")
+        return cls(pith_number, reason, error.hint)
+
+    def __str__(self) -> str:
+        return f"{self.pith_number}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` form: its fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Candidates:
     """The records behind a resolution, and those the registry holds but that no longer pass."""
 
     records: list[IssuedRecord]
-    refusals: list[tuple[str, str]]  # (Pith number, why)
+    refusals: list[RecordRefusal]
 
 
 def candidate_records(store: Store, numbers: list[str]) -> Candidates:
@@ -105,12 +134,12 @@ def candidate_records(store: Store, numbers: list[str]) -> Candidates:
     the others an alias names (an ambiguous short form).
     """
     records: list[IssuedRecord] = []
-    refusals: list[tuple[str, str]] = []
+    refusals: list[RecordRefusal] = []
     for number in numbers:
         try:
             issued = store.record(number)
         except FormatError as e:
-            refusals.append((number, e.message))
+            refusals.append(RecordRefusal.of(number, e))
             continue
         if issued is not None:
             records.append(issued)

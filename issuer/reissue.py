@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from issuer import cjson
 from issuer._workers import signing_pool, worker_signer
@@ -49,6 +49,9 @@ from issuer.receipts import check_receipt_shape, decode_signature, reissue_recei
 from issuer.registry import trusted_keys
 from issuer.store import EventRow, ReceiptRow, ResignBatch, Store, loaded, with_receipt
 
+if TYPE_CHECKING:
+    from issuer.publish import PublishSummary
+
 BATCH = 1000
 
 
@@ -57,16 +60,21 @@ REFUSED_HINT = "restore the row from a backup, or issue the record again"
 
 @dataclass(frozen=True)
 class Refusal:
-    """A receipt or event left as it was: its stored signature does not verify."""
+    """A receipt or event left as it was: its stored signature does not verify.
+
+    Or, with ``bundle``, a record whose bundle was not republished (``--out``):
+    the record no longer passes (:class:`issuer.registry.RecordRefusal`).
+    """
 
     pith_number: str
-    event_id: str | None  # None: the record's receipt
+    event_id: str | None  # None: the record's receipt, or its bundle
     reason: str  # what is wrong
-    hint: str = REFUSED_HINT
+    hint: str | None = REFUSED_HINT
+    bundle: bool = False
 
     def __str__(self) -> str:
         what = "receipt" if self.event_id is None else f"event {self.event_id}"
-        return f"{self.pith_number}: {what}: {self.reason}"
+        return f"{self.pith_number}: {'bundle' if self.bundle else what}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` form: its fields."""
@@ -88,8 +96,15 @@ class ReissueSummary:
 
     @property
     def refused(self) -> int:
-        """Receipts and events not re-signed because their stored signature does not verify."""
+        """Receipts, events and (``--out``) bundles left as they were: refused."""
         return len(self.refusals)
+
+    def add_published(self, published: PublishSummary) -> None:
+        """Count a republished tree (``--out``): its bundles written, and those refused."""
+        self.bundles = published.written
+        self.refusals.extend(
+            Refusal(r.pith_number, None, r.reason, r.hint, bundle=True) for r in published.refusals
+        )
 
     @property
     def exit_code(self) -> int:

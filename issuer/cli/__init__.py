@@ -6,14 +6,18 @@ Every :class:`issuer.errors.Error` that reaches a command is caught here, once:
 :mod:`issuer.errors` and the README). ``--verbose`` adds the traceback. An
 ``OSError`` that no command turned into an error (a path it could not write)
 gets the same one line, exit 3; Ctrl-C exits 130 with a note that a re-run
-resumes. Locals are never shown in tracebacks, so key material cannot leak
-through one.
+resumes. A reader that closes stdout early (``pith derive FILE | head -1``)
+ends the command quietly with exit 141, as a shell reports a writer killed by
+SIGPIPE: nothing is printed, since the reader is gone. Locals are never shown
+in tracebacks, so key material cannot leak through one.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 import traceback
 from collections.abc import Callable
 from difflib import get_close_matches
@@ -25,7 +29,7 @@ from typer.core import TyperGroup
 
 from issuer import __version__
 from issuer.cli._output import set_quiet
-from issuer.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, Error
+from issuer.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_OPERATIONAL, Error
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +90,13 @@ class _PithGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                # Here, not at exit: a reader gone is met while it can still be handled.
+                sys.stdout.flush()
+        except BrokenPipeError:
+            _reader_gone()
         except Error as e:
             _fail(ctx, e, e.diagnostics(), e.exit_code)
         except OSError as e:
@@ -99,6 +109,20 @@ class _PithGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
             set_quiet(False)  # in-process callers (tests) run many invocations in one thread
+
+
+def _reader_gone() -> NoReturn:
+    """Exit quietly after stdout's reader went away (Python docs, "Note on SIGPIPE")."""
+    # What is still buffered would fail again at the interpreter's flush on exit;
+    # stderr may be the same pipe (2>&1), and there is no one left to tell.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # not a real file (an in-process runner's buffer)
+            continue
+    os.close(devnull)
+    raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
 
 def _fail(ctx: Any, error: BaseException, text: str, code: int) -> NoReturn:

@@ -62,9 +62,16 @@ def registry_url(ctx: typer.Context, value: str | RegistryUrl | None) -> Registr
 
 
 def open_registry(
-    ctx: typer.Context, value: str | RegistryUrl | None, *, must_exist: bool = True
+    ctx: typer.Context,
+    value: str | RegistryUrl | None,
+    *,
+    must_exist: bool = True,
+    adopt_empty: bool = False,
 ) -> Store:
     """The registry of ``--registry`` / ``--home``; only ``pith issue`` may create it.
+
+    (And ``pith registry migrate``, which alone may create it in an empty file:
+    ``adopt_empty``.)
 
     Raises:
         UsageError: an unknown URL scheme, or a password typed on the command line.
@@ -79,4 +86,4 @@ def open_registry(
             f"cannot create registry {path}: {path.parent} is not a directory",
             hint=f"create the directory first (mkdir -p {path.parent}) or fix --registry",
         )
-    return open_store(url, must_exist=must_exist)
+    return open_store(url, must_exist=must_exist, adopt_empty=adopt_empty)

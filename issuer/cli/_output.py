@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import typer
 
@@ -92,6 +93,25 @@ def note(text: str) -> None:
     """A summary or note for the operator on stderr, unless ``--quiet``."""
     if not quiet():
         typer.echo(text, err=True)
+
+
+class Refused(Protocol):
+    """A refusal as the library reports it: ``str()`` names the record once; a hint."""
+
+    @property
+    def hint(self) -> str | None:
+        """What to do about it."""
+
+
+def refused_line(refusal: Refused) -> None:
+    """``refused: <refusal>`` on stderr (with ``--json`` too: it is not a result)."""
+    typer.echo(f"refused: {refusal}", err=True)
+
+
+def refusal_hints(refusals: Sequence[Refused]) -> None:
+    """After the ``refused:`` lines, one ``Hint:`` line for each different hint they carry."""
+    for hint in dict.fromkeys(r.hint for r in refusals if r.hint):
+        typer.echo(f"Hint: {hint}", err=True)
 
 
 def output_error(path: Path, error: OSError) -> OutputError:

@@ -18,6 +18,8 @@ from issuer.cli._output import (
     emit_json,
     make_dir,
     note,
+    refusal_hints,
+    refused_line,
 )
 from issuer.cli._params import check_base_url, path_parser
 from issuer.cli._progress import progress_bar
@@ -106,11 +108,12 @@ def publish_command(
                 extra=local_keys(ctx),
                 force=force,
                 on_record=advance,
-                on_refused=lambda number, why: typer.echo(f"refused: {number}: {why}", err=True),
+                on_refused=refused_line,
                 witnesses=witnesses or [],
                 witness_timeout=witness_timeout,
                 on_witness=lambda _url, why: typer.echo(f"warning: {why}", err=True),
             )
+    refusal_hints(summary.refusals)
     if json_out:
         emit_json({**summary.to_dict(), "outdir": str(outdir), "base_url": base_url})
     else:

@@ -28,6 +28,8 @@ from issuer.cli._output import (
     note,
     output_error,
     quiet,
+    refusal_hints,
+    refused_line,
 )
 from issuer.cli._params import check_base_url, path_parser
 from issuer.cli._progress import progress_bar
@@ -179,11 +181,15 @@ def resolve(
             "kind": found.kind,
             "candidates": records,
             "unique": found.unique,
-            "refused": [{"pith_number": n, "why": why} for n, why in candidates.refusals],
+            "refused": [
+                {"pith_number": r.pith_number, "why": r.reason, "hint": r.hint}
+                for r in candidates.refusals
+            ],
         }
     )
-    for number, why in candidates.refusals:
-        typer.echo(f"refused: {number}: {why}", err=True)
+    for refusal in candidates.refusals:
+        refused_line(refusal)
+    refusal_hints(candidates.refusals)
     if not found.candidates:
         hint = None
         if versions:

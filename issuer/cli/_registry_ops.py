@@ -73,7 +73,7 @@ def migrate(
     (a registry of a newer release is refused and left as it is).
     """
     url = registry_url(ctx, registry_file)
-    with open_registry(ctx, url, must_exist=False) as store:
+    with open_registry(ctx, url, must_exist=False, adopt_empty=True) as store:
         result = {
             "registry": url.display,
             "backend": store.backend,

@@ -10,7 +10,16 @@ import typer
 
 from issuer._time import fixed_or_system_clock
 from issuer.cli._open import local_keys, open_registry, open_signer, registry_url
-from issuer.cli._output import JsonOpt, NowOpt, RegistryOpt, SignerOpt, emit_json, note
+from issuer.cli._output import (
+    JsonOpt,
+    NowOpt,
+    RegistryOpt,
+    SignerOpt,
+    emit_json,
+    note,
+    refusal_hints,
+    refused_line,
+)
 from issuer.cli._params import path_parser
 from issuer.cli._progress import progress_bar
 from issuer.cli._secrets import PassphraseFdOpt, PassphraseFileOpt, passphrase_source
@@ -58,7 +67,8 @@ def reissue_command(
     first_computed_at and move last_reissued_at. Anything already signed by
     the current key is skipped, so a run that was interrupted is simply run
     again. A receipt or event whose stored signature does not verify is not
-    re-signed: it is reported (refused: PITH_NUMBER: ...) and the rest goes on.
+    re-signed, nor (with --out) a bundle of a record that no longer passes: it is
+    reported (refused: PITH_NUMBER: ...) and counted, and the rest goes on.
     Exit 0 on success, 1 if anything was refused, 2 for usage errors, 3 for key
     or database trouble.
     """
@@ -91,10 +101,6 @@ def reissue_command(
                 on_batch=advance,
                 extra=keys,
             )
-        for refusal in summary.refusals:
-            typer.echo(f"refused: {refusal}", err=True)
-        if summary.refusals:
-            typer.echo(f"Hint: {summary.refusals[0].hint}", err=True)
         if out is not None and base_url is not None:
             with progress_bar("re-signing bundles") as bar:
                 task = bar.add_task("publish", total=total, counts="")
@@ -107,7 +113,10 @@ def reissue_command(
                     extra=keys,
                     on_record=lambda s: bar.update(task, completed=s.records, counts=""),
                 )
-            summary.bundles = published.written
+            summary.add_published(published)
+    for refusal in summary.refusals:
+        refused_line(refusal)
+    refusal_hints(summary.refusals)
     if json_out:
         emit_json(summary.to_dict())
     else:

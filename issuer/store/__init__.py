@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from issuer.errors import NotFoundError
+from issuer.errors import NotFoundError, StoreError
 from issuer.keys.local import default_home
 from issuer.store._checked import CheckedRecord, issued_rows
 from issuer.store._compact import EventRow, ReceiptRow
@@ -35,7 +35,7 @@ from issuer.store._schema import SCHEMA_VERSION, TABLES, Table
 from issuer.store._sql import SqlStore
 from issuer.store._sql_aliases import SHORT_KINDS
 from issuer.store._sql_reissue import ResignBatch, loaded, with_receipt
-from issuer.store._sqlite import SqliteDb
+from issuer.store._sqlite import SqliteDb, empty_file_hint, file_state, settled_state
 from issuer.store._url import SCHEMES, RegistryUrl, parse_registry_url, redact
 from issuer.tlog import StoredCheckpoint
 
@@ -81,19 +81,31 @@ def default_registry() -> RegistryUrl:
     return RegistryUrl(path=default_home() / "registry.sqlite3")
 
 
-def open_store(url: RegistryUrl | Path | str | None = None, *, must_exist: bool = False) -> Store:
+def open_store(
+    url: RegistryUrl | Path | str | None = None,
+    *,
+    must_exist: bool = False,
+    adopt_empty: bool = False,
+) -> Store:
     """Open (creating and migrating if needed) the registry at ``url``.
+
+    A file that is not an SQLite database is never opened, and an empty file is
+    not a registry: only ``adopt_empty`` (``pith registry migrate``, which
+    exists to create one) makes it one. Either is left as it is.
 
     Args:
         url: a :class:`RegistryUrl`, a path, or a registry URL (default
             :func:`default_registry`).
         must_exist: refuse to create it: read-only commands must not leave an
             empty registry behind a mistyped path or database name.
+        adopt_empty: create the registry in an existing empty file.
 
     Raises:
         UsageError: a URL scheme the toolkit does not serve.
-        NotFoundError: ``must_exist`` and there is no registry at ``url``.
-        StoreError: unreachable, locked, corrupt, or written by a newer toolkit.
+        NotFoundError: ``must_exist`` and there is no registry at ``url`` (an
+            empty file included).
+        StoreError: unreachable, locked, corrupt, or written by a newer toolkit; a
+            file that is not an SQLite database; an empty file, unless ``adopt_empty``.
     """
     if url is None:
         parsed = default_registry()
@@ -106,8 +118,19 @@ def open_store(url: RegistryUrl | Path | str | None = None, *, must_exist: bool 
         hint="create one with: pith issue FILE... (or check --home, PITH_HOME, --registry)",
     )
     if parsed.path is not None:
-        if must_exist and not parsed.path.is_file():
+        state = file_state(parsed.path)
+        if must_exist and state != "sqlite":
+            if state == "empty":
+                missing = NotFoundError(
+                    f"no registry at {parsed.display}: it is an empty file",
+                    hint=empty_file_hint(parsed.path),
+                )
             raise missing
+        if state == "empty" and not adopt_empty and settled_state(parsed.path) == "empty":
+            raise StoreError(
+                f"{parsed.display} is an empty file, not a registry: pith leaves it as it is",
+                hint=empty_file_hint(parsed.path),
+            )
         return SqlStore(SqliteDb(parsed.path))
     # Imported here: psycopg costs a tenth of a second to import, and commands that
     # never open a PostgreSQL registry (pith verify) should not pay it.

@@ -13,10 +13,70 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from issuer.errors import StoreError
 from issuer.store._db import Cursor
+
+#: The first 16 bytes of every SQLite database file (its file format's "magic header string").
+SQLITE_HEADER = b"SQLite format 3\x00"
+WHAT_TO_CHECK = (
+    "check --registry and PITH_REGISTRY: a registry is a file that pith issue or "
+    "pith registry migrate created"
+)
+
+
+def file_state(path: Path) -> Literal["absent", "empty", "sqlite"]:
+    """What ``path`` holds: nothing yet, an empty file, or an SQLite database.
+
+    Looked at before SQLite opens ``path``, which would make an empty file a
+    database, and could write beside any other file (``-wal``, ``-shm``): a file
+    that is not ours is refused and left exactly as it is.
+
+    Raises:
+        StoreError: ``path`` is a file that is not an SQLite database, or cannot be read.
+    """
+    if not path.is_file():
+        return "absent"  # or a directory, a device...: SQLite's own error names it
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise StoreError(f"cannot open registry {path}: {e.strerror or e}") from e
+    if not head:
+        return "empty"
+    if head != SQLITE_HEADER:
+        raise StoreError(f"{path} is not an SQLite database, so not a registry", hint=WHAT_TO_CHECK)
+    return "sqlite"
+
+
+#: How long an empty file may take to become a database before it is taken for someone
+#: else's: SQLite creates the file empty, and writes its header a moment later.
+CREATING_SECONDS = 2.0
+
+
+def settled_state(path: Path) -> Literal["absent", "empty", "sqlite"]:
+    """:func:`file_state` of ``path``, an empty file given a moment to become a database.
+
+    Two ``pith issue`` starting at once on a new registry: the second can find
+    the file the first has just created, before its header is written.
+
+    Raises:
+        StoreError: as :func:`file_state`.
+    """
+    deadline = time.monotonic() + CREATING_SECONDS
+    state = file_state(path)
+    while state == "empty" and time.monotonic() < deadline:
+        time.sleep(0.02)
+        state = file_state(path)
+    return state
+
+
+def empty_file_hint(path: Path) -> str:
+    """What to do about an empty file named as the registry."""
+    return (
+        f"to make it a registry, run: pith registry migrate --registry {path}; else {WHAT_TO_CHECK}"
+    )
 
 
 class SqliteDb:

@@ -546,3 +546,24 @@ def test_json_names_a_registry_whose_path_is_not_utf8(tmp_path: Path) -> None:
     copied = pith(home, "registry", "copy", str(registry), str(copy), "--json")
     assert copied.exit_code == 0, copied.output
     assert json.loads(copied.stdout)["destination"] == f"{tmp_path}/copy\\xff.sqlite3"
+
+
+# --- a reader that stops early ------------------------------------------------------------
+
+
+def test_a_reader_that_stops_early_ends_pith_quietly_with_141(tmp_path: Path) -> None:
+    """``pith derive BIG | head -1``: exit 128 + SIGPIPE, as a shell reports a killed writer."""
+    big = factory.snapshot(tmp_path / "big.json", range(1, 3001))  # far over a pipe's buffer
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "issuer", "derive", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what head -1 does once it has its line
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141, err
+    assert json.loads(first)["pith_number"].startswith("pith:")
+    assert err == b"", err  # no "Broken pipe", no traceback, no summary

@@ -274,6 +274,51 @@ def test_a_record_that_no_longer_passes_is_refused_and_every_other_is_served(
         assert "Traceback" not in refused.stderr
 
 
+def _refused(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(("refused: ", "Hint: "))]
+
+
+def test_a_refused_line_names_the_record_once_then_says_what_to_do(
+    home: Path, tmp_path: Path
+) -> None:
+    bad = _number(home, "2401.00002")
+    _break_record(home, bad)
+    out = tmp_path / "site"
+    for args in (("publish", str(out), "--base-url", BASE), ("resolve", "2401.00002")):
+        for json_out in ((), ("--json",)):
+            result = pith(home, *args, *json_out)
+            assert result.exit_code == 1, result.stderr
+            line, hint = _refused(result.stderr)
+            assert line.startswith(f"refused: {bad}: the registry holds a record that no "), line
+            assert line.count(bad) == 1, line
+            assert hint.startswith("Hint: ") and bad not in hint, hint
+    reported = json.loads(pith(home, "publish", str(out), "--base-url", BASE, "--json").stdout)
+    [refusal] = reported["refusals"]
+    assert refusal["pith_number"] == bad and bad not in refusal["reason"] and refusal["hint"]
+
+
+def test_reissue_out_counts_the_bundles_it_refuses_as_publish_does(
+    home: Path, tmp_path: Path
+) -> None:
+    bad = _number(home, "2401.00002")
+    _break_record(home, bad)
+    out = tmp_path / "site"
+    assert pith(home, "publish", str(out), "--base-url", BASE).exit_code == 1
+    result = pith(home, "reissue", "--out", str(out), "--workers", "1")
+    assert result.exit_code == 1, result.stderr
+    line, hint = _refused(result.stderr)
+    assert line.startswith(f"refused: {bad}: bundle: the registry holds a record that no "), line
+    assert line.count(bad) == 1 and hint.startswith("Hint: "), result.stderr
+    assert "; 1 refused)" in result.stderr
+    reported = pith(home, "reissue", "--out", str(out), "--workers", "1", "--json")
+    assert reported.exit_code == 1, reported.stderr
+    summary = json.loads(reported.stdout)
+    assert summary["refused"] == len(summary["refusals"]) == 1
+    [refusal] = summary["refusals"]
+    assert (refusal["pith_number"], refusal["event_id"], refusal["bundle"]) == (bad, None, True)
+    assert _refused(reported.stderr)[0] == line  # on stderr with --json too
+
+
 @sqlite_only  # about verifying a published tree, not the registry
 def test_the_verify_example_on_a_record_page_works_as_printed(
     home: Path, tmp_path: Path, serve: Any, monkeypatch: pytest.MonkeyPatch

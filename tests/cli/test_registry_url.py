@@ -253,3 +253,72 @@ def test_a_bad_registry_url_is_a_usage_error_before_any_key_is_looked_up(
     assert typed.exit_code == 2, typed.stderr
     assert SECRET not in typed.stderr + typed.stdout
     assert not list(cwd.iterdir())
+
+
+# -- a file that is not a registry -----------------------------------------------------
+
+NOT_REGISTRIES = {
+    "text, 10 bytes": b"hello you\n",
+    "text, 8 KiB": b"not a database\n" * 550,
+    "SQLite's header cut short": b"SQLite format",
+}
+# (command, exit code, what an empty file gets): a read finds no registry; only
+# `registry migrate`, which exists to create one, makes an empty file a registry.
+ON_AN_EMPTY_FILE = {
+    "resolve": (["resolve", "2401.00001"], 3, "no registry at"),
+    "issue": (["issue", "{data}"], 3, "is an empty file, not a registry"),
+    "registry copy (destination)": (["registry", "copy", "{source}", "{file}"], 3, "empty file"),
+    "registry migrate": (["registry", "migrate", "--registry", "{file}"], 0, None),
+}
+
+
+def _args(args: list[str], cwd: Path, file: Path) -> list[str]:
+    data = factory.snapshot(cwd.parent / "in.json", range(1, 3))
+    source = cwd.parent / "source.sqlite3"
+    return [a.format(data=data, file=file, source=source) for a in args]
+
+
+@pytest.mark.parametrize("content", NOT_REGISTRIES.values(), ids=NOT_REGISTRIES.keys())
+@pytest.mark.parametrize("command", COMMANDS.values(), ids=COMMANDS.keys())
+@pytest.mark.parametrize("where", ["--registry", "PITH_REGISTRY"])
+def test_a_file_that_is_not_sqlite_is_refused_by_name_and_left_as_it_is(
+    cwd: Path, content: bytes, command: list[str], where: str
+) -> None:
+    _signing_key(cwd)
+    file = cwd.parent / "notes.txt"
+    file.write_bytes(content)
+    args = _args(command, cwd, file)
+    registry = ["--registry", str(file)] if where == "--registry" else []
+    env: dict[str, str | None] | None = (
+        {"PITH_REGISTRY": str(file)} if where == "PITH_REGISTRY" else None
+    )
+    result = _run(cwd, *args, *registry, env=env)
+    assert result.exit_code == 3, result.stderr
+    [error] = _error_lines(result)
+    assert error == f"ERROR: {file} is not an SQLite database, so not a registry", error
+    assert "Hint: " in result.stderr and "PITH_REGISTRY" in result.stderr
+    assert file.read_bytes() == content
+    assert sorted(p.name for p in file.parent.glob("notes.txt*")) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error"), ON_AN_EMPTY_FILE.values(), ids=ON_AN_EMPTY_FILE.keys()
+)
+def test_an_empty_file_is_not_a_registry_until_registry_migrate_makes_it_one(
+    cwd: Path, args: list[str], code: int, error: str | None
+) -> None:
+    _signing_key(cwd)
+    ok(_run(cwd, "registry", "migrate", "--registry", str(cwd.parent / "source.sqlite3")))
+    file = cwd.parent / "empty.sqlite3"
+    file.touch()
+    result = _run(cwd, *_args(args, cwd, file), env={"PITH_REGISTRY": str(file)})
+    assert result.exit_code == code, result.stderr
+    if error is None:  # made a registry: every command takes it from now on
+        assert file.stat().st_size > 0
+        ok(_run(cwd, "issue", *_args(["{data}"], cwd, file), "--registry", str(file)))
+        return
+    [line] = _error_lines(result)
+    assert error in line and str(file) in line, line
+    assert f"pith registry migrate --registry {file}" in result.stderr
+    assert file.read_bytes() == b""
+    assert sorted(p.name for p in file.parent.glob("empty.sqlite3*")) == ["empty.sqlite3"]

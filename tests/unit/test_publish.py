@@ -19,6 +19,7 @@ from issuer import _pages, cjson, registry
 from issuer.errors import EXIT_REFUSED, FormatError
 from issuer.keys.keyset import KeySet
 from issuer.publish import PublishSummary, publish
+from issuer.registry import RecordRefusal
 from issuer.store import Store, open_store
 from issuer.verify import verify_bundle
 from tests import factory
@@ -184,13 +185,17 @@ def test_a_record_that_no_longer_passes_is_refused_and_the_others_are_published(
         (cjson.dumps(broken), record.number.code),
     )
 
-    refused: list[tuple[str, str]] = []
+    refused: list[RecordRefusal] = []
     out = tmp_path / "site"
-    summary = _publish(store, out, on_refused=lambda n, why: refused.append((n, why)))
+    summary = _publish(store, out, on_refused=refused.append)
     assert (summary.records, summary.written, summary.refused) == (50, 49, 1)
     assert summary.exit_code == 1
-    assert [n for n, _ in refused] == [bad] and "primary_cat" in refused[0][1]
-    assert summary.to_dict()["refusals"] == [{"pith_number": bad, "reason": refused[0][1]}]
+    [refusal] = refused
+    assert refusal.pith_number == bad and "primary_cat" in refusal.reason
+    assert not refusal.reason.startswith(bad)  # a refused: line names the record once
+    assert summary.to_dict()["refusals"] == [
+        {"pith_number": bad, "reason": refusal.reason, "hint": refusal.hint}
+    ]
     assert not (out / "pith" / record.number.code).exists()
     assert len(list((out / "pith").iterdir())) == 49
     assert _publish(store, out).refused == 1  # reported again, never marked published
@@ -205,7 +210,7 @@ def test_a_record_that_no_longer_passes_is_refused_and_the_others_are_published(
     assert caught.value.exit_code == EXIT_REFUSED
     found = registry.candidate_records(store, [good, bad])
     assert [r.pith_number for r in found.records] == [good]
-    assert [n for n, _ in found.refusals] == [bad] and "primary_cat" in found.refusals[0][1]
+    assert found.refusals == [refusal]
 
 
 def _graph_snapshot(title: str, authors: str) -> dict[str, Any]:

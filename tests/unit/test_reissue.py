@@ -235,6 +235,7 @@ def test_a_forged_event_is_refused_not_laundered_under_the_new_key(store: Store)
     [refusal] = summary.refusals
     assert (refusal.pith_number, refusal.event_id) == (number, forged["event_id"])
     assert f"does not verify under key {OLD.key_id}" in refusal.reason
+    assert refusal.hint is not None
     assert "backup" in refusal.hint and "issue the record again" in refusal.hint
     assert (summary.refused, summary.exit_code) == (1, 1)
     assert summary.to_dict()["refusals"] == [refusal.to_dict()]

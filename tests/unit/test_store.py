@@ -85,8 +85,31 @@ def test_a_registry_from_a_newer_toolkit_is_refused(registry_url: str) -> None:
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite3"
     path.write_bytes(b"not a database" * 100)
-    with pytest.raises(StoreError, match="cannot open registry"):
+    with pytest.raises(StoreError, match="is not an SQLite database, so not a registry"):
         open_store(path)
+    assert path.read_bytes() == b"not a database" * 100  # left as it was
+
+
+def test_an_empty_file_another_issuer_is_creating_is_waited_for_not_refused(
+    tmp_path: Path,
+) -> None:
+    """Two issuers at once on a new registry: the second may find it still empty."""
+    made = tmp_path / "made.sqlite3"
+    open_store(made).close()
+    path = tmp_path / "r.sqlite3"
+    path.touch()  # as SQLite leaves it, for a moment, before it writes the header
+    writer = threading.Timer(0.3, lambda: path.write_bytes(made.read_bytes()))
+    writer.start()
+    try:
+        with open_store(path) as store:
+            assert store.count() == 0
+    finally:
+        writer.join()
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    with pytest.raises(StoreError, match="is an empty file, not a registry"):
+        open_store(empty)
+    assert empty.read_bytes() == b""
 
 
 def test_issue_writes_record_receipt_event_and_aliases_and_the_bundle_verifies(

@@ -20,6 +20,7 @@ from issuer.errors import FormatError, StoreError, VerificationError
 from issuer.keys.keyset import KeySet
 from issuer.pipeline import Issuer
 from issuer.publish import publish
+from issuer.registry import RecordRefusal
 from issuer.store import Store, open_store
 from issuer.tlog import make_checkpoint
 from issuer.verify import verify_bundle
@@ -71,7 +72,7 @@ def test_a_record_whose_signatures_do_not_verify_is_never_signed_as_a_bundle(
 ) -> None:
     bad = _victim(store)
     alter(store, record_row_id(store, bad))
-    refused: list[tuple[str, str]] = []
+    refused: list[RecordRefusal] = []
     out = tmp_path / "site"
     summary = publish(
         store,
@@ -79,11 +80,11 @@ def test_a_record_whose_signatures_do_not_verify_is_never_signed_as_a_bundle(
         factory.signer(),
         base_url=BASE,
         now=factory.T0,
-        on_refused=lambda n, why: refused.append((n, why)),
+        on_refused=refused.append,
     )
     assert (summary.records, summary.written, summary.refused) == (4, 3, 1)
-    assert [n for n, _ in refused] == [bad] and "does not verify" in refused[0][1]
-    assert "reissue" not in refused[0][1]  # altered rows are restored, not re-signed
+    assert [r.pith_number for r in refused] == [bad] and "does not verify" in refused[0].reason
+    assert "reissue" not in refused[0].reason  # altered rows are restored, not re-signed
     code = bad.rsplit(":", 1)[1]
     assert not (out / "pith" / code).exists()
     assert not (out / ".well-known" / "pith" / code).exists()
@@ -186,17 +187,17 @@ def test_a_row_that_cannot_be_read_is_named_and_the_others_are_published(
     store = sqlite_store
     bad = _victim(store)
     alter(store, record_row_id(store, bad))
-    refused: list[tuple[str, str]] = []
+    refused: list[RecordRefusal] = []
     summary = publish(
         store,
         tmp_path / "site",
         factory.signer(),
         base_url=BASE,
         now=factory.T0,
-        on_refused=lambda n, why: refused.append((n, why)),
+        on_refused=refused.append,
     )
     assert (summary.records, summary.written, summary.refused) == (4, 3, 1)
-    assert [n for n, _ in refused] == [bad]
+    assert [r.pith_number for r in refused] == [bad]
     with pytest.raises(FormatError, match=re.escape(bad)) as shown:
         registry.show(store, bad)
     with pytest.raises(FormatError, match=re.escape(bad)) as bundled:
