@@ -122,25 +122,32 @@ def _bundles_under(path: str) -> Iterator[str]:
     sorts, which is the order of the whole paths' parts. Hidden directories are
     not entered. Like ``rglob``, it does not follow a symlink to a directory,
     skips a directory it may not read, and compares the suffix in the
-    platform's case.
+    platform's case. A directory removed before its turn came is skipped, as a
+    removed file is.
     """
     try:
         with os.scandir(path) as listing:
             entries = sorted(listing, key=_NAME_ORDER)
     except PermissionError:
         return
+    except OSError as e:  # gone since its parent was listed, as a file can be: skipped alike
+        if e.errno in _NOT_THERE:
+            return
+        raise
     for entry in entries:
         name = entry.name
         if name.startswith("."):
             continue
+        # Named as pathlib joins them: Path(".") / "a.json" is "a.json", not "./a.json".
+        child = name if path == os.curdir else entry.path
         if _is(entry.is_dir, follow_symlinks=False):
-            yield from _bundles_under(entry.path)
+            yield from _bundles_under(child)
         elif (
             os.path.normcase(name).endswith(".json")
             and name not in _NOT_BUNDLES
             and _is(entry.is_file)
         ):
-            yield entry.path
+            yield child
 
 
 # The errors Path.is_dir() and Path.is_file() answer False to (a name gone since it was

@@ -177,6 +177,9 @@ if not TYPE_CHECKING:  # mypy sees the imports above, and still catches a misspe
         globals()[name] = value
         return value
 
+    def __dir__() -> list[str]:  # the lazy names too, before their first use (PEP 562)
+        return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "COSIGNATURE_ED25519",

@@ -112,3 +112,9 @@ def test_the_log_packages_lazy_names_are_its_modules_own() -> None:
     assert issuer.tlog.WitnessServer is _witness_server.WitnessServer
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         _ = issuer.tlog.nothing_here  # type: ignore[attr-defined]
+
+
+def test_the_log_packages_lazy_names_are_listed_before_their_first_use() -> None:
+    code = "import issuer.tlog as t; print(sorted(set(t.__all__) - set(dir(t))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"

@@ -134,6 +134,34 @@ def test_an_unreadable_directory_is_skipped_as_rglob_skips_it(
     assert len(walked) == len(EXPECTED)
 
 
+def test_the_working_directory_names_its_files_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for start in (".", "./", ".//"):
+        got = [name for name, _, _ in _inputs([start])]
+        assert got == [str(p) for p in sorted(map(Path, EXPECTED))]  # a/b.json, not ./a/b.json
+
+
+def test_a_directory_removed_during_the_walk_is_skipped_as_a_removed_file_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tree(tmp_path)
+    gone = tmp_path / "a"
+    scandir = os.scandir
+
+    def removed(path: Any) -> Any:  # listed in its parent, gone when its turn came
+        if Path(path) == gone:
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", removed)
+    walked = [Path(p).relative_to(tmp_path).as_posix() for p in _bundles_under(str(tmp_path))]
+    assert walked == [str(p) for p in sorted(map(Path, EXPECTED)) if p.parts[0] != "a"]
+    assert len(walked) == len(EXPECTED) - 2  # a/b.json and a/b/c.json
+
+
 def test_verify_does_not_import_the_postgresql_driver() -> None:
     code = (
         "import sys\n"
