@@ -58,7 +58,15 @@ class PostgresDb:
         self.name = name
         self._cursors = itertools.count()
         self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
-        options = conninfo_to_dict(conninfo)
+        try:
+            options = conninfo_to_dict(conninfo)
+        except psycopg.Error:
+            # libpq's message quotes the part it could not read, which may be the password.
+            raise StoreError(
+                f"cannot open registry {name}: libpq cannot read the URL",
+                hint="percent-encode any of @ : / ? # % & = in the user name, database name and "
+                "parameter values, and use libpq's parameter names",
+            ) from None
         extra = {k: v for k, v in _DEFAULTS.items() if k not in options}
         try:
             self._conn = psycopg.connect(make_conninfo(conninfo, **extra), autocommit=True)

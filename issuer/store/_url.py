@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote
 
 from issuer._fs import shown_path
 from issuer.errors import UsageError
@@ -95,27 +95,40 @@ def parse_registry_url(value: str | Path, *, from_command_line: bool = False) ->
 
 
 def _has_password(url: str) -> bool:
-    if _USERINFO_PASSWORD.match(url):
+    userinfo, rest = _split_userinfo(url)
+    if userinfo is not None and ":" in userinfo:
         return True
-    query = url.partition("?")[2].partition("#")[0]
-    return any(k == "password" for k, _ in parse_qsl(query, keep_blank_values=True))
-
-
-_USERINFO_PASSWORD = re.compile(r"^[a-z]+://[^/?#@]*:[^/?#@]*@")
+    return any(_is_password(p) for p in rest.partition("?")[2].split("&"))
 
 
 def redact(url: str) -> str:
     """``url`` without any password (in its user part or its ``password=`` parameter).
 
-    Only the password is taken out; the rest is shown as given.
+    Only the password is taken out; the rest is shown as given. The URL is cut
+    up as libpq cuts it: the user part runs to the first ``@`` before any ``/``
+    (``?`` and ``#`` included), the parameters follow the first ``?`` after it,
+    and there is no fragment (a ``#`` is part of a value).
     """
-    shown = _USERINFO_PASSWORD_PART.sub(r"\1@", url, count=1)
-    head, mark, rest = shown.partition("?")
+    userinfo, rest = _split_userinfo(url)
+    head, mark, query = rest.partition("?")
+    if userinfo is not None:
+        head = f"{userinfo.partition(':')[0]}@{head}"
+    shown = url[: url.index("://") + 3] + head if "://" in url else head
     if not mark:
         return shown
-    query, hash_mark, fragment = rest.partition("#")
-    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "password"]
-    return head + (f"?{urlencode(kept)}" if kept else "") + hash_mark + fragment
+    kept = [p for p in query.split("&") if not _is_password(p)]
+    return shown + (f"?{'&'.join(kept)}" if kept else "")
 
 
-_USERINFO_PASSWORD_PART = re.compile(r"^([a-z]+://[^/?#@:]*):[^/?#@]*@")
+def _split_userinfo(url: str) -> tuple[str | None, str]:
+    """(user part or ``None``, what follows it) of ``url``, after its ``scheme://``."""
+    rest = url.partition("://")[2] if "://" in url else url
+    at, slash = rest.find("@"), rest.find("/")
+    if at < 0 or 0 <= slash < at:
+        return None, rest
+    return rest[:at], rest[at + 1 :]
+
+
+def _is_password(parameter: str) -> bool:
+    """Whether one ``key=value`` of a URL's query sets the password (libpq decodes the key)."""
+    return unquote(parameter.partition("=")[0]) == "password"

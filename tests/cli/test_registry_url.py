@@ -163,6 +163,11 @@ PASSWORD_URLS = {
     "user:password@": UNREACHABLE,
     "postgres:// user:password@": f"postgres://pith:{SECRET}@127.0.0.1:1/x",
     "?password=": f"postgresql://pith@127.0.0.1:1/x?password={SECRET}&sslmode=disable",
+    # libpq's user part runs to the first "@" before a "/": a "#" or "?" is in the password.
+    "# in password": f"postgresql://pith:{SECRET}#x@127.0.0.1:1/x",
+    "? in password": f"postgresql://pith:x?{SECRET}@127.0.0.1:1/x",
+    # libpq refuses it, quoting the password: never shown, never a traceback of psycopg's.
+    "bad %-escape": f"postgresql://pith:{SECRET}%zz@127.0.0.1:1/x",
 }
 
 
