@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
-from psycopg import pq
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from issuer.errors import StoreError
@@ -72,6 +72,27 @@ class PostgresDb:
             self._conn = psycopg.connect(make_conninfo(conninfo, **extra), autocommit=True)
         except psycopg.Error as e:
             raise StoreError(f"cannot open registry {name}: {_first_line(e)}", hint=_HINT) from e
+        try:
+            self._pin_search_path()
+        except psycopg.Error as e:
+            self._conn.close()
+            raise StoreError(f"cannot open registry {name}: {_first_line(e)}", hint=_HINT) from e
+
+    def _pin_search_path(self) -> None:
+        """Search the registry's schema alone (and ``pg_catalog``, first, as always).
+
+        The registry's schema is the one the role's ``search_path`` (or the URL's
+        ``options``) names first among those that exist. The other schemas of the
+        path leave it: PostgreSQL takes the function or operator whose argument
+        types match best among every schema searched, so one that another role
+        created in any of them could stand in for ``pg_catalog``'s and run with
+        this role's rights (CVE-2018-1058).
+        """
+        schema = self._conn.execute("SELECT pg_catalog.current_schema()").fetchone()
+        if schema is not None and schema[0] is not None:
+            self._conn.execute(
+                sql.SQL("SET search_path = {}").format(sql.Identifier(str(schema[0])))
+            )
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         try:
@@ -137,7 +158,9 @@ class PostgresDb:
         try:
             self._conn.execute("BEGIN")
             self._conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            self._conn.execute(
+                "SELECT pg_catalog.pg_advisory_xact_lock(CAST(%s AS BIGINT))", (WRITE_LOCK,)
+            )
         except psycopg.errors.LockNotAvailable as e:
             self.rollback()
             raise StoreError(
