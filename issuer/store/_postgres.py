@@ -25,6 +25,7 @@ Decisions (docs/postgresql.md says more):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import re
@@ -180,7 +181,9 @@ class PostgresDb:
     def rollback(self) -> None:
         status = self._conn.info.transaction_status
         if status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
-            self._conn.execute("ROLLBACK")
+            # A lost connection: the server rolled the transaction back already.
+            with contextlib.suppress(psycopg.OperationalError):
+                self._conn.execute("ROLLBACK")
 
     @property
     def in_transaction(self) -> bool:
@@ -210,13 +213,41 @@ class PostgresDb:
         self._conn.close()
 
     def _error(self, e: psycopg.Error) -> StoreError:
-        if isinstance(e, psycopg.errors.InsufficientPrivilege):
-            return StoreError(
-                f"registry {self.name}: {_first_line(e)}",
-                hint="grant the role the privileges docs/postgresql.md lists",
-            )
-        return StoreError(f"registry {self.name}: {_first_line(e)}", hint=_HINT)
+        return StoreError(f"registry {self.name}: {_first_line(e)}", hint=self._hint(e))
 
+    def _hint(self, e: psycopg.Error) -> str:
+        """What to do about a failure on an open connection (the URL and password were fine)."""
+        if isinstance(e, psycopg.errors.InsufficientPrivilege):
+            return "grant the role the privileges docs/postgresql.md lists"
+        if isinstance(e, psycopg.errors.QueryCanceled):
+            return (
+                "the server cancelled the statement: raise the statement_timeout set for this "
+                "role or database (ALTER ROLE … SET statement_timeout), then rerun; nothing of "
+                "the unfinished transaction was kept"
+            )
+        if isinstance(e, _NOT_OURS):
+            return (
+                "the database holds tables that are not this registry's (another application's, "
+                "or a registry altered by hand): give the registry a database or schema of its "
+                "own, or restore it from a backup"
+            )
+        if self._conn.broken or isinstance(e, psycopg.OperationalError):
+            return (
+                "the connection to the server was lost (server restarted or session ended): "
+                "rerun once it is back; nothing of the unfinished transaction was kept, and a "
+                "rerun does not do twice what was committed"
+            )
+        return _HINT
+
+
+#: A migration or query met tables or columns the registry did not make.
+_NOT_OURS = (
+    psycopg.errors.DuplicateTable,
+    psycopg.errors.DuplicateColumn,
+    psycopg.errors.DuplicateObject,
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+)
 
 _DEFAULTS = {"connect_timeout": "10", "application_name": "pith"}
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
+from issuer.errors import StoreError
 from issuer.store import open_store
+from issuer.store._postgres import PostgresDb
 from tests.registry_sql import issue
 
 
@@ -56,3 +59,43 @@ def test_functions_planted_on_the_search_path_never_run(pg_url: str, tmp_path: P
         assert conn.execute("SELECT name FROM other_app.calls").fetchall() == []
         # The registry is where the role's search path put it.
         assert conn.execute("SELECT COUNT(*) FROM public.records").fetchone() == (3,)
+
+
+def test_another_applications_records_table_is_refused_with_a_hint_and_left_as_it_is(
+    pg_url: str,
+) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE records (id SERIAL PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO records(name) VALUES ('theirs')")
+    with pytest.raises(StoreError, match='relation "records" already exists') as caught:
+        open_store(pg_url)
+    assert "not this registry's" in (caught.value.hint or "")
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT id, name FROM records").fetchall() == [(1, "theirs")]
+        assert conn.execute("SELECT to_regclass('pith_schema')").fetchone() == (None,)
+
+
+def test_a_statement_timeout_of_the_role_is_named_in_the_hint(pg_url: str) -> None:
+    db = PostgresDb(f"{pg_url}?options=-cstatement_timeout%3D1", "the registry")
+    try:
+        with pytest.raises(StoreError, match="statement timeout") as caught:
+            db.execute("SELECT pg_sleep(1)")
+        assert "statement_timeout" in (caught.value.hint or "")
+        assert "password" not in (caught.value.hint or "")
+    finally:
+        db.close()
+
+
+def test_a_connection_killed_under_a_command_says_to_rerun(pg_url: str) -> None:
+    db = PostgresDb(pg_url, "the registry")
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StoreError, match="terminating connection") as caught:
+            db.execute("SELECT 1")
+        assert "rerun" in (caught.value.hint or "")
+        assert "password" not in (caught.value.hint or "")
+        db.rollback()  # nothing to undo on a lost connection, and no psycopg error either
+    finally:
+        db.close()
