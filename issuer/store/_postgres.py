@@ -65,8 +65,8 @@ class PostgresDb:
             # libpq's message quotes the part it could not read, which may be the password.
             raise StoreError(
                 f"cannot open registry {name}: libpq cannot read the URL",
-                hint="percent-encode any of @ : / ? # % & = in the user name, database name and "
-                "parameter values, and use libpq's parameter names",
+                hint="percent-encode spaces and any of @ : / ? # % & = in the user name, "
+                "database name and parameter values, and use libpq's parameter names",
             ) from None
         extra = {k: v for k, v in _DEFAULTS.items() if k not in options}
         try:
