@@ -16,7 +16,10 @@ run resumes where it stopped, a base-URL change reaches every bundle even
 across kills, and a run with nothing to do reads no record. Every file is
 replaced atomically (a reader sees the old file or the new, never half of
 one), and temporary files a killed run left behind are removed. One run at
-a time per tree (a lock file).
+a time per tree (a lock file). Whoever else can write OUTDIR cannot send the
+run's writes elsewhere: a link at a directory below it, or at the lock file,
+is refused; a link or FIFO in place of a file is replaced, never read.
+Directories are made 0755 and files 0644, whatever the umask.
 
 A record the registry holds but that no longer passes (issued by an older
 release under a looser grammar) is refused, reported and skipped; the other
@@ -26,6 +29,7 @@ records are published.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -90,10 +94,12 @@ from issuer.tlog import (
     WitnessKeys,
     ask_witness,
     consistency_proof,
+    entry_bundles,
     inclusion_proofs,
     make_checkpoint,
     note_key,
     origin_of,
+    tiles,
     write_tiles,
 )
 
@@ -215,7 +221,7 @@ def publish(
         run.summary.stale_removed += _sweep(outdir)
         # The log first: a checkpoint of every leaf, and its tiles, so that each bundle
         # written below carries proofs in it; the checkpoint file itself is written last.
-        checkpoint = run.write_log(origin_of(base_url))
+        checkpoint = run.write_log(origin_of(base_url), rewrite=force)
         if witnesses:
             checkpoint = run.witness(checkpoint, witnesses, witness_timeout, on_witness)
         after = 0
@@ -289,18 +295,25 @@ class _Run:
         """``OUTDIR/.well-known/pith/CODE``, as a string."""
         return f"{self.root}/.well-known/pith/{code}"
 
-    def write_log(self, origin: str) -> StoredCheckpoint:
+    def write_log(self, origin: str, *, rewrite: bool = False) -> StoredCheckpoint:
         """Sign a checkpoint of the whole log and write its new tiles; the checkpoint file waits.
 
         Only tiles new since the checkpoint this tree last published are
-        written (none are rewritten), unless that checkpoint's file is gone.
+        written (none are rewritten), unless that checkpoint's file or one of
+        its tiles is gone; ``rewrite`` (``--force``) computes every tile again
+        and replaces each that differs. Bundles' proofs are read from the
+        tiles: one missing would stop every run, one altered would be copied.
         """
         at = format_seconds(self.now)
         checkpoint = make_checkpoint(self.store, self.signer, origin, at)
         published = self.store.published_checkpoint(self.tree_id)
         previous = None if published is None else self.store.checkpoint(published)
         served = _read_bytes(self.outdir / CHECKPOINT_FILE)
-        if previous is not None and _cosigned_copy(served, previous.note) is None:
+        if previous is not None and (
+            rewrite
+            or _cosigned_copy(served, previous.note) is None
+            or not _tiles_there(self.outdir, previous.tree_size)
+        ):
             previous = None  # the tree is not what the registry recorded: write every tile
         kept = _cosigned_copy(served, checkpoint.note)
         if kept is not None:  # the same checkpoint again: keep the cosignatures it has
@@ -438,30 +451,76 @@ class _Run:
             self.store.mark_published(self.tree_id, self.pending)
             self.pending = []
 
-    def write(self, path: str | Path, data: bytes) -> None:
-        # Each directory is made once per run: three of a record's four files share one.
-        parent = os.path.dirname(path)
-        known = parent in self.made_dirs
+    def tree_dir(self, directory: str, *, make: bool = True) -> bool:
+        """Whether ``directory`` (under OUTDIR) is a real directory; made (0755) if missing.
+
+        Each directory is checked, or made, once per run: three of a record's
+        four files share one. OUTDIR itself may be a link (the operator named
+        it); a link below it would send the run's writes elsewhere.
+
+        Raises:
+            PublishError: ``directory`` or one between it and OUTDIR is a
+                symbolic link or not a directory, or cannot be made.
+        """
+        if directory in self.made_dirs or directory == self.root:
+            return True
+        if not self.tree_dir(os.path.dirname(directory), make=make):
+            return False
         try:
-            atomic_write(path, data, durable=False, parent_exists=known)
+            mode = os.lstat(directory).st_mode
+        except FileNotFoundError:
+            if not make:
+                return False
+            try:
+                Path(directory).mkdir(0o755)
+                # Exact, as the files are: the umask may have narrowed or widened it.
+                os.chmod(directory, 0o755)  # noqa: S103 - a served tree, read by the web server
+            except OSError as e:
+                raise _cannot_write(Path(directory), e) from e
+            mode = stat.S_IFDIR
+        except OSError as e:
+            raise _cannot_write(Path(directory), e) from e
+        if not stat.S_ISDIR(mode):
+            raise _not_in_tree(directory, mode)
+        self.made_dirs.add(directory)
+        return True
+
+    def write(self, path: str | Path, data: bytes) -> None:
+        self.tree_dir(os.path.dirname(path))
+        try:
+            atomic_write(path, data, durable=False, parent_exists=True)
         except OSError as e:
             raise _cannot_write(Path(path), e) from e
-        self.made_dirs.add(parent)
         self.summary.files += 1
         self.summary.bytes += len(data)
 
     def write_log_file(self, path: Path, data: bytes) -> None:
         """Write a tile, entry bundle or the checkpoint (counted apart from the records' files)."""
+        self.tree_dir(os.path.dirname(path))
         if _read_bytes(path) != data:
             try:
-                atomic_write(path, data, durable=False)
+                atomic_write(path, data, durable=False, parent_exists=True)
             except OSError as e:
                 raise _cannot_write(path, e) from e
             self.summary.log_files += 1
 
     def write_if_changed(self, path: Path, data: bytes) -> None:
+        self.tree_dir(os.path.dirname(path))
         if _read_bytes(path) != data:
             self.write(path, data)
+
+
+def _tiles_there(outdir: Path, size: int) -> bool:
+    """Whether every tile and entry bundle of the log at ``size`` is a file in the tree."""
+    root = os.fspath(outdir)
+    paths = [t.path for t in tiles(size)] + [b.path for b in entry_bundles(size)]
+    for path in paths:
+        try:
+            if not stat.S_ISREG(os.lstat(f"{root}/{path}").st_mode):
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _cosigned_copy(served: bytes | None, stored: bytes) -> bytes | None:
@@ -517,6 +576,16 @@ def _no_password(url: str) -> bool:
         return False
 
 
+def _not_in_tree(path: str, mode: int) -> PublishError:
+    """A directory of the tree (or its lock file) that is a link, or not what it should be."""
+    what = "a symbolic link" if stat.S_ISLNK(mode) else "not a directory"
+    return PublishError(
+        f"cannot write {path}: {what}",
+        hint="pith publish writes only inside OUTDIR, never through a link; "
+        "remove it and run pith publish again",
+    )
+
+
 def _cannot_write(path: Path, e: OSError) -> PublishError:
     return PublishError(
         f"cannot write {path}: {e.strerror or e}",
@@ -528,8 +597,13 @@ def _cannot_write(path: Path, e: OSError) -> PublishError:
 def _locked(outdir: Path) -> Iterator[None]:
     """Hold the tree's lock file for the run: a second run at once is refused, not interleaved."""
     try:
-        fd = os.open(outdir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a link planted in its place would make the run create its target.
+        fd = os.open(
+            outdir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _not_in_tree(os.fspath(outdir / LOCK_FILE), stat.S_IFLNK) from e
         raise _cannot_write(outdir / LOCK_FILE, e) from e
     try:
         try:
@@ -572,11 +646,12 @@ def _complete(directory: str, names: frozenset[str], run: _Run) -> bool:
     Only one run writes a tree at a time (the lock), so any temporary file is
     left over from a run that was killed.
     """
+    if not run.tree_dir(directory, make=False):  # a link there is refused, not listed
+        return False
     try:
         entries = os.listdir(directory)
     except OSError:
         return False
-    run.made_dirs.add(directory)  # it is there: writing into it makes it no more
     complete = names.issubset(entries)
     if len(entries) != len(names) or not complete:
         for name in entries:
@@ -591,7 +666,9 @@ def _sweep(outdir: Path) -> int:
     """Remove stale temporary files outside the record directories (top level, index pages)."""
     removed = 0
     years = outdir / "years"
-    dirs = [outdir, *(p for p in years.iterdir() if p.is_dir())] if years.is_dir() else [outdir]
+    dirs = [outdir]
+    if _real_dir(years):  # never through a link: its files are not the tree's
+        dirs += [p for p in years.iterdir() if _real_dir(p)]
     for directory in dirs:
         for name in os.listdir(directory):
             if _TMP_RE.fullmatch(name):
@@ -683,11 +760,25 @@ def published_base_url(outdir: Path) -> str | None:
     return url if isinstance(url, str) else None
 
 
+def _real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
 def _read_bytes(path: Path) -> bytes | None:
+    """The file at ``path``; None if absent, unreadable, a link or not a regular file.
+
+    Whatever is not a file this run wrote is replaced, never read: a FIFO
+    planted there would block the run, a link would be read for the file.
+    """
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return f.read() if stat.S_ISREG(os.fstat(fd).st_mode) else None
+        except OSError:
+            return None
 
 
 def _read_json(path: Path) -> Any:

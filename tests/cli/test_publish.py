@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from issuer import cjson
-from issuer.errors import NetworkError
+from issuer.errors import EXIT_OPERATIONAL, NetworkError
 from issuer.fetch import fetch
 from issuer.keys.keyset import KeySet
 from issuer.publish import BATCH
@@ -379,3 +379,15 @@ def test_a_malformed_witness_url_is_a_usage_error(home: Path, tmp_path: Path) ->
     )
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("ERROR: --witness 'http://[::1': not a valid http(s) URL")
+
+
+def test_a_linked_directory_in_the_tree_is_refused_by_name(home: Path, tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "pith").symlink_to(elsewhere, target_is_directory=True)
+    result = pith(home, "publish", str(out), "--base-url", BASE)
+    assert result.exit_code == EXIT_OPERATIONAL
+    assert f"cannot write {out / 'pith'}: a symbolic link" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(elsewhere.iterdir()) == []

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -119,3 +120,49 @@ def test_a_key_record_is_the_keys_dict_and_a_fresh_one() -> None:
     assert odd.unrecognized_fields
     assert key_record(odd) == odd.to_dict()
     assert key_record(key) == key.to_dict()  # not the other key's entry
+
+
+EVIL = "javascript:alert(1)//\"><script>x</script>'"
+_FIELDS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "license": lambda b: b["canonical_record"]["metadata"].__setitem__("license", EVIL),
+    "primary category": lambda b: b["canonical_record"]["metadata"].__setitem__(
+        "primary_cat", EVIL
+    ),
+    "other category": lambda b: b["canonical_record"]["metadata"].__setitem__(
+        "cross_cats_sorted", [EVIL]
+    ),
+    "source id": lambda b: b["canonical_record"]["source"].__setitem__("id", EVIL),
+    "alias kind": lambda b: b["source_aliases"][0].__setitem__("alias_kind", EVIL),
+    "alias value": lambda b: b["source_aliases"][2].__setitem__("alias_value", EVIL),
+    "event type": lambda b: b["events"][0].__setitem__("event_type", EVIL),
+    "event target": lambda b: b["events"][0].__setitem__("target", EVIL),
+    "event created": lambda b: b["events"][0].__setitem__("created_at", EVIL),
+    "event key": lambda b: b["events"][0]["signature"].__setitem__("key_id", EVIL),
+    "pith number": lambda b: b.__setitem__("pith_number", f"pith:{EVIL}:CODE"),
+    "base url": lambda b: b["mirror_hints"][0].__setitem__("base_url", EVIL),
+}
+
+
+def _links(page: str) -> list[str]:
+    return re.findall(r'(?:href|src)="([^"]*)"', page)
+
+
+@pytest.mark.parametrize("where", sorted(_FIELDS))
+def test_no_value_of_a_record_reaches_a_page_as_markup_or_as_a_link(where: str) -> None:
+    # The signed bundle is evidence, not trusted input to HTML: every value is text,
+    # and every link is the page's own (relative) or arXiv's, whatever a value holds.
+    bundle = factory.bundle(REC, KEY)
+    _FIELDS[where](bundle)
+    page = _pages.resolver_page(bundle, _pages.Paper(EVIL, EVIL))
+    assert "<script>" not in page
+    assert html.escape(EVIL) in page
+    for link in _links(page):
+        assert link.startswith(("../../", "https://arxiv.org/abs/")) or "/" not in link, link
+
+
+def test_no_value_listed_on_a_year_page_is_markup_or_a_link_elsewhere() -> None:
+    listed = [_pages.Listed(f"pith:{EVIL}", EVIL, EVIL, EVIL)]
+    page = _pages.year_page(2024, 1, 1, listed)
+    assert "<script>" not in page
+    assert page.count(html.escape(EVIL)) == 4
+    assert all(link.startswith("../../") for link in _links(page))
