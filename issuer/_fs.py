@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from issuer.errors import FormatError
 
@@ -131,3 +132,20 @@ def shown_path(path: str | Path) -> str:
     UTF-8 output (canonical JSON) can hold: each such byte is shown as ``\xNN``.
     """
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+class CountingReader(io.RawIOBase):
+    """``stream``, counting in ``count`` the bytes read from it so far."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)

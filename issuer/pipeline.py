@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from issuer._fs import shown_path
+from issuer._fs import CountingReader, shown_path
 from issuer._issuance import (
     Batch,
     BlockResult,
@@ -194,23 +194,6 @@ def _file_size(path: str) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-class _Counting(io.RawIOBase):
-    """Counts bytes as the reader consumes them, for progress in bytes (and so an ETA)."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-        self.consumed = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self.consumed += len(data)
-        return len(data)
-
-
 @dataclass(frozen=True, slots=True)
 class _Failed:
     """An input that failed as a whole: counted when it failed, reported in order."""
@@ -262,7 +245,7 @@ class Issuer:
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: deque[_Pending] = deque()
         self._pending_bytes = 0
-        self._counting = _Counting(io.BytesIO())
+        self._counting = CountingReader(io.BytesIO())
         self._reported = 0
         self._batches = 0
 
@@ -313,7 +296,7 @@ class Issuer:
                 UnreadableInputError(f"cannot read: {e.strerror}", location=shown_path(path))
             )
             return
-        self._counting = counting = _Counting(stream)
+        self._counting = counting = CountingReader(stream)
         self._reported = 0
         batch: list[SourceMetadata | RawRecord] = []
         batch_bytes = 0
@@ -350,8 +333,8 @@ class Issuer:
 
     def _count_bytes(self) -> None:
         """Bytes of input consumed since last counted: reported with the next write."""
-        self._pending_bytes += self._counting.consumed - self._reported
-        self._reported = self._counting.consumed
+        self._pending_bytes += self._counting.count - self._reported
+        self._reported = self._counting.count
 
     def _file_failed(self, error: SourceError) -> None:
         self.summary.failed_files.append(error.location or "?")

@@ -29,6 +29,7 @@ import io
 import zlib
 from typing import IO
 
+from issuer._fs import CountingReader
 from issuer.errors import UnreadableInputError
 
 MAGIC = b"\x1f\x8b"
@@ -58,28 +59,11 @@ def _unreadable(error: BaseException, name: str) -> UnreadableInputError:
     )
 
 
-class _Counted(io.RawIOBase):
-    """``stream``, counting the bytes read from it."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        self.count += len(data)
-        return len(data)
-
-
 class _Guarded(io.RawIOBase):
     """The decompressed bytes of a gzip stream; damage or a bomb raises UnreadableInputError."""
 
     def __init__(self, stream: IO[bytes], name: str) -> None:
-        self._read = _Counted(stream)
+        self._read = CountingReader(stream)
         self._gz = gzip.GzipFile(fileobj=self._read, mode="rb")
         self._name = name
         self._out = 0

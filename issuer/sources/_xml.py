@@ -26,6 +26,7 @@ from typing import IO, Final, TypedDict
 
 from lxml import etree
 
+from issuer._fs import CountingReader
 from issuer.errors import SourceError, UnreadableInputError
 
 DOCTYPE_REFUSED = (
@@ -94,23 +95,6 @@ def refused_encoding(head: bytes) -> str | None:
     return None if name.lower() in _ENCODINGS else name
 
 
-class _Counting(io.RawIOBase):
-    """Counts the bytes the parser has read."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        self.count += len(data)
-        return len(data)
-
-
 class SafeParsing(TypedDict):
     """lxml parser options (see :data:`SAFE_PARSING`)."""
 
@@ -147,7 +131,7 @@ class ElementStream:
     """
 
     def __init__(self, stream: IO[bytes], location: str) -> None:
-        self._counting = _Counting(stream)
+        self._counting = CountingReader(stream)
         self._location = location
 
     @property

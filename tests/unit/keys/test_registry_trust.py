@@ -11,7 +11,7 @@ verifier handed the same keys refuses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,10 +24,11 @@ from issuer.errors import VerificationError
 from issuer.keys import PublicKey, SeedSigner
 from issuer.keys._statements import sign_revocation, sign_rotation
 from issuer.keys._verifier_trust import verifier_keys
-from issuer.keys.keyset import DOCUMENT_TYPE, DOCUMENT_VERSION, KeySet, parse_key_document
+from issuer.keys.keyset import KeySet, parse_key_document
 from issuer.reasons import Reason
 from issuer.store import Store, open_store
 from tests import factory
+from tests.conformance.forge import document
 
 T0 = factory.T0
 DAY = timedelta(days=1)
@@ -35,18 +36,6 @@ R1 = T0 + 30 * DAY
 K1, K2, K3 = (factory.signer(n) for n in (1, 2, 3))
 
 Json = dict[str, Any]
-
-
-def document(
-    keys: Sequence[PublicKey], rotations: Sequence[Json] = (), revocations: Sequence[Json] = ()
-) -> Json:
-    return {
-        "document_type": DOCUMENT_TYPE,
-        "document_version": DOCUMENT_VERSION,
-        "keys": [k.to_dict() for k in keys],
-        "rotation_statements": list(rotations),
-        "revocation_statements": list(revocations),
-    }
 
 
 def rotation(old: SeedSigner, new: SeedSigner) -> Json:

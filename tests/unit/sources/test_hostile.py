@@ -287,34 +287,6 @@ def test_damaged_gzip_file_is_unreadable_and_issues_nothing(tmp_path: Path, kind
     assert items == []  # checked whole before any record: nothing from the damaged file
 
 
-@pytest.mark.parametrize("kind", DAMAGE)
-def test_damaged_gzip_on_a_stream_raises_our_error_after_the_records_before_it(kind: str) -> None:
-    """A pipe cannot be read twice: the damage is found as it streams, as our error."""
-
-    class Pipe(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self._data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-            return self._data.readinto(buffer)
-
-    data = _damaged(kind)
-    with pytest.raises(UnreadableInputError, match=r"pipe: cannot read: .*gzip"):
-        list(read_stream(io.BufferedReader(Pipe(data)), "pipe"))
-    assert len(list(read_stream(io.BufferedReader(Pipe(_gz(BIG))), "pipe"))) == len(
-        BIG.splitlines()
-    )
-
-
-def test_concatenated_members_and_zero_padding_are_valid_gzip(tmp_path: Path) -> None:
-    path = tmp_path / "snap.json.gz"
-    path.write_bytes(_gz(_line(1)) + _gz(_line(2)) + b"\0" * 512)
-    assert _kinds(list(read(path))) == ["SourceMetadata", "SourceMetadata"]
-
-
 class _Pipe(io.RawIOBase):
     """``data`` as a stream that cannot seek (standard input)."""
 
@@ -326,6 +298,23 @@ class _Pipe(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         return self._data.readinto(buffer)
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_damaged_gzip_on_a_stream_raises_our_error_after_the_records_before_it(kind: str) -> None:
+    """A pipe cannot be read twice: the damage is found as it streams, as our error."""
+    data = _damaged(kind)
+    with pytest.raises(UnreadableInputError, match=r"pipe: cannot read: .*gzip"):
+        list(read_stream(io.BufferedReader(_Pipe(data)), "pipe"))
+    assert len(list(read_stream(io.BufferedReader(_Pipe(_gz(BIG))), "pipe"))) == len(
+        BIG.splitlines()
+    )
+
+
+def test_concatenated_members_and_zero_padding_are_valid_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json.gz"
+    path.write_bytes(_gz(_line(1)) + _gz(_line(2)) + b"\0" * 512)
+    assert _kinds(list(read(path))) == ["SourceMetadata", "SourceMetadata"]
 
 
 def _gz_of(parts: list[bytes], repeat: int) -> bytes:

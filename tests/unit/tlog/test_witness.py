@@ -8,6 +8,7 @@ tiles, and checkpoints signed as C2SP notes. The scenario table is in
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -148,10 +149,9 @@ def witness(tmp_path: Path, log: Log) -> Witness:
     return make_witness(tmp_path / "state.json", log)
 
 
-@pytest.fixture
-def served(witness: Witness) -> Iterator[WitnessServer]:
-    """The witness on 127.0.0.1, a free port, in a thread; stopped after the test."""
-    server = WitnessServer(("127.0.0.1", 0), witness)
+@contextlib.contextmanager
+def serving(server: WitnessServer) -> Iterator[WitnessServer]:
+    """``server`` answering in a thread until the block ends."""
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -160,6 +160,13 @@ def served(witness: Witness) -> Iterator[WitnessServer]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def served(witness: Witness) -> Iterator[WitnessServer]:
+    """The witness on 127.0.0.1, a free port, in a thread; stopped after the test."""
+    with serving(WitnessServer(("127.0.0.1", 0), witness)) as server:
+        yield server
 
 
 # --- the log helper is a real log -------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from issuer.tlog import (
 )
 from issuer.tlog._witness_client import BUSY_RETRIES, MAX_BUSY_WAIT
 from tests.cli._run import http_server
-from tests.unit.tlog.test_witness import Log, make_witness
+from tests.unit.tlog.test_witness import Log, make_witness, serving
 
 
 @pytest.fixture
@@ -34,17 +33,9 @@ def log() -> Log:
 @pytest.fixture
 def one_slot(tmp_path: Path, log: Log) -> Iterator[WitnessServer]:
     """A real witness server that serves one connection at a time."""
-    server = WitnessServer(
-        ("127.0.0.1", 0), make_witness(tmp_path / "w.json", log), max_connections=1
-    )
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    witness = make_witness(tmp_path / "w.json", log)
+    with serving(WitnessServer(("127.0.0.1", 0), witness, max_connections=1)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _hold(server: WitnessServer) -> http.client.HTTPConnection:
